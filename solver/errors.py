@@ -1,7 +1,7 @@
 """Errors raised by the solver layer.
 
-    ValueError
-     └── InvalidProblem   a problem that cannot be built (shapes, units, references)
+ValueError
+ └── InvalidProblem   a problem that cannot be built (shapes, units, references)
 """
 
 

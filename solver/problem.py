@@ -117,11 +117,7 @@ class RoutingProblem:
             raise InvalidProblem("travel_time must be non-negative")
         set_ = object.__setattr__
         set_(self, "travel_time", tt)
-        cost = (
-            tt[0]
-            if self.travel_cost is None
-            else _as_int_array("travel_cost", self.travel_cost)
-        )
+        cost = tt[0] if self.travel_cost is None else _as_int_array("travel_cost", self.travel_cost)
         if cost.shape != tt.shape[1:]:
             raise InvalidProblem("travel_cost must have the shape of travel_time")
         if n_loc and cost.min() < 0:
