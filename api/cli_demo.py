@@ -10,27 +10,17 @@ def run_demo(*, orders: int, couriers: int, seed: int, time_limit: float) -> Non
     from simulations.solver_demo import run
 
     console = Console()
-    with console.status(
-        f"solving {orders} orders for {couriers} couriers ({time_limit:g} s budget)"
-    ):
+    with console.status(f"solving {orders} orders for {couriers} couriers ({time_limit:g} s)"):
         batch, rows = run(orders, couriers, seed, time_limit)
     table = Table(
         title=f"Dispatch batch: {batch.orders} orders ({batch.on_board} on board), "
         f"{batch.couriers} couriers, 3 km community"
     )
-    for col in (
-        "policy",
-        "assigned",
-        "dropped",
-        "on time %",
-        "mean door min",
-        "km",
-        "couriers used",
-        "solve s",
-        "checked",
-        "backend",
-    ):
-        table.add_column(col, justify="left" if col in ("policy", "backend") else "right")
+    table.add_column("policy", no_wrap=True, min_width=9)
+    for col in ("served", "dropped", "on time %", "door min", "km", "couriers", "solve s"):
+        table.add_column(col, justify="right")
+    table.add_column("check", no_wrap=True)
+    table.add_column("backend", no_wrap=True)
     for r in rows:
         table.add_row(
             r.policy,
@@ -41,7 +31,11 @@ def run_demo(*, orders: int, couriers: int, seed: int, time_limit: float) -> Non
             f"{r.km:.1f}",
             str(r.couriers_used),
             f"{r.solve_s:.2f}",
-            "feasible" if r.feasible else "VIOLATIONS",
+            "ok" if r.feasible else "FAILED",
             r.backend,
         )
     console.print(table)
+    console.print(
+        "served: orders delivered in the plan; door min: mean minutes from order to door; "
+        "check: the plan passed the independent feasibility checker."
+    )
