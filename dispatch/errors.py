@@ -1,12 +1,12 @@
 """The engine's error tree; the API maps each class to one status code.
 
-    DispatchError
-     ├── InvalidInput (also ValueError)   bad values the caller can fix      -> 422
-     │    └── OutsideGeofence             a point outside the community      -> 422
-     ├── NotFound (also KeyError)          unknown community/worker/order/job -> 404
-     ├── Conflict                          illegal transition, idempotency    -> 409
-     ├── Infeasible                        the request can never be served    -> 422
-     └── StoreUnavailable                  the state store cannot be reached  -> 503
+DispatchError
+ ├── InvalidInput (also ValueError)   bad values the caller can fix      -> 422
+ │    └── OutsideGeofence             a point outside the community      -> 422
+ ├── NotFound (also KeyError)          unknown community/worker/order/job -> 404
+ ├── Conflict                          illegal transition, idempotency    -> 409
+ ├── Infeasible                        the request can never be served    -> 422
+ └── StoreUnavailable                  the state store cannot be reached  -> 503
 """
 
 from __future__ import annotations

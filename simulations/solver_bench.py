@@ -66,7 +66,7 @@ def solve_instance(path: Path, time_limit_s: float, params: RoutingParams | None
     problem = to_routing_problem(inst, SCALE)
     result = solve_routing(problem, time_limit_s, params=params)
     wall = time.perf_counter() - t0
-    ids = routes_to_ids(result.routes)
+    ids = routes_to_ids(inst, result.routes)
     violations = check_float(inst, ids)
     report = check_routes(problem, result)
     violations += [f"integer check: {v}" for v in report.violations]
@@ -99,7 +99,7 @@ def baseline_instance(inst: Instance, time_limit_s: float) -> tuple[float | None
     wall = time.perf_counter() - t0
     if routes is None:
         return None, wall
-    ids = routes_to_ids(routes)
+    ids = routes_to_ids(inst, routes)
     served = sum(len(r) for r in ids)
     if served != inst.num_nodes - 1 or check_float(inst, ids):
         return None, wall

@@ -1,0 +1,54 @@
+"""Engine parameters: a validated dataclass (environment reading lives in api/)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Knobs of the engine; every field is checked on construction.
+
+    location_staleness_s: a worker whose last fix is older is not dispatched to.
+    max_future_skew_s / max_past_skew_s: accepted range of location timestamps.
+    lease_ttl_s: how long a dispatcher owns a community's ticks without renewing.
+    churn_penalty: cost (seconds-equivalent) of moving already assigned work.
+    drop_penalty: cost of leaving an order unassigned in a tick (large, finite).
+    emergency_weight: lateness weight of emergency jobs (pre-empts everything else).
+    at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
+    """
+
+    location_staleness_s: float = 60.0
+    max_future_skew_s: float = 300.0
+    max_past_skew_s: float = 3600.0
+    lease_ttl_s: float = 30.0
+    idempotency_ttl_s: float = 24 * 3600.0
+    max_batch: int = 5000
+    churn_penalty: int = 120
+    drop_penalty: int = 10_000_000
+    emergency_weight: int = 50
+    at_risk_margin_s: float = 0.0
+    pickup_service_s: int = 120
+    dropoff_service_s: int = 60
+    reach_s: float = 1800.0
+    candidates_per_order: int = 25
+
+    def __post_init__(self) -> None:
+        for name in (
+            "location_staleness_s",
+            "max_future_skew_s",
+            "max_past_skew_s",
+            "lease_ttl_s",
+            "idempotency_ttl_s",
+            "reach_s",
+        ):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        for name in ("max_batch", "drop_penalty", "emergency_weight", "candidates_per_order"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("churn_penalty", "pickup_service_s", "dropoff_service_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be non-negative")

@@ -1,0 +1,111 @@
+"""The state-store protocol every back-end implements (memory, Redis).
+
+Semantics both back-ends must honour (one shared test suite checks them):
+
+* Records are the frozen dataclasses of ``dispatch.model``; a back-end may keep
+  them as objects (memory) or as JSON via ``model.to_dict`` (Redis).
+* Everything that belongs to one community is grouped under that community
+  (Redis keys carry the ``{community_id}`` hash tag), so one community's
+  writes are atomic on one shard. Global items: the event sequence counter,
+  the id → community indexes, the surge rule set.
+* ``write`` is the only way orders, jobs and plans change. It is atomic: either
+  every record and event is stored, or nothing is. ``expect`` maps each entity
+  id to the version the caller read (0: the entity must not exist yet); a
+  mismatch raises ``Conflict`` and writes nothing. That guard is what makes it
+  impossible for two dispatchers to assign one order twice. A plan is guarded
+  the same way by ``expect_plan`` (the version the caller read; 0: none yet).
+  An idempotency record, when given, is stored in the same step and the write
+  fails with ``Conflict`` if the key already exists.
+* Events get consecutive global sequence numbers in the order given, strictly
+  increasing across the store's life, and are readable with ``events_after``.
+* Leases: ``acquire_lease`` succeeds when nobody holds the community, the lease
+  expired (``now`` past its expiry) or ``owner`` already holds it (renewal).
+* Time is never read inside a store: callers pass ``now`` from their clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dispatch.model import Community, Event, Job, Order, Plan, Worker
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event before the store gives it a sequence number."""
+
+    ts: float
+    community_id: str
+    type: str
+    entity_id: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """What a first request with a key produced: replayed for later identical requests."""
+
+    scope: str
+    key: str
+    body_hash: str
+    entity_id: str
+    expires_at: float
+
+
+class Store(Protocol):
+    """State of every community; see the module docstring for the guarantees."""
+
+    # communities and workers
+    def put_community(self, community: Community) -> None: ...
+    def get_community(self, community_id: str) -> Community | None: ...
+    def list_communities(self) -> list[Community]: ...
+    def put_worker(self, worker: Worker) -> None: ...
+    def put_workers(self, workers: Sequence[Worker]) -> None: ...
+    def get_worker(self, worker_id: str) -> Worker | None: ...
+    def get_workers(self, worker_ids: Sequence[str]) -> list[Worker | None]: ...
+    def list_workers(self, community_id: str) -> list[Worker]: ...
+
+    # orders, jobs, plans: read
+    def get_order(self, order_id: str) -> Order | None: ...
+    def get_job(self, job_id: str) -> Job | None: ...
+    def list_open_orders(self, community_id: str) -> list[Order]: ...
+    def list_open_jobs(self, community_id: str) -> list[Job]: ...
+    def get_plan(self, community_id: str) -> Plan | None: ...
+
+    # the one atomic write
+    def write(
+        self,
+        community_id: str,
+        *,
+        orders: Sequence[Order] = (),
+        jobs: Sequence[Job] = (),
+        events: Sequence[NewEvent] = (),
+        expect: Mapping[str, int] | None = None,
+        plan: Plan | None = None,
+        expect_plan: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> list[Event]: ...
+
+    # events
+    def append_events(self, events: Sequence[NewEvent]) -> list[Event]: ...
+    def events_after(
+        self, seq: int, limit: int = 1000, community_id: str | None = None
+    ) -> list[Event]: ...
+    def last_seq(self) -> int: ...
+
+    # idempotency
+    def get_idempotency(self, scope: str, key: str, now: float) -> IdempotencyRecord | None: ...
+
+    # leases
+    def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> bool: ...
+    def release_lease(self, community_id: str, owner: str) -> None: ...
+
+    # surge
+    def get_rules(self) -> dict[str, Any] | None: ...
+    def put_rules(self, data: Mapping[str, Any]) -> int: ...
+    def get_surge_state(self, community_id: str) -> dict[str, Any] | None: ...
+    def put_surge_state(self, community_id: str, data: Mapping[str, Any]) -> None: ...
+
+    def ping(self) -> bool: ...

@@ -1,0 +1,241 @@
+"""In-memory store: the embedded default (one process, no server needed).
+
+One re-entrant lock makes every method atomic, which gives the same
+guarantees as the Redis store's Lua scripts within one process.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dispatch.errors import Conflict
+from dispatch.model import (
+    JOB_TERMINAL,
+    ORDER_TERMINAL,
+    Community,
+    Event,
+    Job,
+    Order,
+    Plan,
+    Worker,
+)
+from dispatch.store.base import IdempotencyRecord, NewEvent
+
+
+class MemoryStore:
+    """Dict-backed implementation of ``dispatch.store.base.Store``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._communities: dict[str, Community] = {}
+        self._workers: dict[str, Worker] = {}
+        self._workers_by_community: dict[str, set[str]] = {}
+        self._orders: dict[str, Order] = {}
+        self._jobs: dict[str, Job] = {}
+        self._open_orders: dict[str, set[str]] = {}
+        self._open_jobs: dict[str, set[str]] = {}
+        self._plans: dict[str, Plan] = {}
+        self._events: list[Event] = []
+        self._idem: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._rules: dict[str, Any] | None = None
+        self._rules_version = 0
+        self._surge: dict[str, dict[str, Any]] = {}
+
+    # ---- communities and workers -------------------------------------------------
+
+    def put_community(self, community: Community) -> None:
+        with self._lock:
+            self._communities[community.id] = community
+
+    def get_community(self, community_id: str) -> Community | None:
+        with self._lock:
+            return self._communities.get(community_id)
+
+    def list_communities(self) -> list[Community]:
+        with self._lock:
+            return sorted(self._communities.values(), key=lambda c: c.id)
+
+    def put_worker(self, worker: Worker) -> None:
+        self.put_workers([worker])
+
+    def put_workers(self, workers: Sequence[Worker]) -> None:
+        with self._lock:
+            for w in workers:
+                old = self._workers.get(w.id)
+                if old is not None and old.community_id != w.community_id:
+                    self._workers_by_community.get(old.community_id, set()).discard(w.id)
+                self._workers[w.id] = w
+                self._workers_by_community.setdefault(w.community_id, set()).add(w.id)
+
+    def get_worker(self, worker_id: str) -> Worker | None:
+        with self._lock:
+            return self._workers.get(worker_id)
+
+    def get_workers(self, worker_ids: Sequence[str]) -> list[Worker | None]:
+        with self._lock:
+            return [self._workers.get(w) for w in worker_ids]
+
+    def list_workers(self, community_id: str) -> list[Worker]:
+        with self._lock:
+            ids = sorted(self._workers_by_community.get(community_id, ()))
+            return [self._workers[i] for i in ids]
+
+    # ---- orders, jobs, plans ---------------------------------------------------------
+
+    def get_order(self, order_id: str) -> Order | None:
+        with self._lock:
+            return self._orders.get(order_id)
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def list_open_orders(self, community_id: str) -> list[Order]:
+        with self._lock:
+            ids = sorted(self._open_orders.get(community_id, ()))
+            return [self._orders[i] for i in ids]
+
+    def list_open_jobs(self, community_id: str) -> list[Job]:
+        with self._lock:
+            ids = sorted(self._open_jobs.get(community_id, ()))
+            return [self._jobs[i] for i in ids]
+
+    def get_plan(self, community_id: str) -> Plan | None:
+        with self._lock:
+            return self._plans.get(community_id)
+
+    def write(
+        self,
+        community_id: str,
+        *,
+        orders: Sequence[Order] = (),
+        jobs: Sequence[Job] = (),
+        events: Sequence[NewEvent] = (),
+        expect: Mapping[str, int] | None = None,
+        plan: Plan | None = None,
+        expect_plan: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> list[Event]:
+        with self._lock:
+            for entity_id, version in (expect or {}).items():
+                current = self._orders.get(entity_id) or self._jobs.get(entity_id)
+                have = current.version if current is not None else 0
+                if have != version:
+                    raise Conflict(
+                        f"{entity_id} changed concurrently (version {have}, expected {version})"
+                    )
+            if expect_plan is not None:
+                current_plan = self._plans.get(community_id)
+                have_plan = current_plan.version if current_plan else 0
+                if have_plan != expect_plan:
+                    raise Conflict(
+                        f"plan of {community_id} is at version {have_plan}, expected {expect_plan}"
+                    )
+            if idempotency is not None:
+                existing = self._idem.get((idempotency.scope, idempotency.key))
+                if existing is not None:
+                    raise Conflict(f"idempotency key {idempotency.key!r} is already used")
+                self._idem[(idempotency.scope, idempotency.key)] = idempotency
+            for o in orders:
+                self._orders[o.id] = o
+                bucket = self._open_orders.setdefault(o.community_id, set())
+                if o.state in ORDER_TERMINAL:
+                    bucket.discard(o.id)
+                else:
+                    bucket.add(o.id)
+            for j in jobs:
+                self._jobs[j.id] = j
+                bucket = self._open_jobs.setdefault(j.community_id, set())
+                if j.state in JOB_TERMINAL:
+                    bucket.discard(j.id)
+                else:
+                    bucket.add(j.id)
+            if plan is not None:
+                self._plans[community_id] = plan
+            return self._append(events)
+
+    # ---- events ------------------------------------------------------------------
+
+    def _append(self, events: Sequence[NewEvent]) -> list[Event]:
+        out = []
+        for e in events:
+            ev = Event(
+                seq=len(self._events) + 1,
+                ts=e.ts,
+                community_id=e.community_id,
+                type=e.type,
+                entity_id=e.entity_id,
+                data=dict(e.data),
+            )
+            self._events.append(ev)
+            out.append(ev)
+        return out
+
+    def append_events(self, events: Sequence[NewEvent]) -> list[Event]:
+        with self._lock:
+            return self._append(events)
+
+    def events_after(
+        self, seq: int, limit: int = 1000, community_id: str | None = None
+    ) -> list[Event]:
+        with self._lock:
+            tail = self._events[max(0, seq) :]
+            if community_id is not None:
+                tail = [e for e in tail if e.community_id == community_id]
+            return tail[: max(0, limit)]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+    # ---- idempotency, leases -------------------------------------------------------------
+
+    def get_idempotency(self, scope: str, key: str, now: float) -> IdempotencyRecord | None:
+        with self._lock:
+            rec = self._idem.get((scope, key))
+            if rec is not None and rec.expires_at <= now:
+                del self._idem[(scope, key)]
+                return None
+            return rec
+
+    def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> bool:
+        with self._lock:
+            held = self._leases.get(community_id)
+            if held is None or held[0] == owner or held[1] <= now:
+                self._leases[community_id] = (owner, now + ttl_s)
+                return True
+            return False
+
+    def release_lease(self, community_id: str, owner: str) -> None:
+        with self._lock:
+            held = self._leases.get(community_id)
+            if held is not None and held[0] == owner:
+                del self._leases[community_id]
+
+    # ---- surge -----------------------------------------------------------------
+
+    def get_rules(self) -> dict[str, Any] | None:
+        with self._lock:
+            return copy.deepcopy(self._rules)
+
+    def put_rules(self, data: Mapping[str, Any]) -> int:
+        with self._lock:
+            self._rules_version += 1
+            self._rules = {**copy.deepcopy(dict(data)), "version": self._rules_version}
+            return self._rules_version
+
+    def get_surge_state(self, community_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            state = self._surge.get(community_id)
+            return copy.deepcopy(state) if state is not None else None
+
+    def put_surge_state(self, community_id: str, data: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._surge[community_id] = copy.deepcopy(dict(data))
+
+    def ping(self) -> bool:
+        return True

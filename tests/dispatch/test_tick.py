@@ -1,0 +1,152 @@
+"""Ticks: who gets which work, and the rules a plan must keep."""
+
+from __future__ import annotations
+
+from dispatch import Engine, ManualClock
+from dispatch import _tick as tick_module
+from dispatch.model import JobState, OrderState, Priority, ServiceType, WorkerKind, WorkerStatus
+from dispatch.requests import JobRequest, OrderRequest, WorkerSpec
+from solver.checker import check_routes
+from tests.dispatch.conftest import AddWorker, offset
+
+TECH = WorkerKind.TECHNICIAN
+
+
+def test_plan_passes_the_independent_checker(engine: Engine, add_worker: AddWorker) -> None:
+    """The problem a tick builds and the plan it commits agree with solver.checker."""
+    for i in range(6):
+        add_worker(f"w{i}", at=(i * 300.0 - 900, 200.0))
+    for i in range(12):
+        engine.create_order(
+            OrderRequest("c1", offset(i * 150.0 - 800, -400), offset(600, i * 120.0 - 700))
+        )
+    community = engine.get_community("c1")
+    now = engine.clock.now()
+    tp = tick_module.build_problem(
+        community,
+        engine.store.list_workers("c1"),
+        engine.store.list_open_orders("c1"),
+        [],
+        {},
+        now,
+        engine.settings,
+        engine.matrices,
+    )
+    result = engine._solve(tp, 0.3)
+    report = check_routes(tp.problem, result)
+    assert report.feasible, report.violations
+    engine.tick("c1")
+    for o in engine.open_orders("c1"):
+        assert o.state == OrderState.ASSIGNED
+        assert o.eta_pickup is not None and o.eta_dropoff is not None
+        assert o.eta_pickup < o.eta_dropoff
+
+
+def test_capacity_and_bundling_limit(engine: Engine, add_worker: AddWorker) -> None:
+    """One courier of capacity 2 never holds more than 2 orders at once in its plan."""
+    add_worker("w1", capacity=2)
+    for _ in range(4):
+        engine.create_order(OrderRequest("c1", offset(100, 0), offset(200, 0)))
+    engine.tick("c1")
+    load = peak = 0
+    for stop in engine.route("w1"):
+        load += 1 if stop.kind.value == "pickup" else -1
+        peak = max(peak, load)
+    assert peak <= 2
+
+
+def test_on_board_orders_never_move(
+    engine: Engine, add_worker: AddWorker, clock: ManualClock
+) -> None:
+    """After pickup an order stays with its courier even when another courier is far closer."""
+    add_worker("w1", at=(0, 0))
+    o = engine.create_order(OrderRequest("c1", offset(50, 0), offset(2500, 0)))
+    engine.tick("c1")
+    engine.order_event(o.id, "picked_up", "w1")
+    add_worker("w2", at=(2490, 0))
+    clock.advance(20)
+    engine.tick("c1")
+    assert engine.get_order(o.id).worker_id == "w1"
+    assert engine.route("w1")[0].entity_id == o.id
+
+
+def test_reassignment_before_pickup_and_never_two_workers(
+    engine: Engine, add_worker: AddWorker, clock: ManualClock
+) -> None:
+    """When the assigned courier goes offline the order moves to another, held by exactly one."""
+    add_worker("w1", at=(0, 0))
+    add_worker("w2", at=(2000, 0))
+    o = engine.create_order(OrderRequest("c1", offset(20, 0), offset(100, 0)))
+    engine.tick("c1")
+    assert engine.get_order(o.id).worker_id == "w1"
+    engine.upsert_worker(WorkerSpec("w1", WorkerKind.COURIER, "c1", status=WorkerStatus.OFFLINE))
+    engine.tick("c1")
+    moved = engine.get_order(o.id)
+    assert moved.worker_id == "w2" and moved.state == OrderState.ASSIGNED
+    holders = [w for w in ("w1", "w2") if any(s.entity_id == o.id for s in engine.route(w))]
+    assert holders == ["w2"]
+    assert any(e.type == "order.reassigned" for e in engine.events())
+
+
+def test_stale_workers_are_not_dispatched(
+    engine: Engine, add_worker: AddWorker, clock: ManualClock
+) -> None:
+    """A courier silent for longer than the staleness limit gets no work."""
+    add_worker("w1")
+    clock.advance(engine.settings.location_staleness_s + 1)
+    o = engine.create_order(OrderRequest("c1", offset(20, 0), offset(100, 0)))
+    result = engine.tick("c1")
+    assert result.unassigned == 1 and engine.get_order(o.id).state == OrderState.PENDING
+
+
+def test_skills_and_rating_floor(engine: Engine, add_worker: AddWorker) -> None:
+    """A plumbing job with a 4.5 floor goes to the qualified plumber, not the closer ones."""
+    add_worker("near-cleaner", at=(0, 0), kind=TECH, skills=frozenset({"cleaning"}))
+    add_worker("near-low", at=(10, 0), kind=TECH, skills=frozenset({"plumbing"}), rating=4.0)
+    add_worker("far-plumber", at=(1500, 0), kind=TECH, skills=frozenset({"plumbing"}), rating=4.9)
+    add_worker("courier", at=(0, 10))
+    j = engine.create_job(
+        JobRequest(
+            "c1",
+            offset(0, 0),
+            frozenset({"plumbing"}),
+            45,
+            min_rating=4.5,
+            service_type=ServiceType.PLUMBING,
+        )
+    )
+    engine.tick("c1")
+    assert engine.get_job(j.id).worker_id == "far-plumber"
+
+
+def test_emergency_preempts_ordinary_job(engine: Engine, add_worker: AddWorker) -> None:
+    """With one technician, the emergency is visited first even if the other job is nearer."""
+    add_worker("t1", at=(0, 0), kind=TECH, skills=frozenset({"repair", "plumbing"}))
+    normal = engine.create_job(JobRequest("c1", offset(100, 0), frozenset({"repair"}), 60))
+    urgent = engine.create_job(
+        JobRequest("c1", offset(-1500, 0), frozenset({"plumbing"}), 30, emergency=True)
+    )
+    engine.tick("c1")
+    route = [s.entity_id for s in engine.route("t1")]
+    assert route[0] == urgent.id and normal.id in route
+    assert engine.get_job(urgent.id).state == JobState.ASSIGNED
+
+
+def test_priority_tiers_weigh_lateness(engine: Engine, add_worker: AddWorker) -> None:
+    """Two orders that cannot both be on time: the diamond member's goes first."""
+    add_worker("w1", at=(0, 0), capacity=1)
+    std = engine.create_order(OrderRequest("c1", offset(0, 1200), offset(0, 2800)))
+    vip = engine.create_order(
+        OrderRequest("c1", offset(0, -1200), offset(0, -2800), priority=Priority.DIAMOND)
+    )
+    engine.tick("c1")
+    first = engine.route("w1")[0].entity_id
+    assert first == vip.id and std.id in {s.entity_id for s in engine.route("w1")}
+
+
+def test_lease_lets_one_dispatcher_tick(engine: Engine, clock: ManualClock) -> None:
+    """A second owner is skipped while the lease lives and takes over once it expires."""
+    assert not engine.tick("c1", owner="a").skipped
+    assert engine.tick("c1", owner="b").skipped
+    clock.advance(engine.settings.lease_ttl_s + 1)
+    assert not engine.tick("c1", owner="b").skipped
