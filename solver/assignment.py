@@ -1,10 +1,14 @@
 """Rectangular min-cost matching with a feasibility mask and an "unassigned" option.
 
-Rows are work (jobs, orders), columns are workers. A row may be left
-unassigned at ``unassigned_cost``; infeasible pairs are never matched. The
-default back-end is scipy's Jonker-Volgenant solver (measured faster than
-OR-Tools' linear sum assignment at 200-2000 rows); OR-Tools is kept as an
-alternative that the tests compare against.
+Rows are work (jobs, orders), columns are workers. Each row gets one dummy
+column of its own, priced at its ``unassigned_cost``; without one, the dummy
+is priced above any possible total of real costs, so rows are left out only
+when they cannot be matched. Infeasible cells are never matched.
+
+The default back-end is scipy's Jonker-Volgenant solver (measured faster than
+OR-Tools' linear sum assignment at 200-2000 rows); the OR-Tools back-end in
+``_ortools_assignment`` solves the same augmented problem sparsely and the
+tests check that both reach the same total.
 """
 
 from __future__ import annotations
@@ -12,64 +16,66 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from solver.problem import AssignmentProblem
 from solver.result import AssignmentResult, SolveStatus
 
-#: A cost that no real assignment reaches; marks forbidden cells.
-_FORBIDDEN_FACTOR = 4
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
-def augmented_cost(problem: AssignmentProblem) -> tuple[np.ndarray, int]:
-    """A square-able cost matrix: real columns, then one "unassigned" column per row.
+def skip_costs(problem: AssignmentProblem) -> tuple[IntArray, BoolArray]:
+    """Per-row price of its dummy column, and the feasibility mask (all True if None)."""
+    cost = problem.cost
+    rows = cost.shape[0]
+    feasible = np.ones(cost.shape, dtype=bool) if problem.feasible is None else problem.feasible
+    if problem.unassigned_cost is not None:
+        return problem.unassigned_cost.astype(np.int64), feasible
+    top = int(cost[feasible].max(initial=0))
+    return np.full(rows, rows * (top + 1) + 1, dtype=np.int64), feasible
 
-    Returns the matrix and the value used for forbidden cells.
-    """
-    cost = problem.cost.astype(np.int64)
-    rows, _cols = cost.shape
-    feasible = np.ones_like(cost, dtype=bool) if problem.feasible is None else problem.feasible
-    unassigned = problem.unassigned_cost
-    top = int(cost.max(initial=0))
-    if unassigned is not None:
-        top = max(top, int(unassigned.max(initial=0)))
-    big = (top + 1) * _FORBIDDEN_FACTOR * max(1, rows)
-    real = np.where(feasible, cost, big)
-    dummy = np.full((rows, rows), big, dtype=np.int64)
-    # Without an explicit unassigned cost a row is left out only when it must be.
-    fallback = big // 2
-    diag = unassigned if unassigned is not None else np.full(rows, fallback, dtype=np.int64)
-    dummy[np.arange(rows), np.arange(rows)] = diag
-    return np.hstack([real, dummy]), big
+
+def _scipy_match(cost: IntArray, feasible: BoolArray, skip: IntArray) -> list[int]:
+    rows, cols = cost.shape
+    real = np.where(feasible, cost.astype(np.float64), np.inf)
+    dummy = np.full((rows, rows), np.inf)
+    dummy[np.arange(rows), np.arange(rows)] = skip
+    r_idx, c_idx = linear_sum_assignment(np.hstack([real, dummy]))
+    out = [-1] * rows
+    for r, c in zip(r_idx.tolist(), c_idx.tolist(), strict=True):
+        out[r] = c if c < cols else -1
+    return out
 
 
 def solve_assignment(
     problem: AssignmentProblem, *, backend: Literal["scipy", "ortools"] = "scipy"
 ) -> AssignmentResult:
-    """Match rows to columns at least total cost; see the module docstring."""
-    rows, cols = problem.cost.shape
+    """Match rows to columns at least total cost; see the module docstring.
+
+    ``cost`` of the result sums matched cells plus the unassigned costs of
+    unmatched rows (when given).
+    """
+    if backend not in ("scipy", "ortools"):
+        raise ValueError(f"unknown backend {backend!r}")
+    cost = problem.cost
+    rows = cost.shape[0]
     if rows == 0:
         return AssignmentResult(row_to_col=(), cost=0, status=SolveStatus.OPTIMAL)
-    matrix, big = augmented_cost(problem)
+    skip, feasible = skip_costs(problem)
     if backend == "scipy":
-        r_idx, c_idx = linear_sum_assignment(matrix)
-        pairs = dict(zip(r_idx.tolist(), c_idx.tolist(), strict=True))
-    elif backend == "ortools":
-        from solver._ortools_assignment import solve_lsa
-
-        pairs = solve_lsa(matrix)
+        row_to_col = _scipy_match(cost, feasible, skip)
     else:
-        raise ValueError(f"unknown backend {backend!r}")
-    row_to_col: list[int] = []
+        from solver._ortools_assignment import match_sparse
+
+        row_to_col = match_sparse(cost, feasible, skip)
     total = 0
-    feasible = problem.feasible
-    for r in range(rows):
-        c = pairs.get(r, -1)
-        if 0 <= c < cols and (feasible is None or feasible[r, c]) and matrix[r, c] < big:
-            row_to_col.append(int(c))
-            total += int(problem.cost[r, c])
-        else:
-            row_to_col.append(-1)
-            if problem.unassigned_cost is not None:
-                total += int(problem.unassigned_cost[r])
+    for r, c in enumerate(row_to_col):
+        if c >= 0:
+            if not feasible[r, c]:  # defensive: never hand out an infeasible match
+                raise AssertionError(f"back-end {backend} matched infeasible cell {(r, c)}")
+            total += int(cost[r, c])
+        elif problem.unassigned_cost is not None:
+            total += int(problem.unassigned_cost[r])
     return AssignmentResult(row_to_col=tuple(row_to_col), cost=total, status=SolveStatus.OPTIMAL)

@@ -203,9 +203,13 @@ def check_routes(
     for v, route in enumerate(routes):
         valid = [s for s in route if 0 <= s < n]
         starts = _walk(p, v, valid, tally, bad)
-        if claimed is not None and claimed.has_plan and v < len(claimed.start_times):
-            if list(claimed.start_times[v]) != starts:
-                bad.append(f"vehicle {v}: claimed start times differ from the earliest schedule")
+        claimed_starts = (
+            claimed.start_times[v]
+            if claimed is not None and claimed.has_plan and v < len(claimed.start_times)
+            else None
+        )
+        if claimed_starts is not None and list(claimed_starts) != starts:
+            bad.append(f"vehicle {v}: claimed start times differ from the earliest schedule")
 
     objective = tally.travel + tally.late_cost + drop_cost + tally.fixed + tally.churn
     if claimed is not None and claimed.has_plan and claimed.objective < objective:

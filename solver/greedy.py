@@ -1,333 +1,479 @@
-"""Greedy insertion: the baseline, the warm start and the fallback (no OR-Tools).
+"""Regret-2 insertion heuristic in numpy: the baseline, warm start and fallback.
 
-Work items (single stops, or pickup-delivery pairs) are inserted one at a time,
-committed work first, then by urgency (earliest window end or deadline), each
-at its cheapest feasible position among the nearest candidate vehicles.
-Feasibility of a single insertion is checked in O(1) with each route's
-latest-start times and suffix load extremes; a pair tries every delivery
-position after each feasible pickup position. An item whose cheapest
-insertion costs more than its drop penalty, or that fits nowhere, is dropped.
+Requests (a single stop, or a pickup-and-delivery pair inserted together) are
+placed one at a time: each round takes the request whose best insertion beats
+its second-best vehicle (or its drop penalty) by the widest margin. Insertion
+feasibility is O(1) per position thanks to per-route arrays: earliest start
+``A``, latest feasible start ``Z`` (backward slack), cumulative waiting and
+suffix load extremes. The cost of inserting every free request into every
+vehicle is cached and refreshed one vehicle column at a time, which also
+drives a cheap relocate pass afterwards.
+
+Order of work: repair the warm-start routes, put committed stops on their
+vehicles (forcing them in, with a warning, when no feasible spot exists),
+insert the rest by regret, drop what costs more than its penalty, improve.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from solver._evaluate import build_result
+from solver._greedy_route import INF, ProblemArrays, Route, simulate
 from solver.problem import NONE, RoutingProblem
 from solver.result import RoutingResult, SolveStatus
 
-#: Vehicles considered per item: the nearest ones by travel time from their start.
-CANDIDATES = 40
-_INF = np.iinfo(np.int64).max // 4
-
-
-@dataclass
-class _Route:
-    """A route with the arrays that make insertion checks cheap."""
-
-    stops: list[int]
-    start: list[int]  # service start per position
-    depart: list[int]
-    latest: list[int]  # latest feasible service start per position
-    load: np.ndarray  # (L+1, D) load after position k (row 0: initial)
-    max_suffix: np.ndarray  # (L+2, D) max load over positions k..L
-    min_suffix: np.ndarray
+#: Improvement passes when no time limit is given.
+MAX_PASSES = 4
 
 
 class _Greedy:
-    def __init__(self, problem: RoutingProblem) -> None:
-        p = problem
-        self.p = p
-        assert p.tw_start is not None and p.tw_end is not None and p.service_time is not None
-        assert (
-            p.demand is not None and p.capacity is not None and p.vehicle_initial_load is not None
-        )
-        assert p.vehicle_end is not None and p.vehicle_end_time is not None
-        assert p.vehicle_start_time is not None and p.travel_cost is not None
-        assert p.soft_deadline is not None and p.lateness_weight is not None
-        assert p.preferred_vehicle is not None and p.churn_penalty is not None
-        assert p.vehicle_fixed_cost is not None and p.vehicle_profile is not None
-        self.loc = p.stop_location.tolist()
-        self.tws = p.tw_start.tolist()
-        self.twe = p.tw_end.tolist()
-        self.svc = p.service_time.tolist()
-        self.dl = p.soft_deadline.tolist()
-        self.w = p.lateness_weight.tolist()
-        self.cost = p.travel_cost
-        self.tt = [p.vehicle_time_matrix(v) for v in range(p.num_vehicles)]
-        self.routes = [self._fresh(v, []) for v in range(p.num_vehicles)]
+    """Mutable search state of one greedy solve (never shared, never global)."""
 
-    # ---- route bookkeeping -------------------------------------------------------
+    def __init__(self, problem: RoutingProblem, deadline: float | None) -> None:
+        self.d = d = ProblemArrays(problem)
+        self.deadline = deadline
+        self.warnings: list[str] = []
+        self.routes = [Route(d, v, []) for v in range(d.v)]
+        self.broken = np.zeros(d.v, dtype=bool)
+        self.version = [0] * d.v
+        self._plan: tuple[np.ndarray, list[np.ndarray]] | None = None
+        #: per request: ((vehicle, version), removal gain, same-route cost, same-route spot)
+        self._gain_cache: dict[int, tuple[tuple[int, int], int, int, tuple[int, int, int]]] = {}
+        # requests: a single stop (second = NONE) or a pair (pickup, delivery)
+        first: list[int] = []
+        second: list[int] = []
+        partner = problem.partner()
+        for s in range(d.n):
+            if partner[s] == NONE:
+                first.append(s)
+                second.append(NONE)
+            elif d.is_pickup[s]:
+                first.append(s)
+                second.append(int(partner[s]))
+        self.first = np.array(first, dtype=np.int64)
+        self.second = np.array(second, dtype=np.int64)
+        self.is_pair = self.second != NONE
+        r_count = len(first)
+        self.req_of = np.full(d.n, NONE, dtype=np.int64)
+        self.req_of[self.first] = np.arange(r_count)
+        self.req_of[self.second[self.is_pair]] = np.arange(r_count)[self.is_pair]
+        sec = np.where(self.is_pair, self.second, self.first)
+        self.allow = d.allow[self.first] & d.allow[sec]
+        self.committed = d.committed[self.first]
+        churn = d.churn_cost[self.first] + np.where(self.is_pair[:, None], d.churn_cost[sec], 0)
+        self.churn = churn
+        mandatory = (d.drop[self.first] == NONE) | (d.drop[sec] == NONE) | (self.committed != NONE)
+        drop = d.drop[self.first] + np.where(self.is_pair, d.drop[sec], 0)
+        self.drop = np.where(mandatory, INF, drop)
+        self.vehicle_of = np.full(r_count, NONE, dtype=np.int64)
+        self.cost = np.full((r_count, d.v), INF, dtype=np.int64)
+        self.pos_i = np.zeros((r_count, d.v), dtype=np.int64)
+        self.pos_j = np.zeros((r_count, d.v), dtype=np.int64)
+        self.free = np.flatnonzero(self.committed == NONE)
+        self._empty_cache: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
 
-    def _fresh(self, v: int, stops: list[int]) -> _Route:
-        p = self.p
-        assert p.vehicle_start_time is not None and p.vehicle_end is not None
-        assert p.vehicle_end_time is not None and p.demand is not None
-        assert p.vehicle_initial_load is not None
-        tt = self.tt[v]
-        here = int(p.vehicle_start[v])
-        t = int(p.vehicle_start_time[v])
-        start, depart = [], []
-        for s in stops:
-            t = max(t + int(tt[here, self.loc[s]]), self.tws[s])
-            start.append(t)
-            t += self.svc[s]
-            depart.append(t)
-            here = self.loc[s]
-        n = len(stops)
-        latest = [0] * n
-        end = int(p.vehicle_end[v])
-        limit = int(p.vehicle_end_time[v])
-        for k in range(n - 1, -1, -1):
-            s = stops[k]
-            if k == n - 1:
-                after = limit - (int(tt[self.loc[s], end]) if end != NONE else 0) - self.svc[s]
-            else:
-                nxt = stops[k + 1]
-                after = latest[k + 1] - int(tt[self.loc[s], self.loc[nxt]]) - self.svc[s]
-            latest[k] = min(self.twe[s], after)
-        dims = p.num_dimensions
-        load = np.empty((n + 1, dims), dtype=np.int64)
-        load[0] = p.vehicle_initial_load[v]
-        for k, s in enumerate(stops):
-            load[k + 1] = load[k] + p.demand[s]
-        max_suffix = np.full((n + 2, dims), -_INF, dtype=np.int64)
-        min_suffix = np.full((n + 2, dims), _INF, dtype=np.int64)
-        for k in range(n, -1, -1):
-            max_suffix[k] = np.maximum(max_suffix[k + 1], load[k])
-            min_suffix[k] = np.minimum(min_suffix[k + 1], load[k])
-        return _Route(stops, start, depart, latest, load, max_suffix, min_suffix)
+    # ---- request placement --------------------------------------------------
 
-    def _depart_before(self, v: int, route: _Route, k: int) -> tuple[int, int]:
-        """(location, departure time) just before position k."""
-        p = self.p
-        if k == 0:
-            return int(p.vehicle_start[v]), int(p.vehicle_start_time[v])  # type: ignore[index]
-        s = route.stops[k - 1]
-        return self.loc[s], route.depart[k - 1]
+    def stops_of(self, r: int) -> list[int]:
+        return [int(self.first[r])] + ([int(self.second[r])] if self.is_pair[r] else [])
 
-    # ---- insertion evaluation ------------------------------------------------------
-
-    def _single_ok(self, v: int, route: _Route, k: int, s: int) -> tuple[bool, int, int]:
-        """Insert s at position k: (feasible, service start of s, push on the next stop)."""
-        p = self.p
-        tt = self.tt[v]
-        here, t = self._depart_before(v, route, k)
-        arrive = max(t + int(tt[here, self.loc[s]]), self.tws[s])
-        if arrive > self.twe[s]:
-            return False, 0, 0
-        dep = arrive + self.svc[s]
-        n = len(route.stops)
-        if k < n:
-            nxt = route.stops[k]
-            new_start = max(dep + int(tt[self.loc[s], self.loc[nxt]]), self.tws[nxt])
-            if new_start > route.latest[k]:
-                return False, 0, 0
-            push = new_start - route.start[k]
+    def place(self, r: int, v: int, i: int, j: int) -> None:
+        """Insert request r into vehicle v: first after node i, second after node j."""
+        route = self.routes[v]
+        stops = list(route.stops)
+        a = int(self.first[r])
+        if self.is_pair[r]:
+            b = int(self.second[r])
+            stops = [*stops[:j], b, *stops[j:]]
+            stops = [*stops[:i], a, *stops[i:]]
         else:
-            end = int(p.vehicle_end[v])  # type: ignore[index]
-            finish = dep + (int(tt[self.loc[s], end]) if end != NONE else 0)
-            if finish > int(p.vehicle_end_time[v]):  # type: ignore[index]
-                return False, 0, 0
-            push = 0
-        return True, arrive, push
+            stops = [*stops[:i], a, *stops[i:]]
+        self.set_route(v, stops)
+        self.vehicle_of[r] = v
 
-    def _load_ok(self, v: int, route: _Route, k: int, s: int) -> bool:
-        p = self.p
-        d = p.demand[s]  # type: ignore[index]
-        cap = p.capacity[v]  # type: ignore[index]
-        if np.any(route.load[k] + d > cap) or np.any(route.load[k] + d < 0):
+    def set_route(self, v: int, stops: list[int]) -> None:
+        if bool(stops) != bool(self.routes[v].stops):
+            self._plan = None  # a vehicle joined or left the empty ones
+        self.routes[v] = Route(self.d, v, stops)
+        self.version[v] += 1
+
+    def remove(self, r: int) -> int:
+        v = int(self.vehicle_of[r])
+        gone = set(self.stops_of(r))
+        self.set_route(v, [s for s in self.routes[v].stops if s not in gone])
+        self.vehicle_of[r] = NONE
+        return v
+
+    # ---- cached insertion costs -------------------------------------------
+
+    def column(self, v: int) -> None:
+        """Refresh the cost of inserting every free request into vehicle v."""
+        d, route = self.d, self.routes[v]
+        col = np.full(len(self.first), INF, dtype=np.int64)
+        if self.broken[v] or not self.free.size:
+            self.cost[:, v] = col
+            return
+        reqs = self.free[self.allow[self.free, v]]
+        if route.stops:
+            base, pi, pj = self._evaluate(route, reqs)
+        else:
+            base, pi, pj = self._empty_eval(v, reqs)
+            base = np.where(base < INF, base + int(d.fixed[v]), INF)
+        ok = (base < INF) & (self.vehicle_of[reqs] != v)
+        col[reqs] = np.where(ok, base + self.churn[reqs, v], INF)
+        self.cost[:, v] = col
+        self.pos_i[reqs, v] = pi
+        self.pos_j[reqs, v] = pj
+
+    def _evaluate(
+        self, route: Route, reqs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Best insertion of each request into a route (INF everywhere if it is infeasible).
+
+        The slack arrays only vouch for the part of a route after an insertion,
+        so an already infeasible route (e.g. after a removal on a matrix that
+        breaks the triangle inequality) accepts nothing.
+        """
+        base = np.full(reqs.size, INF, dtype=np.int64)
+        pi = np.zeros(reqs.size, dtype=np.int64)
+        pj = np.zeros(reqs.size, dtype=np.int64)
+        if not route.feasible:
+            return base, pi, pj
+        single = ~self.is_pair[reqs]
+        if single.any():
+            c, i = route.insert_single(self.first[reqs[single]])
+            base[single], pi[single], pj[single] = c, i, i
+        if (~single).any():
+            sel = reqs[~single]
+            c, i, j = route.insert_pair(self.first[sel], self.second[sel])
+            base[~single], pi[~single], pj[~single] = c, i, j
+        return base, pi, pj
+
+    def _empty_eval(self, v: int, reqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Empty vehicles of one kind share insertion costs: compute them once."""
+        sig = self.d.signature(v)
+        cached = self._empty_cache.get(sig)
+        if cached is None:
+            cached = self._evaluate(self.routes[v], self.free)
+            self._empty_cache[sig] = cached
+        lookup = np.searchsorted(self.free, reqs)
+        return cached[0][lookup], cached[1][lookup], cached[2][lookup]
+
+    # ---- phases ------------------------------------------------------------
+
+    def warm_start(self, initial: Sequence[Sequence[int]]) -> None:
+        """Keep the given routes, minus stops that are invalid or now infeasible."""
+        d = self.d
+        if len(initial) > d.v:
+            self.warnings.append(f"initial routes for {len(initial)} vehicles; extra ignored")
+        seen: set[int] = set()
+        removed = 0
+        for v, raw in enumerate(list(initial)[: d.v]):
+            stops: list[int] = []
+            for s in (int(x) for x in raw):
+                if 0 <= s < d.n and s not in seen and d.allow[s, v]:
+                    seen.add(s)
+                    stops.append(s)
+            pos = {s: k for k, s in enumerate(stops)}
+            keep: list[int] = []
+            for s in stops:
+                r = int(self.req_of[s])
+                if self.is_pair[r]:
+                    a, b = int(self.first[r]), int(self.second[r])
+                    if a not in pos or b not in pos or pos[a] > pos[b]:
+                        continue
+                keep.append(s)
+            keep = self._repair(v, keep)
+            if keep and simulate(d, v, keep).violation:
+                keep = []  # committed stops in a hopeless order: rebuild this route
+            removed += len(list(raw)) - len(keep)
+            self.set_route(v, keep)
+            for s in keep:
+                self.vehicle_of[self.req_of[s]] = v
+        if removed:
+            self.warnings.append(f"warm start: {removed} stops were invalid or infeasible")
+
+    def _repair(self, v: int, stops: list[int]) -> list[int]:
+        """Remove free requests at the first violation until the route is feasible."""
+        stops = list(stops)
+        while stops:
+            bad = simulate(self.d, v, stops).first_bad
+            if bad is None:
+                break
+            candidates = [
+                k
+                for k in range(min(bad, len(stops) - 1), -1, -1)
+                if self.committed[self.req_of[stops[k]]] == NONE
+            ]
+            if not candidates:
+                break
+            gone = set(self.stops_of(int(self.req_of[stops[candidates[0]]])))
+            stops = [s for s in stops if s not in gone]
+        return stops
+
+    def commit(self) -> None:
+        """Put every committed request on its vehicle, forcing it in when it cannot fit."""
+        d = self.d
+        todo = [
+            r for r in np.flatnonzero(self.committed != NONE).tolist() if self.vehicle_of[r] == NONE
+        ]
+        last_stop = np.where(self.is_pair, self.second, self.first)
+        todo.sort(key=lambda r: int(d.l[last_stop[r]]))
+        for r in todo:
+            v = int(self.committed[r])
+            if self._insert_feasibly(r, v):
+                continue
+            free_here = [s for s in self.routes[v].stops if self.committed[self.req_of[s]] == NONE]
+            if free_here:  # make room: the vehicle's free stops go back to the pool
+                for s in free_here:
+                    self.vehicle_of[self.req_of[s]] = NONE
+                self.set_route(v, [s for s in self.routes[v].stops if s not in set(free_here)])
+                if self._insert_feasibly(r, v):
+                    continue
+            self._force(r, v)
+
+    def _insert_feasibly(self, r: int, v: int) -> bool:
+        c, i, j = self._evaluate(self.routes[v], np.array([r]))
+        if c[0] >= INF:
             return False
-        if k < len(route.stops):
-            if np.any(route.max_suffix[k + 1] + d > cap) or np.any(route.min_suffix[k + 1] + d < 0):
-                return False
+        self.place(r, v, int(i[0]), int(j[0]))
         return True
 
-    def _arc_delta(self, v: int, route: _Route, k: int, s: int) -> int:
-        p = self.p
-        prev = self._depart_before(v, route, k)[0]
-        c = self.cost
-        n = len(route.stops)
-        if k < n:
-            nxt = self.loc[route.stops[k]]
-            return int(c[prev, self.loc[s]] + c[self.loc[s], nxt] - c[prev, nxt])
-        end = int(p.vehicle_end[v])  # type: ignore[index]
-        if end == NONE:
-            return int(c[prev, self.loc[s]])
-        return int(c[prev, self.loc[s]] + c[self.loc[s], end] - c[prev, end])
-
-    def _late_cost(self, s: int, start: int) -> int:
-        dl = self.dl[s]
-        return (start - dl) * self.w[s] if dl != NONE and start > dl else 0
-
-    def _push_cost(self, route: _Route, k: int, push: int) -> int:
-        """Upper bound of extra lateness downstream when position k starts ``push`` later."""
-        if push <= 0:
-            return 0
-        extra = 0
-        for j in range(k, len(route.stops)):
-            s = route.stops[j]
-            dl = self.dl[s]
-            if dl != NONE and self.w[s]:
-                extra += (max(route.start[j] + push, dl) - max(route.start[j], dl)) * self.w[s]
-        return extra
-
-    def _fixed_and_churn(self, v: int, route: _Route, items: Sequence[int]) -> int:
-        p = self.p
-        extra = int(p.vehicle_fixed_cost[v]) if not route.stops else 0  # type: ignore[index]
-        for s in items:
-            pref = int(p.preferred_vehicle[s])  # type: ignore[index]
-            if pref != NONE and pref != v:
-                extra += int(p.churn_penalty[s])  # type: ignore[index]
-        return extra
-
-    def best_single(self, s: int, vehicles: Sequence[int]) -> tuple[int, int, int] | None:
-        """(cost, vehicle, position) of the cheapest feasible insertion of a stop."""
-        best: tuple[int, int, int] | None = None
-        for v in vehicles:
-            route = self.routes[v]
-            base = self._fixed_and_churn(v, route, (s,))
-            for k in range(len(route.stops) + 1):
-                ok, start, push = self._single_ok(v, route, k, s)
-                if not ok or not self._load_ok(v, route, k, s):
-                    continue
-                c = base + self._arc_delta(v, route, k, s) + self._late_cost(s, start)
-                c += self._push_cost(route, k, push)
-                if best is None or c < best[0]:
-                    best = (c, v, k)
-        return best
-
-    def best_pair(
-        self, pick: int, deliv: int, vehicles: Sequence[int]
-    ) -> tuple[int, int, int, int] | None:
-        """(cost, vehicle, pickup position, delivery position in the new route).
-
-        For each feasible pickup position the pushed schedule is carried forward
-        once, and every delivery position after it is checked against the
-        original latest-start times of the stops that follow the delivery.
-        """
-        p = self.p
+    def _force(self, r: int, v: int) -> None:
+        """Least-violating position for a committed request that fits nowhere."""
+        stops = self.routes[v].stops
+        k = len(stops)
         best: tuple[int, int, int, int] | None = None
-        cost = self.cost
-        lp, ld = self.loc[pick], self.loc[deliv]
-        dem_p = p.demand[pick]  # type: ignore[index]
-        delta = dem_p + p.demand[deliv]  # type: ignore[index]
-        for v in vehicles:
-            route = self.routes[v]
-            tt = self.tt[v]
-            cap = p.capacity[v]  # type: ignore[index]
-            n = len(route.stops)
-            base = self._fixed_and_churn(v, route, (pick, deliv))
-            end = int(p.vehicle_end[v])  # type: ignore[index]
-            limit = int(p.vehicle_end_time[v])  # type: ignore[index]
-            for k in range(n + 1):
-                ok, start_p, _ = self._single_ok(v, route, k, pick)
-                if not ok or np.any(route.load[k] + dem_p > cap):
+        spots = [(i, j) for i in range(k + 1) for j in range(i, k + 1)]
+        for i, j in spots if self.is_pair[r] else [(i, i) for i in range(k + 1)]:
+            trial = list(stops)
+            if self.is_pair[r]:
+                trial.insert(j, int(self.second[r]))
+            trial.insert(i, int(self.first[r]))
+            sim = simulate(self.d, v, trial)
+            key = (sim.violation, sim.cost, i, j)
+            if best is None or key < best:
+                best = key
+        assert best is not None
+        self.place(r, v, best[2], best[3])
+        if best[0] == 0:  # the slack check was too cautious (route broken before)
+            return
+        self.broken[v] = True
+        self._plan = None
+        self.warnings.append(
+            f"committed stops {self.stops_of(r)} cannot be served feasibly by vehicle {v}; "
+            "kept on it anyway"
+        )
+
+    def insert_all(self, refresh: bool = True) -> None:
+        """Regret-2 insertion of every free, unplaced request."""
+        if refresh:
+            for v in range(self.d.v):
+                self.column(v)
+        pending = self.free[self.vehicle_of[self.free] == NONE]
+        while pending.size:
+            reduced = self._reduced(pending)
+            if reduced.shape[1] == 0:
+                break
+            if reduced.shape[1] == 1:
+                b1 = reduced[:, 0]
+                b2 = np.full_like(b1, INF)
+            else:
+                two = np.partition(reduced, 1, axis=1)
+                b1, b2 = two[:, 0], two[:, 1]
+            drop = self.drop[pending]
+            worth = (b1 < INF) & (b1 < drop)
+            if not worth.any():
+                break
+            regret = np.where(worth, np.minimum(b2, drop) - b1, -1)
+            top = np.flatnonzero(regret == regret.max())
+            pick = top[np.argmin(b1[top])]
+            r = int(pending[pick])
+            v = int(np.argmin(self.cost[r]))
+            self.place(r, v, int(self.pos_i[r, v]), int(self.pos_j[r, v]))
+            self.column(v)
+            pending = np.delete(pending, pick)
+
+    def _reduced(self, pending: np.ndarray) -> np.ndarray:
+        """Cost columns with identical empty vehicles merged (so regret is not zero).
+
+        Used vehicles and one-of-a-kind empty ones keep their own column; each
+        group of interchangeable empty vehicles becomes one column (their min),
+        cached until a vehicle joins or leaves the group.
+        """
+        if self._plan is None:
+            groups: dict[tuple[int, ...], list[int]] = {}
+            direct: list[int] = []
+            for v, route in enumerate(self.routes):
+                if self.broken[v]:
                     continue
-                prev_loc = self._depart_before(v, route, k)[0]
-                pick_arc = int(cost[prev_loc, lp])
-                late = self._late_cost(pick, start_p)
-                # Walk forward: t/here = departure and location of the last stop placed.
-                t, here = start_p + self.svc[pick], lp
-                arcs = pick_arc  # travel cost of the new prefix from position k on
-                for m in range(k, n + 1):
-                    # Delivery right after position m-1 of the original route (m >= k).
-                    arrive = max(t + int(tt[here, ld]), self.tws[deliv])
-                    if arrive <= self.twe[deliv] and (
-                        not np.any(delta)
-                        or (
-                            np.all(route.max_suffix[m] + delta <= cap)
-                            and np.all(route.min_suffix[m] + delta >= 0)
-                        )
-                    ):
-                        dep = arrive + self.svc[deliv]
-                        feasible = True
-                        push_cost = 0
-                        if m < n:
-                            nxt = route.stops[m]
-                            new_start = max(dep + int(tt[ld, self.loc[nxt]]), self.tws[nxt])
-                            feasible = new_start <= route.latest[m]
-                            if feasible:
-                                push_cost = self._push_cost(route, m, new_start - route.start[m])
-                            tail = (
-                                int(cost[ld, self.loc[nxt]])
-                                - int(
-                                    cost[
-                                        self.loc[route.stops[m - 1]]
-                                        if m > 0
-                                        else int(p.vehicle_start[v]),
-                                        self.loc[nxt],
-                                    ]
-                                )
-                                if m > k
-                                else int(cost[ld, self.loc[nxt]])
-                                - int(cost[prev_loc, self.loc[nxt]])
-                            )
-                        else:
-                            finish = dep + (int(tt[ld, end]) if end != NONE else 0)
-                            feasible = finish <= limit
-                            last = route.stops[m - 1] if m > k else None
-                            before = self.loc[last] if last is not None else prev_loc
-                            tail = (
-                                (int(cost[ld, end]) - int(cost[before, end])) if end != NONE else 0
-                            )
-                        if feasible:
-                            c = (
-                                base
-                                + arcs
-                                + int(cost[here, ld])
-                                + tail
-                                + late
-                                + self._late_cost(deliv, arrive)
-                                + push_cost
-                            )
-                            if best is None or c < best[0]:
-                                best = (c, v, k, m + 1)
-                    if m == n:
-                        break
-                    # Move stop m (original index) into the walked prefix.
-                    s = route.stops[m]
-                    start_s = max(t + int(tt[here, self.loc[s]]), self.tws[s])
-                    if start_s > self.twe[s]:
-                        break
-                    late += self._late_cost(s, start_s) - self._late_cost(s, route.start[m])
-                    if m == k:
-                        arcs += int(cost[lp, self.loc[s]]) - int(cost[prev_loc, self.loc[s]])
-                    t, here = start_s + self.svc[s], self.loc[s]
-                    if np.any(route.load[m + 1] + dem_p > cap):
-                        break
-        return best
+                if route.stops:
+                    direct.append(v)
+                else:
+                    groups.setdefault(self.d.signature(v), []).append(v)
+            merged: list[np.ndarray] = []
+            for members in groups.values():
+                if len(members) == 1:
+                    direct.append(members[0])
+                else:
+                    merged.append(self.cost[:, members].min(axis=1))
+            self._plan = (np.array(sorted(direct), dtype=np.int64), merged)
+        direct_cols, merged = self._plan
+        parts = [self.cost[np.ix_(pending, direct_cols)]]
+        parts += [col[pending][:, None] for col in merged]
+        return np.hstack(parts) if len(parts) > 1 else parts[0]
 
-    def insert(self, v: int, positions: Sequence[tuple[int, int]]) -> None:
-        stops = list(self.routes[v].stops)
-        for k, s in positions:
-            stops.insert(k, s)
-        self.routes[v] = self._fresh(v, stops)
+    def rescue(self, max_tries: int) -> None:
+        """Make room for unplaced mandatory requests by emptying a vehicle of free work.
 
-    def feasible_route(self, v: int, stops: list[int]) -> bool:
-        r = self._fresh(v, stops)
-        if any(r.start[k] > self.twe[s] for k, s in enumerate(stops)):
+        For each such request and each vehicle that could serve it alone, the
+        vehicle's free requests are taken out, the request goes in, and the
+        evicted work is re-inserted anywhere; kept only if fewer mandatory
+        requests end up unplaced.
+        """
+        tries = 0
+        for r in self._unplaced_mandatory():
+            for v in np.flatnonzero(self.allow[r] & ~self.broken).tolist():
+                if self.vehicle_of[r] != NONE or tries >= max_tries:
+                    break
+                tries += 1
+                before = len(self._unplaced_mandatory())
+                saved = ([list(route.stops) for route in self.routes], self.vehicle_of.copy())
+                evicted = [
+                    int(self.req_of[s])
+                    for s in self.routes[v].stops
+                    if self.committed[self.req_of[s]] == NONE
+                ]
+                for q in dict.fromkeys(evicted):
+                    self.remove(q)
+                self.column(v)
+                if not self._insert_feasibly(r, v):
+                    self._restore(saved)
+                    continue
+                self.column(v)
+                self.insert_all(refresh=False)
+                if len(self._unplaced_mandatory()) >= before:
+                    self._restore(saved)
+
+    def _unplaced_mandatory(self) -> list[int]:
+        free = self.free[self.vehicle_of[self.free] == NONE]
+        return [int(r) for r in free[self.drop[free] >= INF]]
+
+    def _restore(self, saved: tuple[list[list[int]], np.ndarray]) -> None:
+        stops, vehicle_of = saved
+        self.vehicle_of = vehicle_of
+        for v, old in enumerate(stops):
+            if old != self.routes[v].stops:
+                self.set_route(v, old)
+                self.column(v)
+
+    def improve(self, max_passes: int) -> None:
+        """Relocate requests (or drop/undrop them) while that lowers the objective."""
+        for _ in range(max_passes):
+            moved = False
+            for r in self.free.tolist():
+                if self.deadline is not None and time.perf_counter() > self.deadline:
+                    return
+                moved |= self._relocate(r)
+            if not moved:
+                return
+
+    def _relocate(self, r: int) -> bool:
+        """Move request r to its cheapest spot (any route, or dropped) if that saves."""
+        d = self.d
+        u = int(self.vehicle_of[r])
+        same: tuple[int, int, int] | None = None
+        if u == NONE:
+            gain, same_cost = int(self.drop[r]), INF
+        else:
+            if self.broken[u]:
+                return False
+            key = (u, self.version[u])
+            cached = self._gain_cache.get(r)
+            if cached is None or cached[0] != key:
+                gone = set(self.stops_of(r))
+                rest = [s for s in self.routes[u].stops if s not in gone]
+                trial = Route(d, u, rest)
+                if not trial.feasible:  # removing r would break the route: r stays
+                    self._gain_cache[r] = (key, -INF, INF, (u, 0, 0))
+                    return False
+                extra = int(self.churn[r, u]) + (int(d.fixed[u]) if not rest else 0)
+                gain = self.routes[u].cost - trial.cost + extra
+                c, i, j = self._evaluate(trial, np.array([r]))
+                spot = (u, int(i[0]), int(j[0]))
+                cached = (key, gain, int(c[0]) + extra if c[0] < INF else INF, spot)
+                self._gain_cache[r] = cached
+            _, gain, same_cost, spot = cached
+            if gain == -INF:
+                return False
+            same = spot
+        row = self.cost[r].copy()
+        if u != NONE:
+            row[u] = INF
+        v = int(np.argmin(row)) if row.size else 0
+        best = int(row[v]) if row.size else INF
+        use_same = same_cost < best
+        best = min(best, same_cost)
+        drop = int(self.drop[r]) if u != NONE else INF
+        if min(best, drop) >= gain:
             return False
-        if any(r.latest[k] < r.start[k] for k in range(len(stops))):
-            return False
-        cap = self.p.capacity[v]  # type: ignore[index]
-        return bool(np.all(r.load <= cap) and np.all(r.load >= 0))
+        if drop < best:  # cheaper to drop it than to serve it anywhere
+            self.remove(r)
+            self.column(u)
+            return True
+        if u != NONE:
+            self.remove(r)
+        if use_same:
+            assert same is not None
+            self.place(r, *same)
+        else:
+            self.place(r, v, int(self.pos_i[r, v]), int(self.pos_j[r, v]))
+            self.column(v)
+        if u != NONE:
+            self.column(u)
+        return True
 
+    # ---- answer -------------------------------------------------------------
 
-def _candidates(problem: RoutingProblem, s: int, allowed: list[int], k: int) -> list[int]:
-    if len(allowed) <= k:
-        return allowed
-    loc = int(problem.stop_location[s])
-    t = np.array(
-        [problem.vehicle_time_matrix(v)[int(problem.vehicle_start[v]), loc] for v in allowed]
-    )
-    keep = np.argsort(t, kind="stable")[:k]
-    return [allowed[i] for i in sorted(keep)]
+    def result(self, t0: float) -> RoutingResult:
+        d = self.d
+        routes = tuple(tuple(int(s) for s in route.stops) for route in self.routes)
+        starts: list[tuple[int, ...]] = []
+        travel = lateness = cost = 0
+        for v, stops in enumerate(routes):
+            sim = simulate(d, v, list(stops))
+            starts.append(tuple(sim.starts))
+            travel += sim.travel
+            lateness += sim.lateness
+            cost += sim.cost + (int(d.churn_cost[list(stops), v].sum()) if stops else 0)
+            cost += int(d.fixed[v]) if stops else 0
+        served = {s for r in routes for s in r}
+        dropped = tuple(s for s in range(d.n) if s not in served)
+        cost += sum(int(d.drop[s]) for s in dropped if d.drop[s] != NONE)
+        status = SolveStatus.FEASIBLE
+        missing = [s for s in dropped if d.drop[s] == NONE or d.committed[s] != NONE]
+        if missing:
+            status = SolveStatus.NO_SOLUTION
+            self.warnings.append(
+                f"{len(missing)} mandatory stops could not be routed: {missing[:10]}"
+            )
+        if self.broken.any():
+            status = SolveStatus.NO_SOLUTION
+        return RoutingResult(
+            routes=routes,
+            start_times=tuple(starts),
+            dropped=dropped,
+            objective=cost,
+            travel_cost=travel,
+            lateness=lateness,
+            status=status,
+            solve_time_s=time.perf_counter() - t0,
+            backend="greedy",
+            warnings=tuple(self.warnings),
+        )
 
 
 def solve_greedy(
@@ -335,97 +481,23 @@ def solve_greedy(
     *,
     initial_routes: Sequence[Sequence[int]] | None = None,
     time_limit_s: float | None = None,
-    candidates: int = CANDIDATES,
 ) -> RoutingResult:
-    """A feasible plan by sequential cheapest insertion (see the module docstring)."""
+    """Plan by regret insertion; never raises on a valid problem.
+
+    ``initial_routes`` are kept (minus stops that became invalid or infeasible)
+    and the remaining stops inserted around them. ``time_limit_s`` bounds the
+    improvement pass only (construction always completes); without it the
+    relocate pass runs at most ``MAX_PASSES`` rounds, so results are
+    deterministic. Status is NO_SOLUTION when a mandatory or committed stop
+    could not be served feasibly; the routes are still the best found.
+    """
     t0 = time.perf_counter()
-    p = problem
-    assert p.drop_penalty is not None and p.committed_vehicle is not None
-    assert p.tw_end is not None and p.soft_deadline is not None
-    g = _Greedy(p)
-    warnings: list[str] = []
-    partner = p.partner()
-    is_pickup = p.is_pickup()
-    placed: set[int] = set()
-
+    deadline = None if time_limit_s is None else t0 + time_limit_s
+    g = _Greedy(problem, deadline)
     if initial_routes is not None:
-        for v, route in enumerate(list(initial_routes)[: p.num_vehicles]):
-            kept: list[int] = []
-            for s in route:
-                s = int(s)
-                if not 0 <= s < p.num_stops or s in placed or not p.vehicle_may_serve(v, s):
-                    continue
-                if partner[s] != NONE and (
-                    int(partner[s]) not in route
-                    or (not is_pickup[s] and int(partner[s]) not in kept)
-                ):
-                    continue
-                if g.feasible_route(v, [*kept, s]):
-                    kept.append(s)
-            # a pickup kept without its delivery breaks pairing: remove such pickups
-            kept = [s for s in kept if partner[s] == NONE or int(partner[s]) in kept]
-            if kept and g.feasible_route(v, kept):
-                g.insert(v, list(enumerate(kept)))
-                placed.update(kept)
-
-    items: list[tuple[int, ...]] = []
-    for s in range(p.num_stops):
-        if s in placed or (partner[s] != NONE and not is_pickup[s]):
-            continue
-        items.append((s, int(partner[s])) if partner[s] != NONE else (s,))
-
-    def urgency(item: tuple[int, ...]) -> tuple[int, int]:
-        last = item[-1]
-        committed = 0 if p.committed_vehicle[item[0]] != NONE else 1  # type: ignore[index]
-        due = int(p.tw_end[last])  # type: ignore[index]
-        dl = int(p.soft_deadline[last])  # type: ignore[index]
-        return committed, min(due, dl) if dl != NONE else due
-
-    items.sort(key=urgency)
-    all_vehicles = list(range(p.num_vehicles))
-    unplaced: list[int] = []
-    for item in items:
-        if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
-            unplaced.extend(item)
-            continue
-        first = item[0]
-        allowed = [v for v in all_vehicles if all(p.vehicle_may_serve(v, s) for s in item)]
-        cands = _candidates(p, first, allowed, candidates)
-        penalty = sum(int(p.drop_penalty[s]) for s in item)  # type: ignore[index]
-        optional = all(
-            p.drop_penalty[s] != NONE and p.committed_vehicle[s] == NONE  # type: ignore[index]
-            for s in item
-        )
-        if len(item) == 1:
-            found = g.best_single(first, cands)
-            if found is None and len(cands) < len(allowed):
-                found = g.best_single(first, allowed)
-            if found is not None and not (optional and found[0] > penalty):
-                g.insert(found[1], [(found[2], first)])
-                continue
-        else:
-            pair = g.best_pair(first, item[1], cands)
-            if pair is None and len(cands) < len(allowed):
-                pair = g.best_pair(first, item[1], allowed)
-            if pair is not None and not (optional and pair[0] > penalty):
-                g.insert(pair[1], [(pair[2], first), (pair[3], item[1])])
-                continue
-        unplaced.extend(item)
-
-    status = SolveStatus.FEASIBLE
-    missing = [
-        s
-        for s in unplaced
-        if p.drop_penalty[s] == NONE or p.committed_vehicle[s] != NONE  # type: ignore[index]
-    ]
-    if missing:
-        status = SolveStatus.NO_SOLUTION
-        warnings.append(f"{len(missing)} mandatory stops fit nowhere, e.g. {missing[:5]}")
-    return build_result(
-        p,
-        [r.stops for r in g.routes],
-        status=status,
-        solve_time_s=time.perf_counter() - t0,
-        backend="greedy",
-        warnings=warnings,
-    )
+        g.warm_start(initial_routes)
+    g.commit()
+    g.insert_all()
+    g.rescue(max_tries=4 * problem.num_vehicles)
+    g.improve(MAX_PASSES if time_limit_s is None else 1_000)
+    return g.result(t0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
@@ -21,13 +22,18 @@ EPS = 1e-6
 
 
 def euclidean_matrix(inst: Instance) -> FloatArray:
+    """Real-valued distances between all nodes (node 0 is the depot)."""
     dx = inst.x[:, None] - inst.x[None, :]
     dy = inst.y[:, None] - inst.y[None, :]
     return np.sqrt(dx * dx + dy * dy)  # type: ignore[no-any-return]
 
 
 def to_routing_problem(inst: Instance, scale: int = 1000) -> RoutingProblem:
-    """Closed routes from depot 0 with the file's fleet; every customer mandatory."""
+    """Closed routes from depot 0 with the file's fleet; every customer mandatory.
+
+    Stop ``s`` is node ``s + 1``. Times round up (travel, service, ready) or down
+    (due dates), so an integer-feasible plan is feasible with the real numbers.
+    """
     if scale <= 0:
         raise ValueError("scale must be positive")
     e = euclidean_matrix(inst)
@@ -41,7 +47,7 @@ def to_routing_problem(inst: Instance, scale: int = 1000) -> RoutingProblem:
         travel_time=time,
         travel_cost=cost,
         stop_location=stops,
-        service_time=np.round(inst.service[1:] * scale).astype(np.int64),
+        service_time=np.ceil(inst.service[1:] * scale - EPS).astype(np.int64),
         demand=inst.demand[1:].reshape(-1, 1),
         tw_start=np.ceil(inst.ready[1:] * scale - EPS).astype(np.int64),
         tw_end=np.floor(inst.due[1:] * scale + EPS).astype(np.int64),
@@ -54,9 +60,28 @@ def to_routing_problem(inst: Instance, scale: int = 1000) -> RoutingProblem:
     )
 
 
-def routes_to_ids(routes: Sequence[Sequence[int]]) -> list[list[int]]:
-    """Stop indices of a problem built by ``to_routing_problem`` → file node ids."""
-    return [[int(s) + 1 for s in r] for r in routes if len(r)]
+@overload
+def routes_to_ids(inst: Instance, routes: Sequence[Sequence[int]]) -> list[list[int]]: ...
+@overload
+def routes_to_ids(inst: Sequence[Sequence[int]], routes: None = None) -> list[list[int]]: ...
+def routes_to_ids(
+    inst: Instance | Sequence[Sequence[int]], routes: Sequence[Sequence[int]] | None = None
+) -> list[list[int]]:
+    """Stop indices of a problem built by ``to_routing_problem`` → the file's node ids.
+
+    Call as ``routes_to_ids(inst, routes)`` (indices are checked against the
+    instance); the older one-argument form ``routes_to_ids(routes)`` still works.
+    Empty routes are left out; the depot (node 0) never appears.
+    """
+    if routes is None:
+        assert not isinstance(inst, Instance)
+        return [[int(s) + 1 for s in r] for r in inst if len(r)]
+    assert isinstance(inst, Instance)
+    out = [[int(s) + 1 for s in r] for r in routes if len(r)]
+    bad = [node for r in out for node in r if not 0 < node < inst.num_nodes]
+    if bad:
+        raise ValueError(f"stop indices {bad[:5]} do not belong to instance {inst.name}")
+    return out
 
 
 def euclidean_distance(inst: Instance, id_routes: Sequence[Sequence[int]]) -> float:
