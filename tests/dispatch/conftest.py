@@ -22,10 +22,21 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "redis"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """Every store back-end; the Redis one joins this list in tests/dispatch/test_store_redis."""
-    yield MemoryStore()
+    """Every store back-end: the same tests run on memory and on a real Redis."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    from dispatch.store.redis import RedisStore
+
+    url = request.getfixturevalue("redis_url")
+    prefix = request.getfixturevalue("redis_prefix")
+    s = RedisStore(url, prefix=prefix)
+    try:
+        yield s
+    finally:
+        s.r.close()
 
 
 def make_engine(store: Store, clock: ManualClock, budget_s: float = 0.3) -> Engine:
