@@ -74,7 +74,7 @@ def make_batch(orders: int, couriers: int, seed: int) -> DemoBatch:
     on_board = rng.random(orders) < 0.1
     carrier = np.full(orders, NONE)
     load = np.zeros(couriers, dtype=np.int64)
-    for o in np.flatnonzero(on_board):
+    for o in np.flatnonzero(on_board).tolist():
         c = int(rng.integers(0, couriers))
         if load[c] < 2:
             carrier[o] = c
@@ -83,10 +83,16 @@ def make_batch(orders: int, couriers: int, seed: int) -> DemoBatch:
             on_board[o] = False
 
     stop_loc: list[int] = []
-    demand, tw_start, soft, weight, service, committed, drop = [], [], [], [], [], [], []
+    demand: list[int] = []
+    tw_start: list[int] = []
+    soft: list[int] = []
+    weight: list[int] = []
+    service: list[int] = []
+    committed: list[int] = []
+    drop: list[int] = []
     pairs: list[tuple[int, int]] = []
     for o in range(orders):
-        dropoff_loc = couriers + n_merchants + o
+        dropoff_loc = int(couriers + n_merchants + o)
         if not on_board[o]:
             pairs.append((len(stop_loc), len(stop_loc) + 1))
             stop_loc.append(couriers + int(merchant[o]))

@@ -70,12 +70,14 @@ class _Model:
             into_open = open_end[order]
             mat[:, into_open] = 0
             if add_service:
+                assert p.service_time is not None
                 svc = np.zeros(size, dtype=np.int64)
                 svc[:n] = p.service_time
                 mat += svc[order][:, None]
             np.fill_diagonal(mat, 0)
             return mat.tolist()  # type: ignore[no-any-return]
 
+        assert p.travel_cost is not None and p.vehicle_end_time is not None
         cost_index = r.RegisterTransitMatrix(node_matrix(p.travel_cost, False))
         r.SetArcCostEvaluatorOfAllVehicles(cost_index)
 

@@ -80,7 +80,7 @@ def construct_vroom(
 
     for k in range(p.num_vehicles):
         end = int(p.vehicle_end[k])
-        tw_end = int(p.vehicle_end_time[k])
+        shift_end = int(p.vehicle_end_time[k])
         inp.add_vehicle(
             vroom.Vehicle(
                 k + 1,
@@ -89,20 +89,24 @@ def construct_vroom(
                 profile=_PROFILE.format(int(p.vehicle_profile[k])),
                 capacity=[int(c) for c in np.minimum(p.capacity[k], _U32 // 4)],
                 skills=vehicle_skills[k] or None,
-                time_window=vroom.TimeWindow(int(p.vehicle_start_time[k]), min(tw_end, _U32 // 4)),
+                time_window=vroom.TimeWindow(
+                    int(p.vehicle_start_time[k]), min(shift_end, _U32 // 4)
+                ),
             )
         )
 
+    starts, ends = p.tw_start, p.tw_end
+
     def window(s: int) -> list[vroom.TimeWindow]:
-        hi = int(p.tw_end[s])
+        hi = int(ends[s])
         if hi >= HORIZON_MAX:
-            return [vroom.TimeWindow(int(p.tw_start[s]), _U32 // 4)]
-        return [vroom.TimeWindow(int(p.tw_start[s]), hi)]
+            return [vroom.TimeWindow(int(starts[s]), _U32 // 4)]
+        return [vroom.TimeWindow(int(starts[s]), hi)]
 
     def skills(s: int) -> set[int] | None:
         return {stop_skill[s]} if s in stop_skill else None
 
-    paired = set()
+    paired: set[int] = set()
     for pick, deliv in p.pairs_list():
         paired.update((pick, deliv))
         inp.add_job(

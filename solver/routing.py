@@ -41,9 +41,9 @@ class RoutingParams:
 
     metaheuristic: Metaheuristic = "gls"
     use_vroom: bool = True
-    vroom_level: int = 3
-    vroom_share: float = 0.45
-    vroom_threads: int = 1
+    vroom_level: int = 4
+    vroom_share: float = 0.8
+    vroom_threads: int = 2
     isolate: bool = True
     deadline_margin_s: float = 0.04
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import socket
-import select
 import subprocess
 import threading
 import time

@@ -278,7 +278,7 @@ class RedisStore:
                 }
             )
             idem_ttl = 7 * 24 * 3600 * 1000
-        payload = {
+        payload: dict[str, Any] = {
             "community": cid,
             "expect": expect_list or {},
             "expect_plan": -1 if expect_plan is None else int(expect_plan),

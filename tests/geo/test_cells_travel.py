@@ -71,7 +71,7 @@ def test_unknown_profile_and_bad_profiles() -> None:
 
 
 def test_matrices_shapes_symmetry_and_speed_order() -> None:
-    """Integer matrices: zero diagonal, symmetric, one time matrix per profile, faster is shorter."""
+    """Integer matrices: zero diagonal, symmetric, a time matrix per profile, faster is less."""
     rng = np.random.default_rng(2)
     lats = 31.23 + rng.uniform(-0.02, 0.02, 25)
     lngs = 121.47 + rng.uniform(-0.02, 0.02, 25)

@@ -25,7 +25,7 @@ from geo.coords import validate_latlng_arrays
 def test_invalid_coordinates_raise_clear_invalid_input(
     lat: object, lng: object, fragment: str
 ) -> None:
-    """Out-of-range, non-finite and non-numeric coordinates raise InvalidInput naming the problem."""
+    """Out-of-range, non-finite and non-numeric coordinates raise InvalidInput saying why."""
     with pytest.raises(InvalidInput, match=fragment):
         validate_latlng(lat, lng)  # type: ignore[arg-type]
 

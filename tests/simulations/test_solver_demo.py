@@ -22,7 +22,7 @@ def test_demo_batch_is_consistent() -> None:
 
 def test_demo_summaries_are_checked_and_optimizer_not_worse() -> None:
     """Both policies serve every order feasibly; the optimiser's plan costs no more."""
-    batch, rows = run(orders=20, couriers=6, seed=5, time_limit=0.5)
+    _batch, rows = run(orders=20, couriers=6, seed=5, time_limit=0.5)
     greedy, best = rows
     assert greedy.feasible and best.feasible
     assert greedy.assigned + greedy.dropped == 20
