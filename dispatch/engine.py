@@ -16,7 +16,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -60,13 +60,17 @@ from dispatch.requests import (
     WorkerSpec,
 )
 from dispatch.settings import EngineSettings
-from dispatch.store.base import IdempotencyRecord, NewEvent, Store
+from dispatch.store.base import IdempotencyRecord, NewEvent, PositionState, Store
+from solver.greedy import solve_greedy
 from solver.result import RoutingResult
 from solver.routing import RoutingParams, solve_routing
 
 log = logging.getLogger(__name__)
 
 IdFactory = Callable[[str], str]
+
+#: Part of a tick's budget kept for writing the plan and its events.
+_COMMIT_RESERVE_S = 0.05
 
 
 def _uuid_ids(prefix: str) -> str:
@@ -97,7 +101,11 @@ class Engine:
         pricer: Pricer | None = None,
         ids: IdFactory | None = None,
         routing_params: RoutingParams | None = None,
+        policy: Literal["optimizer", "greedy"] = "optimizer",
     ) -> None:
+        if policy not in ("optimizer", "greedy"):
+            raise ValueError(f"unknown dispatch policy {policy!r}")
+        self.policy = policy
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -236,7 +244,7 @@ class Engine:
     def _apply_locations(self, updates: Sequence[LocationUpdate]) -> LocationBatchResult:
         now = self.clock.now()
         errors: list[tuple[int, str, str]] = []
-        workers = self.store.get_workers([u.worker_id for u in updates])
+        workers = self.store.get_positions([u.worker_id for u in updates])
         by_community: dict[str, list[int]] = {}
         latest: dict[str, int] = {}
         for i, (u, w) in enumerate(zip(updates, workers, strict=True)):
@@ -257,7 +265,7 @@ class Engine:
                 continue
             by_community.setdefault(w.community_id, []).append(i)
             latest[u.worker_id] = i  # the batch's last valid fix per worker wins
-        changed: dict[str, Worker] = {}
+        changed: dict[str, PositionState] = {}
         for community_id, items in by_community.items():
             community = self.store.get_community(community_id)
             if community is None:
@@ -281,17 +289,19 @@ class Engine:
                 base = changed.get(u.worker_id) or workers[i]
                 assert base is not None
                 ts = now if u.ts is None else u.ts
-                if base.position_ts is not None and ts < base.position_ts:
+                if base.ts is not None and ts < base.ts:
                     continue  # an older fix than the one we have: accepted, not applied
-                changed[u.worker_id] = dataclasses.replace(
-                    base,
-                    position=LatLng(u.lat, u.lng),
-                    position_ts=ts,
-                    cell=int(cells[j]),
-                    status=u.status if u.status is not None else base.status,
+                changed[u.worker_id] = PositionState(
+                    u.worker_id,
+                    community_id,
+                    float(u.lat),
+                    float(u.lng),
+                    float(ts),
+                    int(cells[j]),
+                    u.status.value if u.status is not None else base.status,
                 )
         if changed:
-            self.store.put_workers(list(changed.values()))
+            self.store.put_positions(list(changed.values()))
         errors.sort()
         return LocationBatchResult(accepted=len(updates) - len(errors), errors=tuple(errors))
 
@@ -654,21 +664,23 @@ class Engine:
             wid: [(s.kind, s.entity_id) for s in stops]
             for wid, stops in (prev.routes.items() if prev else [])
         }
+        started = time.perf_counter()
         tp = _tick.build_problem(
             community, workers, orders, jobs, previous_routes, now, self.settings, self.matrices
         )
-        started = time.perf_counter()
-        result = self._solve(tp, community.solver_budget_s)
+        # The budget covers the whole tick: building, solving and committing.
+        left = community.solver_budget_s - (time.perf_counter() - started) - _COMMIT_RESERVE_S
+        result = self._solve(tp, max(0.05, left))
         solve_ms = (time.perf_counter() - started) * 1000.0
-        fallback = result.backend == "greedy" and tp.problem.num_stops > 0
+        fallback = (
+            self.policy == "optimizer" and result.backend == "greedy" and tp.problem.num_stops > 0
+        )
         return self._commit(community, prev, tp, result, now, solve_ms, fallback)
 
     def _solve(self, tp: _tick.TickProblem, budget_s: float) -> RoutingResult:
         p = tp.problem
-        if p.num_stops == 0 or p.num_vehicles == 0:
-            from solver.greedy import solve_greedy
-
-            return solve_greedy(p)
+        if p.num_stops == 0 or p.num_vehicles == 0 or self.policy == "greedy":
+            return solve_greedy(p, initial_routes=tp.initial_routes)
         return solve_routing(
             p, budget_s, initial_routes=tp.initial_routes, params=self.routing_params
         )

@@ -260,36 +260,47 @@ _NESTED: dict[str, type] = {
 }
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_PRIMITIVES = (str, int, float, bool, type(None))
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        _FIELD_NAMES[cls] = names
+    return names
+
+
 def to_dict(record: Any) -> dict[str, Any]:
     """A JSON-safe dict of a record (frozensets become sorted lists)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(record):
-        out[f.name] = _encode(getattr(record, f.name))
-    return out
+    return {name: _encode(getattr(record, name)) for name in _names(type(record))}
 
 
 def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_dict(value)
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, _PRIMITIVES):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_dict(value)
     if isinstance(value, frozenset | set):
         return sorted(_encode(v) for v in value)
     if isinstance(value, tuple | list):
         return [_encode(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _encode(v) for k, v in value.items()}
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
     return value
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     """Rebuild a record written by ``to_dict``."""
-    kwargs: dict[str, Any] = {}
-    hints = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    for name, value in data.items():
-        if name not in hints:
-            continue
-        kwargs[name] = _decode(cls, name, value)
+    names = _names(cls)
+    kwargs = {name: _decode(cls, name, data[name]) for name in names if name in data}
     return cls(**kwargs)
 
 
@@ -321,3 +332,46 @@ def _decode(cls: type, name: str, value: Any) -> Any:
             wid: tuple(from_dict(PlannedStop, s) for s in stops) for wid, stops in value.items()
         }
     return value
+
+
+# ---- fast codec for the location hot path ---------------------------------------------
+
+
+def worker_to_dict(w: Worker) -> dict[str, Any]:
+    """``to_dict`` for workers without reflection (location batches write thousands)."""
+    pos = w.position
+    return {
+        "id": w.id,
+        "kind": w.kind.value,
+        "community_id": w.community_id,
+        "vehicle": w.vehicle.value,
+        "capacity": w.capacity,
+        "skills": sorted(w.skills),
+        "rating": w.rating,
+        "shift_end": w.shift_end,
+        "status": w.status.value,
+        "position": None if pos is None else {"lat": float(pos.lat), "lng": float(pos.lng)},
+        "position_ts": w.position_ts,
+        "cell": w.cell,
+        "version": w.version,
+    }
+
+
+def worker_from_dict(d: Mapping[str, Any]) -> Worker:
+    """Inverse of ``worker_to_dict``."""
+    pos = d.get("position")
+    return Worker(
+        id=d["id"],
+        kind=WorkerKind(d["kind"]),
+        community_id=d["community_id"],
+        vehicle=Vehicle(d.get("vehicle", "bicycle")),
+        capacity=d.get("capacity", 3),
+        skills=frozenset(d.get("skills", ())),
+        rating=d.get("rating", 5.0),
+        shift_end=d.get("shift_end"),
+        status=WorkerStatus(d.get("status", "available")),
+        position=None if pos is None else LatLng(pos["lat"], pos["lng"]),
+        position_ts=d.get("position_ts"),
+        cell=d.get("cell"),
+        version=d.get("version", 1),
+    )

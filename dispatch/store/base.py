@@ -20,6 +20,9 @@ Semantics both back-ends must honour (one shared test suite checks them):
   increasing across the store's life, and are readable with ``events_after``.
 * Leases: ``acquire_lease`` succeeds when nobody holds the community, the lease
   expired (``now`` past its expiry) or ``owner`` already holds it (renewal).
+* Positions are the hot path: ``get_positions``/``put_positions`` read and write
+  only a worker's position, time stamp, cell and status (a worker's other fields
+  are untouched); ``get_worker`` always returns the latest of both.
 * Time is never read inside a store: callers pass ``now`` from their clock.
 """
 
@@ -41,6 +44,19 @@ class NewEvent:
     type: str
     entity_id: str
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PositionState:
+    """The fast-changing part of a worker: where it is, when, and its status."""
+
+    worker_id: str
+    community_id: str
+    lat: float | None
+    lng: float | None
+    ts: float | None
+    cell: int | None
+    status: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,8 @@ class Store(Protocol):
     def get_worker(self, worker_id: str) -> Worker | None: ...
     def get_workers(self, worker_ids: Sequence[str]) -> list[Worker | None]: ...
     def list_workers(self, community_id: str) -> list[Worker]: ...
+    def get_positions(self, worker_ids: Sequence[str]) -> list[PositionState | None]: ...
+    def put_positions(self, states: Sequence[PositionState]) -> None: ...
 
     # orders, jobs, plans: read
     def get_order(self, order_id: str) -> Order | None: ...

@@ -7,6 +7,7 @@ guarantees as the Redis store's Lua scripts within one process.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,11 +19,13 @@ from dispatch.model import (
     Community,
     Event,
     Job,
+    LatLng,
     Order,
     Plan,
     Worker,
+    WorkerStatus,
 )
-from dispatch.store.base import IdempotencyRecord, NewEvent
+from dispatch.store.base import IdempotencyRecord, NewEvent, PositionState
 
 
 class MemoryStore:
@@ -83,6 +86,42 @@ class MemoryStore:
         with self._lock:
             ids = sorted(self._workers_by_community.get(community_id, ()))
             return [self._workers[i] for i in ids]
+
+    def get_positions(self, worker_ids: Sequence[str]) -> list[PositionState | None]:
+        with self._lock:
+            out: list[PositionState | None] = []
+            for wid in worker_ids:
+                w = self._workers.get(wid)
+                if w is None:
+                    out.append(None)
+                    continue
+                pos = w.position
+                out.append(
+                    PositionState(
+                        w.id,
+                        w.community_id,
+                        pos.lat if pos else None,
+                        pos.lng if pos else None,
+                        w.position_ts,
+                        w.cell,
+                        w.status.value,
+                    )
+                )
+            return out
+
+    def put_positions(self, states: Sequence[PositionState]) -> None:
+        with self._lock:
+            for st in states:
+                w = self._workers.get(st.worker_id)
+                if w is None or w.community_id != st.community_id:
+                    continue
+                self._workers[w.id] = dataclasses.replace(
+                    w,
+                    position=None if st.lat is None or st.lng is None else LatLng(st.lat, st.lng),
+                    position_ts=st.ts,
+                    cell=st.cell,
+                    status=WorkerStatus(st.status),
+                )
 
     # ---- orders, jobs, plans ---------------------------------------------------------
 

@@ -24,9 +24,10 @@ value) plus a Redis TTL as a safety net, so tests with a manual clock work.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -37,13 +38,17 @@ from dispatch.model import (
     Community,
     Event,
     Job,
+    LatLng,
     Order,
     Plan,
     Worker,
+    WorkerStatus,
     from_dict,
     to_dict,
+    worker_from_dict,
+    worker_to_dict,
 )
-from dispatch.store.base import IdempotencyRecord, NewEvent
+from dispatch.store.base import IdempotencyRecord, NewEvent, PositionState
 
 _WRITE = """
 -- KEYS: 1 seq, 2 events, 3 plan key, 4 idem key (or ''), then record keys
@@ -108,6 +113,45 @@ return 1
 """
 
 
+def _pos(
+    lat: float | None, lng: float | None, ts: float | None, cell: int | None, status: str
+) -> str:
+    """A worker's fast-changing state as one short string (repr keeps floats exact)."""
+    return "|".join(
+        [
+            "" if lat is None else repr(float(lat)),
+            "" if lng is None else repr(float(lng)),
+            "" if ts is None else repr(float(ts)),
+            "" if cell is None else str(int(cell)),
+            status,
+        ]
+    )
+
+
+def _unpos(raw: str) -> tuple[float | None, float | None, float | None, int | None, str]:
+    lat, lng, ts, cell, status = raw.split("|")
+    return (
+        float(lat) if lat else None,
+        float(lng) if lng else None,
+        float(ts) if ts else None,
+        int(cell) if cell else None,
+        status,
+    )
+
+
+def _merge(worker: Worker, pos: str | None) -> Worker:
+    if not pos:
+        return worker
+    lat, lng, ts, cell, status = _unpos(pos)
+    return dataclasses.replace(
+        worker,
+        position=None if lat is None or lng is None else LatLng(lat, lng),
+        position_ts=ts,
+        cell=cell,
+        status=WorkerStatus(status),
+    )
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
@@ -162,35 +206,105 @@ class RedisStore:
         self.put_workers([worker])
 
     def put_workers(self, workers: Sequence[Worker]) -> None:
-        """One pipelined round trip for a whole batch (the location hot path)."""
+        """Two round trips for a batch: the index read, then one pipeline."""
         if not workers:
             return
-        olds = self.get_workers([w.id for w in workers])
+        index = self._g("index", "worker")
+        olds = self._call(self.r.hmget, index, [w.id for w in workers])
         pipe = self.r.pipeline(transaction=False)
-        for w, old in zip(workers, olds, strict=True):
-            if old is not None and old.community_id != w.community_id:
-                pipe.hdel(self._k(old.community_id, "workers"), w.id)
-            pipe.hset(self._k(w.community_id, "workers"), w.id, _dumps(to_dict(w)))
-            if old is None or old.community_id != w.community_id:
-                pipe.hset(self._g("index", "worker"), w.id, w.community_id)
+        records: dict[str, dict[str, str]] = {}
+        positions: dict[str, dict[str, str]] = {}
+        moved: dict[str, str] = {}
+        for w, old_cid in zip(workers, olds, strict=True):
+            if old_cid is not None and old_cid != w.community_id:
+                pipe.hdel(self._k(old_cid, "workers"), w.id)
+                pipe.hdel(self._k(old_cid, "pos"), w.id)
+            if old_cid != w.community_id:
+                moved[w.id] = w.community_id
+            records.setdefault(w.community_id, {})[w.id] = _dumps(worker_to_dict(w))
+            positions.setdefault(w.community_id, {})[w.id] = _pos(
+                w.position.lat if w.position else None,
+                w.position.lng if w.position else None,
+                w.position_ts,
+                w.cell,
+                w.status.value,
+            )
+        for cid, mapping in records.items():
+            pipe.hset(self._k(cid, "workers"), mapping=cast(Any, mapping))
+            pipe.hset(self._k(cid, "pos"), mapping=cast(Any, positions[cid]))
+        if moved:
+            pipe.hset(index, mapping=cast(Any, moved))
         self._call(pipe.execute)
 
     def get_worker(self, worker_id: str) -> Worker | None:
         return self.get_workers([worker_id])[0]
 
+    def _grouped(self, ids: list[str]) -> dict[str, list[int]]:
+        cids = self._call(self.r.hmget, self._g("index", "worker"), ids)
+        groups: dict[str, list[int]] = {}
+        for i, cid in enumerate(cids):
+            if cid is not None:
+                groups.setdefault(cid, []).append(i)
+        return groups
+
     def get_workers(self, worker_ids: Sequence[str]) -> list[Worker | None]:
-        if not worker_ids:
-            return []
-        cids = self._call(self.r.hmget, self._g("index", "worker"), list(worker_ids))
+        """Two round trips: the index, then records and positions per community."""
+        ids = list(worker_ids)
+        out: list[Worker | None] = [None] * len(ids)
+        groups = self._grouped(ids) if ids else {}
+        if not groups:
+            return out
         pipe = self.r.pipeline(transaction=False)
-        for wid, cid in zip(worker_ids, cids, strict=True):
-            pipe.hget(self._k(cid or "-", "workers"), wid)
-        raws = self._call(pipe.execute)
-        return [from_dict(Worker, json.loads(raw)) if raw else None for raw in raws]
+        order = list(groups.items())
+        for cid, positions in order:
+            names = [ids[i] for i in positions]
+            pipe.hmget(self._k(cid, "workers"), names)
+            pipe.hmget(self._k(cid, "pos"), names)
+        replies = self._call(pipe.execute)
+        for k, (_, positions) in enumerate(order):
+            raws, poss = replies[2 * k], replies[2 * k + 1]
+            for i, raw, pos in zip(positions, raws, poss, strict=True):
+                if raw:
+                    out[i] = _merge(worker_from_dict(json.loads(raw)), pos)
+        return out
+
+    def get_positions(self, worker_ids: Sequence[str]) -> list[PositionState | None]:
+        ids = list(worker_ids)
+        out: list[PositionState | None] = [None] * len(ids)
+        groups = self._grouped(ids) if ids else {}
+        if not groups:
+            return out
+        pipe = self.r.pipeline(transaction=False)
+        order = list(groups.items())
+        for cid, positions in order:
+            pipe.hmget(self._k(cid, "pos"), [ids[i] for i in positions])
+        for (cid, positions), poss in zip(order, self._call(pipe.execute), strict=True):
+            for i, pos in zip(positions, poss, strict=True):
+                if pos:
+                    lat, lng, ts, cell, status = _unpos(pos)
+                    out[i] = PositionState(ids[i], cid, lat, lng, ts, cell, status)
+        return out
+
+    def put_positions(self, states: Sequence[PositionState]) -> None:
+        """One pipelined round trip: only the compact position strings change."""
+        if not states:
+            return
+        groups: dict[str, dict[str, str]] = {}
+        for st in states:
+            groups.setdefault(st.community_id, {})[st.worker_id] = _pos(
+                st.lat, st.lng, st.ts, st.cell, st.status
+            )
+        pipe = self.r.pipeline(transaction=False)
+        for cid, mapping in groups.items():
+            pipe.hset(self._k(cid, "pos"), mapping=cast(Any, mapping))
+        self._call(pipe.execute)
 
     def list_workers(self, community_id: str) -> list[Worker]:
-        raws = self._call(self.r.hgetall, self._k(community_id, "workers"))
-        return [from_dict(Worker, json.loads(raws[k])) for k in sorted(raws)]
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(self._k(community_id, "workers"))
+        pipe.hgetall(self._k(community_id, "pos"))
+        raws, poss = self._call(pipe.execute)
+        return [_merge(worker_from_dict(json.loads(raws[k])), poss.get(k)) for k in sorted(raws)]
 
     # ---- orders, jobs, plans -------------------------------------------------------
 
