@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import platform
 import sys
 import tempfile
@@ -24,16 +25,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dispatch import Engine, EngineSettings, ManualClock, MemoryStore  # noqa: E402
-from dispatch.model import LatLng, OrderState, Worker, WorkerKind  # noqa: E402
-from dispatch.requests import (  # noqa: E402
+from dispatch import Engine, EngineSettings, ManualClock, MemoryStore
+from dispatch.model import LatLng, OrderState, Worker, WorkerKind
+from dispatch.requests import (
     CommunitySpec,
     LocationUpdate,
     OrderRequest,
     WorkerSpec,
 )
-from dispatch.store.base import Store  # noqa: E402
-from tests.redis_server import RedisServer, find_redis_server  # noqa: E402
+from dispatch.store.base import Store
+from tests.redis_server import RedisServer, find_redis_server
 
 CENTER = LatLng(31.2304, 121.4737)
 
@@ -86,7 +87,9 @@ def tick_row(couriers: int, orders: int, seed: int = 1) -> dict[str, float]:
         wall = time.perf_counter() - t0
         open_orders = engine.open_orders("c1")
         assigned = [o for o in open_orders if o.state == OrderState.ASSIGNED]
-        on_time = [o for o in assigned if o.eta_dropoff is not None and o.eta_dropoff <= o.promised_by]
+        on_time = [
+            o for o in assigned if o.eta_dropoff is not None and o.eta_dropoff <= o.promised_by
+        ]
         row[f"{policy}_s"] = wall
         row[f"{policy}_assigned"] = len(assigned) / max(1, len(open_orders))
         row[f"{policy}_on_time"] = len(on_time) / max(1, len(open_orders))
@@ -130,7 +133,8 @@ def main() -> None:
         f"### Engine ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         f"Command: `{' '.join(['.venv/bin/python', 'benchmarks/engine.py', *sys.argv[1:]])}`",
-        f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
         "",
         "Tick, one community, 2 s budget, the same state for both policies:",
         "",

@@ -48,7 +48,14 @@ from dispatch.model import (
     WorkerKind,
     to_dict,
 )
-from dispatch.pricing import Pricer, QuoteContext
+from dispatch.pricing import (
+    Pricer,
+    QuoteContext,
+    RuleSet,
+    SurgeSnapshot,
+    parse_rules,
+    rules_to_dict,
+)
 from dispatch.requests import (
     CommunitySpec,
     JobRequest,
@@ -366,6 +373,7 @@ class Engine:
 
     def quote(self, request: OrderRequest | JobRequest) -> Quote:
         """Price and ETA now; nothing is stored."""
+        self.rules()
         ctx = self._quote_context(request)
         return self.pricer.quote(self, ctx)
 
@@ -386,6 +394,7 @@ class Engine:
 
     def create_order(self, request: OrderRequest, idempotency_key: str | None = None) -> Order:
         """Accept an order at the quoted price; replays for a repeated key and body."""
+        self.rules()
         replay, h = self._idempotent("order", idempotency_key, request)
         if replay is not None:
             return self.get_order(replay.entity_id)
@@ -428,6 +437,7 @@ class Engine:
 
     def create_job(self, request: JobRequest, idempotency_key: str | None = None) -> Job:
         """Book a technician job (emergencies are due within the community's SLA)."""
+        self.rules()
         replay, h = self._idempotent("job", idempotency_key, request)
         if replay is not None:
             return self.get_job(replay.entity_id)
@@ -582,6 +592,40 @@ class Engine:
             events=[self._new(new.community_id, event, new.id, new)],
             expect={old.id: old.version},
         )
+
+    # ---- surge rules ------------------------------------------------------------------
+
+    def rules(self) -> RuleSet:
+        """The active surge rule set (the store's, when another process changed it)."""
+        stored = self.store.get_rules()
+        if stored is None:  # first use of this store: the shipped rules become version 1+
+            data = rules_to_dict(self.pricer.rules)
+            data.pop("version", None)
+            self.store.put_rules(data)
+            stored = self.store.get_rules()
+            assert stored is not None
+        if int(stored.get("version", 0)) != self.pricer.rules.version:
+            version = int(stored["version"])
+            data = {k: v for k, v in stored.items() if k != "version"}
+            self.pricer.set_rules(parse_rules(data, version=version))
+        return self.pricer.rules
+
+    def set_rules(self, rules: RuleSet | Mapping[str, Any]) -> RuleSet:
+        """Validate, version and activate a rule set at once (no restart)."""
+        data = rules_to_dict(rules) if isinstance(rules, RuleSet) else dict(rules)
+        data.pop("version", None)
+        parse_rules(data)  # raises InvalidRules with every problem listed
+        version = self.store.put_rules(data)
+        active = parse_rules(data, version=version)
+        self.pricer.set_rules(active)
+        self._event("*", "rules.activated", str(version), {"version": version})
+        return active
+
+    def surge_map(self, community_id: str) -> SurgeSnapshot:
+        """Per-cell demand, supply, ratio and multipliers of a community now."""
+        community = self.get_community(community_id)
+        self.rules()
+        return self.pricer.snapshot(self, community, self.clock.now())
 
     # ---- events -----------------------------------------------------------------
 

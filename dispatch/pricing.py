@@ -11,9 +11,12 @@ Rules are versioned data (``RuleSet``); the engine persists the smoothing state.
 from __future__ import annotations
 
 import itertools
+import json
 import math
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geo
@@ -313,11 +316,61 @@ class SurgeSnapshot:
         return c.multiplier.get(service) if c is not None else None
 
 
+def compute_field(
+    rules: RuleSet,
+    demand: Mapping[int, float],
+    supply: Mapping[int, float],
+    state: Mapping[str, Any] | None,
+    now: float,
+    neighbours: Callable[[int, int], Sequence[int]],
+) -> tuple[dict[int, CellSurge], dict[str, Any]]:
+    """The surge field and the smoothing state to keep (pure: no store, no clock).
+
+    Demand and supply are summed over each cell's k-ring; the ratio is smoothed
+    with a half-life EWMA; each service's curve maps it to a multiplier, which
+    moves at most ``max_change_per_min`` per minute and stays in [floor, cap].
+    """
+    state = state or {}
+    last_ts = float(state.get("ts", now))
+    dt = max(0.0, now - last_ts)
+    alpha = 1.0 - 0.5 ** (dt / rules.half_life_s) if state else 1.0
+    prev_ratio: dict[str, float] = state.get("ratio", {})
+    prev_mult: dict[str, dict[str, float]] = state.get("mult", {})
+    cells = set(demand) | set(supply) | {int(c) for c in prev_ratio}
+    out: dict[int, CellSurge] = {}
+    new_ratio: dict[str, float] = {}
+    new_mult: dict[str, dict[str, float]] = {}
+    step = rules.max_change_per_min * dt / 60.0
+    for cell in sorted(cells):
+        ring = neighbours(cell, rules.k_ring)
+        d = sum(demand.get(c, 0.0) for c in ring)
+        s = sum(supply.get(c, 0.0) for c in ring)
+        ratio = d / max(s, 0.5) if d > 0 else 0.0
+        old = prev_ratio.get(str(cell))
+        smooth = ratio if old is None else old + alpha * (ratio - old)
+        before = prev_mult.get(str(cell), {})
+        mults: dict[ServiceType, float] = {}
+        for service, rule in rules.services.items():
+            m = min(max(rule.curve.at(smooth), rule.floor), rule.cap)
+            # A cell not seen before stood at the floor: surge ramps in, never jumps.
+            b = before.get(service.value, rule.floor)
+            m = min(max(m, b - step), b + step)
+            m = min(max(m, rule.floor), rule.cap)  # floor and cap always hold
+            mults[service] = round(m, 4)
+        neutral = all(m <= rules.services[sv].floor + 1e-9 for sv, m in mults.items())
+        if d == 0 and smooth < 1e-3 and neutral:
+            continue  # neutral cells are not kept
+        new_ratio[str(cell)] = smooth
+        new_mult[str(cell)] = {sv.value: m for sv, m in mults.items()}
+        out[cell] = CellSurge(cell, d, s, ratio, smooth, mults)
+    return out, {"ts": now, "ratio": new_ratio, "mult": new_mult}
+
+
 class Pricer:
     """Owns the active rule set and computes surge from the engine's state."""
 
     def __init__(self, rules: RuleSet | None = None, refresh_s: float = 5.0) -> None:
-        self.rules = rules or parse_rules(default_rules_dict(), version=1)
+        self.rules = rules or parse_rules(default_rules_dict(), version=0)
         self.refresh_s = refresh_s
         self._snapshots: dict[str, SurgeSnapshot] = {}
 
@@ -363,41 +416,9 @@ class Pricer:
             if w.kind == WorkerKind.TECHNICIAN:
                 free = 1.0 if stops == 0 else 0.0
             supply[w.cell] = supply.get(w.cell, 0.0) + free
-        state = engine.store.get_surge_state(community.id) or {}
-        last_ts = float(state.get("ts", now))
-        dt = max(0.0, now - last_ts)
-        alpha = 1.0 - 0.5 ** (dt / rules.half_life_s) if state else 1.0
-        prev_ratio: dict[str, float] = state.get("ratio", {})
-        prev_mult: dict[str, dict[str, float]] = state.get("mult", {})
-        cells = set(demand) | set(supply) | {int(c) for c in prev_ratio}
-        out: dict[int, CellSurge] = {}
-        new_ratio: dict[str, float] = {}
-        new_mult: dict[str, dict[str, float]] = {}
-        step = rules.max_change_per_min * dt / 60.0
-        for cell in sorted(cells):
-            ring = geo.disk(cell, rules.k_ring)
-            d = sum(demand.get(c, 0.0) for c in ring)
-            s = sum(supply.get(c, 0.0) for c in ring)
-            ratio = d / max(s, 0.5) if d > 0 else 0.0
-            old = prev_ratio.get(str(cell))
-            smooth = ratio if old is None else old + alpha * (ratio - old)
-            before = prev_mult.get(str(cell), {})
-            mults: dict[ServiceType, float] = {}
-            for service, rule in rules.services.items():
-                m = min(max(rule.curve.at(smooth), rule.floor), rule.cap)
-                if service.value in before:
-                    b = before[service.value]
-                    m = min(max(m, b - step), b + step)
-                mults[service] = round(m, 4)
-            neutral = all(m <= rules.services[sv].floor + 1e-9 for sv, m in mults.items())
-            if d == 0 and smooth < 1e-3 and neutral:
-                continue  # neutral cells are not kept
-            new_ratio[str(cell)] = smooth
-            new_mult[str(cell)] = {sv.value: m for sv, m in mults.items()}
-            out[cell] = CellSurge(cell, d, s, ratio, smooth, mults)
-        engine.store.put_surge_state(
-            community.id, {"ts": now, "ratio": new_ratio, "mult": new_mult}
-        )
+        state = engine.store.get_surge_state(community.id)
+        out, new_state = compute_field(rules, demand, supply, state, now, geo.disk)
+        engine.store.put_surge_state(community.id, new_state)
         return SurgeSnapshot(community.id, now, rules.version, out)
 
     def quote(self, engine: Engine, ctx: QuoteContext) -> Quote:
@@ -458,4 +479,26 @@ class Pricer:
 
 
 def rules_to_dict(rules: RuleSet) -> dict[str, Any]:
+    """The rule set as data (what ``parse_rules`` reads), with its version."""
     return {**dict(rules.raw), "version": rules.version}
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read a rule set from a .toml or .json file (validated, version 0 until activated)."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read rules file {p}: {exc}") from exc
+    try:
+        if p.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif p.suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise InvalidInput(f"rules file {p} must end in .toml or .json")
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"rules file {p} is not valid {p.suffix[1:].upper()}: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"rules file {p} must hold a table at the top")
+    return parse_rules(data)
