@@ -395,8 +395,10 @@ class Pricer:
         rules = self.rules
         res = community.h3_resolution
         demand: dict[int, float] = {}
+        recent = now - rules.demand_window_s
         for o in engine.store.list_open_orders(community.id):
-            if o.state in (OrderState.PENDING, OrderState.ASSIGNED):
+            # Demand: work still waiting for a courier, and everything placed recently.
+            if o.state in (OrderState.PENDING, OrderState.ASSIGNED) or o.created_at >= recent:
                 c = geo.cell_of(o.pickup.lat, o.pickup.lng, res)
                 demand[c] = demand.get(c, 0.0) + 1.0
         for j in engine.store.list_open_jobs(community.id):
