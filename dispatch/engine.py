@@ -139,6 +139,10 @@ class Engine:
                 raise InvalidInput(f"{name} must be a positive finite number")
         if spec.max_orders_per_trip < 1:
             raise InvalidInput("max_orders_per_trip must be at least 1")
+        if not 6 <= spec.h3_resolution <= 11:
+            raise InvalidInput("h3_resolution must lie in [6, 11] for a community")
+        if not 100 <= spec.radius_m <= 20_000:
+            raise InvalidInput("radius_m must lie in [100, 20000]")
         try:
             fence = geo.Geofence.circle(spec.center.lat, spec.center.lng, spec.radius_m)
             cells = fence.cells(geo.check_resolution(spec.h3_resolution))
@@ -625,7 +629,7 @@ class Engine:
         """Per-cell demand, supply, ratio and multipliers of a community now."""
         community = self.get_community(community_id)
         self.rules()
-        return self.pricer.snapshot(self, community, self.clock.now())
+        return self.pricer.snapshot(self, community, self.clock.now(), fresh=True)
 
     # ---- events -----------------------------------------------------------------
 

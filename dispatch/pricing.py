@@ -378,11 +378,14 @@ class Pricer:
         self.rules = rules
         self._snapshots.clear()
 
-    def snapshot(self, engine: Engine, community: Community, now: float) -> SurgeSnapshot:
+    def snapshot(
+        self, engine: Engine, community: Community, now: float, *, fresh: bool = False
+    ) -> SurgeSnapshot:
         """The community's surge field, recomputed at most every ``refresh_s`` seconds."""
         cached = self._snapshots.get(community.id)
         if (
-            cached is not None
+            not fresh
+            and cached is not None
             and now - cached.ts < self.refresh_s
             and (cached.rule_version == self.rules.version)
         ):
