@@ -49,6 +49,7 @@ from dispatch.model import (
     to_dict,
 )
 from dispatch.pricing import (
+    InvalidRules,
     Pricer,
     QuoteContext,
     RuleSet,
@@ -608,10 +609,14 @@ class Engine:
             self.store.put_rules(data)
             stored = self.store.get_rules()
             assert stored is not None
-        if int(stored.get("version", 0)) != self.pricer.rules.version:
-            version = int(stored["version"])
-            data = {k: v for k, v in stored.items() if k != "version"}
-            self.pricer.set_rules(parse_rules(data, version=version))
+        version = int(stored.get("version", 0))
+        if version != self.pricer.rules.version:
+            try:
+                self.pricer.set_rules(parse_rules(stored, version=version))
+            except InvalidRules as exc:
+                log.error(
+                    "stored surge rules v%s are invalid, keeping the active ones: %s", version, exc
+                )
         return self.pricer.rules
 
     def set_rules(self, rules: RuleSet | Mapping[str, Any]) -> RuleSet:

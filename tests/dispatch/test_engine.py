@@ -93,7 +93,7 @@ def test_price_is_locked_and_promise_set(engine: Engine, clock: ManualClock) -> 
     assert o.price.total == q.total and o.price.rule_version == q.rule_version
     assert o.promised_by == pytest.approx(clock.now() + 1800)
     assert q.total == pytest.approx(q.base * q.multiplier, abs=0.01)
-    assert set(q.explanation) >= {"cell", "demand", "supply", "ratio", "rule"}
+    assert set(q.explanation) >= {"cell", "demand", "supply", "ratio", "service", "rule_version"}
 
 
 def test_full_order_lifecycle(engine: Engine, add_worker: AddWorker, clock: ManualClock) -> None:
