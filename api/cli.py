@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from api.cli_bench import bench_app
+from api.cli_serve import serve
 
 app = typer.Typer(
     help="Community delivery and technician dispatch optimizer.",
@@ -14,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+app.command()(serve)
 
 
 @app.command()

@@ -258,7 +258,6 @@ class Engine:
         errors: list[tuple[int, str, str]] = []
         workers = self.store.get_positions([u.worker_id for u in updates])
         by_community: dict[str, list[int]] = {}
-        latest: dict[str, int] = {}
         for i, (u, w) in enumerate(zip(updates, workers, strict=True)):
             if w is None:
                 errors.append((i, u.worker_id, f"unknown worker {u.worker_id}"))
@@ -276,7 +275,6 @@ class Engine:
                 errors.append((i, u.worker_id, "timestamp is too old"))
                 continue
             by_community.setdefault(w.community_id, []).append(i)
-            latest[u.worker_id] = i  # the batch's last valid fix per worker wins
         changed: dict[str, PositionState] = {}
         for community_id, items in by_community.items():
             community = self.store.get_community(community_id)
@@ -296,8 +294,7 @@ class Engine:
                         (i, u.worker_id, f"({u.lat}, {u.lng}) is outside community {community_id}")
                     )
                     continue
-                if latest.get(u.worker_id) != i:
-                    continue
+                # Accepted fixes apply in batch order; the newest time stamp wins.
                 base = changed.get(u.worker_id) or workers[i]
                 assert base is not None
                 ts = now if u.ts is None else u.ts

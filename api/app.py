@@ -1,0 +1,130 @@
+"""The HTTP application: built by ``create_app``, its engine made in the lifespan.
+
+The app only translates, authorises and delegates: all behaviour is in the
+engine. A background ``Ticker`` runs each community's dispatch every interval
+(lease-aware with the Redis store); tests switch it off and tick through
+``POST /v1/communities/{id}/dispatch``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import problems
+from api.auth import Authenticator, load_keys
+from api.changes import Changes
+from api.metrics import Metrics
+from api.middleware import BodyLimit, RequestContext
+from api.routes import (
+    communities,
+    events,
+    health,
+    jobs,
+    locations,
+    orders,
+    quotes,
+    surge,
+    workers,
+)
+from api.settings import ApiSettings
+from api.ticker import Ticker
+from dispatch import Engine, EngineSettings, MemoryStore, WallClock
+from dispatch.clock import Clock
+from dispatch.store.base import Store
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Delivery and technician dispatch for residential communities.
+
+Every request needs `Authorization: Bearer <key>`; each key holds roles (`ops`,
+`order-service`, `courier-app`, `analyst`). Times are ISO 8601 in UTC;
+coordinates are `{"lat", "lng"}` in degrees. Every error is
+`application/problem+json` (RFC 9457). `POST /v1/orders` and `POST /v1/jobs`
+honour an `Idempotency-Key` header: a retry with the same key and body gets the
+same order or job; the same key with another body is 409.
+
+Not shown below: the WebSocket `/v1/workers/{id}/stream` (role `courier-app`, key
+in `Authorization` or `?token=`). The app sends location messages
+`{"lat", "lng", "ts"?, "status"?}` and gets `{"type": "ack"}` or
+`{"type": "error", ...}`; the server pushes `{"type": "route", "stops": [...]}` on
+connect and whenever the route changes. Frames over 64 KiB close the socket (1009).
+"""
+
+
+def build_store(settings: ApiSettings) -> Store:
+    """The store named by the settings."""
+    if settings.store == "redis":
+        from dispatch.store.redis import RedisStore
+
+        return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    return MemoryStore()
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The ASGI app. Without ``engine`` one is built from ``settings`` in the lifespan.
+
+    Raises ValueError when the API key specification is malformed.
+    """
+    cfg = settings or ApiSettings()
+    auth = Authenticator(load_keys(cfg.api_keys, cfg.api_keys_file))
+    owner = cfg.instance_id or f"api-{uuid.uuid4().hex[:12]}"
+    changes = Changes()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built: Store | None = None
+        if app.state.engine is None:
+            built = build_store(cfg)
+            app.state.engine = Engine(EngineSettings(), built, clock or WallClock())
+        if auth.open:
+            log.warning(
+                "NO API KEYS CONFIGURED: every route is open to anyone who can reach this "
+                "process; set DISPATCH_API_KEYS"
+            )
+        ticker: Ticker | None = None
+        if cfg.tick_enabled:
+            ticker = Ticker(app.state.engine, metrics, changes, owner, cfg.tick_poll_s)
+            ticker.start()
+        app.state.ticker = ticker
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                await ticker.stop()
+            close: Any = getattr(built, "close", None)
+            if callable(close):
+                close()
+            if built is not None:
+                app.state.engine = None
+
+    app = FastAPI(
+        title="Community dispatch API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    metrics = Metrics(lambda: app.state.engine)
+    app.state.settings = cfg
+    app.state.auth = auth
+    app.state.metrics = metrics
+    app.state.changes = changes
+    app.state.engine = engine
+    app.state.ticker = None
+    app.state.owner = owner
+    problems.install(app)
+    for module in (communities, workers, locations, quotes, orders, jobs, events, surge, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=cfg.body_limit_bytes)
+    app.add_middleware(RequestContext, metrics=metrics, changes=changes)
+    return app

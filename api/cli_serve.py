@@ -1,0 +1,79 @@
+"""`dispatch serve`: the API under uvicorn, with settings from flags and DISPATCH_* env.
+
+Flags win over the environment. They are passed on through ``DISPATCH_*``
+variables because uvicorn builds the app (``create_app``) in each worker
+process. Without API keys the server runs open only on a loopback host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Annotated
+
+import typer
+
+from api.auth import load_keys
+from api.settings import ApiSettings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the server reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8000,
+    store: Annotated[str, typer.Option(help="State store: memory or redis.")] = "memory",
+    redis_url: Annotated[str | None, typer.Option(help="Redis URL for --store redis.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (open without API keys only on a loopback host)."""
+    import uvicorn
+
+    from api.logging import configure
+
+    if store not in ("memory", "redis"):
+        raise typer.BadParameter("--store must be memory or redis")
+    if workers > 1 and store == "memory":
+        raise typer.BadParameter("several workers need --store redis (they share state there)")
+    os.environ["DISPATCH_STORE"] = store
+    os.environ["DISPATCH_HOST"] = host
+    os.environ["DISPATCH_PORT"] = str(port)
+    if redis_url:
+        os.environ["DISPATCH_REDIS_URL"] = redis_url
+    try:
+        settings = ApiSettings()
+        keys = load_keys(settings.api_keys, settings.api_keys_file)
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(f"bad settings: {exc}") from exc
+    if not keys:
+        if not is_loopback(host):
+            raise typer.BadParameter(
+                f"no API keys configured: refusing to serve on {host}; set DISPATCH_API_KEYS "
+                "(or DISPATCH_API_KEYS_FILE), or bind to 127.0.0.1"
+            )
+        typer.secho(
+            "WARNING: no API keys configured; the API is OPEN to anyone on this machine",
+            fg=typer.colors.RED,
+            bold=True,
+            err=True,
+        )
+    configure(settings.log_level)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws_max_size=settings.ws_max_frame_bytes,
+        log_config=None,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )

@@ -1,0 +1,71 @@
+"""Dependencies as ``Annotated`` aliases: the engine, app services, and callers by role.
+
+A role alias both authenticates (401) and authorises (403); the bearer scheme is
+declared through ``HTTPBearer`` so the OpenAPI document shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Authenticator, Principal, check_role
+from api.changes import Changes
+from api.metrics import Metrics
+from api.settings import ApiSettings
+from dispatch.engine import Engine
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer <key>`; each key holds roles.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+def get_changes(request: Request) -> Changes:
+    return request.app.state.changes  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def require(*roles: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Principal]:
+    """A dependency admitting callers that hold one of ``roles``."""
+    wanted = frozenset(roles)
+
+    def dependency(request: Request, credentials: Credentials) -> Principal:
+        auth: Authenticator = request.app.state.auth
+        principal = auth.resolve(credentials.credentials if credentials else None)
+        check_role(principal, wanted)
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ChangesDep = Annotated[Changes, Depends(get_changes)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+AnyRole = Annotated[Principal, Depends(require("ops", "order-service", "courier-app", "analyst"))]
+Ops = Annotated[Principal, Depends(require("ops"))]
+OrderService = Annotated[Principal, Depends(require("order-service"))]
+OrderServiceOrOps = Annotated[Principal, Depends(require("order-service", "ops"))]
+CourierApp = Annotated[Principal, Depends(require("courier-app"))]
+CourierOrOps = Annotated[Principal, Depends(require("courier-app", "ops"))]
+Analyst = Annotated[Principal, Depends(require("analyst"))]
+AnalystOrOps = Annotated[Principal, Depends(require("analyst", "ops"))]

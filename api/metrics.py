@@ -1,0 +1,129 @@
+"""Prometheus metrics with a registry per app (many apps can live in one process).
+
+Names carry the ``dispatch_`` prefix and base units (seconds). Labels are
+bounded: route templates, methods, status classes, states, outcomes. The one
+id-like label is ``community`` on the surge gauge: communities are created by
+operators (tens, not millions), and past ``MAX_COMMUNITY_LABELS`` the rest are
+folded into ``other``. Worker, order and job ids never become labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from dispatch.engine import Engine
+from dispatch.errors import DispatchError
+from dispatch.requests import TickResult
+
+log = logging.getLogger(__name__)
+
+MAX_COMMUNITY_LABELS = 100
+_OPEN_ORDER_STATES = ("pending", "assigned", "picked_up")
+_OPEN_JOB_STATES = ("pending", "assigned", "en_route", "in_service")
+
+
+class _OpenWork(Collector):
+    """Open orders and jobs by state, read from the engine at scrape time."""
+
+    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        orders = GaugeMetricFamily("dispatch_orders", "Open orders by state", labels=["state"])
+        jobs = GaugeMetricFamily("dispatch_jobs", "Open technician jobs by state", labels=["state"])
+        engine = self._engine()
+        order_counts = dict.fromkeys(_OPEN_ORDER_STATES, 0)
+        job_counts = dict.fromkeys(_OPEN_JOB_STATES, 0)
+        if engine is not None:
+            try:
+                for community in engine.list_communities():
+                    for o in engine.open_orders(community.id):
+                        order_counts[o.state.value] = order_counts.get(o.state.value, 0) + 1
+                    for j in engine.open_jobs(community.id):
+                        job_counts[j.state.value] = job_counts.get(j.state.value, 0) + 1
+            except DispatchError as exc:  # a scrape must not fail because the store is down
+                log.warning("metrics could not read open work: %s", exc)
+        for state, n in order_counts.items():
+            orders.add_metric([state], n)
+        for state, n in job_counts.items():
+            jobs.add_metric([state], n)
+        yield orders
+        yield jobs
+
+
+class Metrics:
+    """The metrics of one app and the few calls the routes and the ticker make."""
+
+    def __init__(self, engine: Callable[[], Engine | None] = lambda: None) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.request_seconds = Histogram(
+            "dispatch_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route", "status_class"],
+            registry=r,
+        )
+        self.tick_seconds = Histogram(
+            "dispatch_tick_duration_seconds",
+            "Duration of dispatch ticks (building, solving and committing)",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10),
+            registry=r,
+        )
+        self.ticks = Counter(
+            "dispatch_ticks_total", "Dispatch ticks by outcome", ["outcome"], registry=r
+        )
+        self.fallbacks = Counter(
+            "dispatch_solver_fallbacks_total", "Ticks that used the greedy plan", registry=r
+        )
+        self.locations = Counter(
+            "dispatch_location_updates_total",
+            "Location updates by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.quote_multiplier = Histogram(
+            "dispatch_quote_surge_multiplier",
+            "Surge multipliers of quotes and accepted orders (a ratio)",
+            buckets=(1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 5.0),
+            registry=r,
+        )
+        self.surge = Gauge(
+            "dispatch_surge_multiplier",
+            "Latest surge multiplier priced in a community (a ratio)",
+            ["community"],
+            registry=r,
+        )
+        r.register(_OpenWork(engine))
+        self._communities: set[str] = set()
+
+    def observe_tick(self, result: TickResult) -> None:
+        if result.skipped:
+            self.ticks.labels("skipped").inc()
+            return
+        self.ticks.labels("done").inc()
+        self.tick_seconds.observe(result.solve_ms / 1000.0)
+        if result.fallback:
+            self.fallbacks.inc()
+
+    def observe_locations(self, accepted: int, rejected: int) -> None:
+        if accepted:
+            self.locations.labels("accepted").inc(accepted)
+        if rejected:
+            self.locations.labels("rejected").inc(rejected)
+
+    def observe_price(self, community_id: str, multiplier: float) -> None:
+        self.quote_multiplier.observe(multiplier)
+        if community_id not in self._communities:
+            if len(self._communities) >= MAX_COMMUNITY_LABELS:
+                community_id = "other"
+            else:
+                self._communities.add(community_id)
+        self.surge.labels(community_id).set(multiplier)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,133 @@
+"""ASGI middleware: a body-size limit answered with 413, and per-request context.
+
+``BodyLimit`` counts bytes as they arrive (a ``Content-Length`` over the limit is
+refused at once; chunked bodies are counted chunk by chunk) and answers a
+problem+json 413 instead of dropping the connection. ``RequestContext`` gives
+each request an id (``X-Request-ID`` in and out), writes one JSON access log
+line, samples latency by route template, and wakes feed waiters after changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.changes import Changes
+from api.logging import request_id
+from api.metrics import Metrics
+from api.problems import MEDIA_TYPE, problem_bytes
+
+access = logging.getLogger("api.access")
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    payload = problem_bytes(413, f"the request body exceeds {limit} bytes")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes, by header or while streaming (chunked too)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _send_413(send, self.limit)
+                return
+        # Read the body first (at most limit + one chunk), then replay it to the app:
+        # the 413 goes out before the app sees a byte, and nothing half-read is acted on.
+        chunks: list[Message] = []
+        seen = 0
+        while True:
+            message = await receive()
+            chunks.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await _send_413(send, self.limit)
+                return
+            if not message.get("more_body", False):
+                break
+        pending = iter(chunks)
+
+        async def replay() -> Message:
+            for message in pending:
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class RequestContext:
+    """Request id, access log, latency histogram, and wake-ups after changes."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, changes: Changes) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.changes = changes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _GOOD_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())],
+                }
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route: Any = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.request_seconds.labels(method, template, f"{status // 100}xx").observe(
+                elapsed
+            )
+            access.info(
+                "%s %s %s",
+                method,
+                scope.get("path"),
+                status,
+                extra={"route": template, "status": status, "ms": round(elapsed * 1000, 2)},
+            )
+            request_id.reset(token)
+        if method in _MUTATING and status < 400:
+            await self.changes.notify()

@@ -1,0 +1,1 @@
+"""One router per resource; each route translates, authorises and calls the engine."""

@@ -1,0 +1,46 @@
+"""Technician jobs: book (idempotent), read, cancel (idempotent), technician-reported events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.auth import check_worker
+from api.deps import CourierApp, EngineDep, MetricsDep, OrderService, OrderServiceOrOps
+from api.problems import responses
+from api.routes.orders import IdempotencyKey
+from api.schemas import Id, JobEventIn, JobIn, JobOut
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))
+def post_job(
+    body: JobIn,
+    engine: EngineDep,
+    metrics: MetricsDep,
+    _: OrderService,
+    idempotency_key: IdempotencyKey = None,
+) -> JobOut:
+    """Book a technician; emergencies are due within the community's emergency SLA."""
+    job = engine.create_job(body.request(), idempotency_key)
+    metrics.observe_price(job.community_id, job.price.multiplier)
+    return JobOut.of(job)
+
+
+@router.get("/{job_id}", responses=responses(404))
+def get_job(job_id: Id, engine: EngineDep, _: OrderServiceOrOps) -> JobOut:
+    """State, technician, ETA and due time of a job."""
+    return JobOut.of(engine.get_job(job_id))
+
+
+@router.post("/{job_id}/cancel", responses=responses(404, 409))
+def cancel_job(job_id: Id, engine: EngineDep, _: OrderService) -> JobOut:
+    """Cancel before the work starts (409 after); cancelling again is harmless."""
+    return JobOut.of(engine.cancel_job(job_id))
+
+
+@router.post("/{job_id}/events", responses=responses(404, 409))
+def job_event(job_id: Id, body: JobEventIn, engine: EngineDep, who: CourierApp) -> JobOut:
+    """The technician reports started, arrived, completed or failed."""
+    check_worker(who, body.worker_id)
+    return JobOut.of(engine.job_event(job_id, body.type, body.worker_id))

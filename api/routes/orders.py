@@ -1,0 +1,62 @@
+"""Orders: create (idempotent), read, cancel (idempotent), courier-reported events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+
+from api.auth import check_worker
+from api.deps import CourierApp, EngineDep, MetricsDep, OrderService, OrderServiceOrOps
+from api.problems import responses
+from api.schemas import Id, OrderEventIn, OrderIn, OrderOut
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retries with the same key and body return the first result (24 h).",
+    ),
+]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))
+def post_order(
+    body: OrderIn,
+    engine: EngineDep,
+    metrics: MetricsDep,
+    _: OrderService,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderOut:
+    """Accept an order at the quoted price, promised within the community's SLA.
+
+    A retry with the same ``Idempotency-Key`` and body returns the same order, also
+    when the retries arrive concurrently; the same key with another body is 409.
+    """
+    order = engine.create_order(body.request(), idempotency_key)
+    metrics.observe_price(order.community_id, order.price.multiplier)
+    return OrderOut.of(order)
+
+
+@router.get("/{order_id}", responses=responses(404))
+def get_order(order_id: Id, engine: EngineDep, _: OrderServiceOrOps) -> OrderOut:
+    """State, courier, ETA, promise and price of an order."""
+    return OrderOut.of(engine.get_order(order_id))
+
+
+@router.post("/{order_id}/cancel", responses=responses(404, 409))
+def cancel_order(order_id: Id, engine: EngineDep, _: OrderService) -> OrderOut:
+    """Cancel before pickup (409 after); cancelling again returns the cancelled order."""
+    return OrderOut.of(engine.cancel_order(order_id))
+
+
+@router.post("/{order_id}/events", responses=responses(404, 409))
+def order_event(order_id: Id, body: OrderEventIn, engine: EngineDep, who: CourierApp) -> OrderOut:
+    """The courier reports picked_up, delivered or failed (409: illegal transition)."""
+    check_worker(who, body.worker_id)
+    return OrderOut.of(engine.order_event(order_id, body.type, body.worker_id))

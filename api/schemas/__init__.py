@@ -1,0 +1,78 @@
+"""Request and response schemas: validated at the edge, translated to and from the engine.
+
+Request bodies (``inputs``) are closed and strict; response bodies (``outputs``)
+are built from engine records. Shared types (ids, times, points) are in ``_common``.
+"""
+
+from api.schemas._common import Id, Point, PointOut, Time, to_epoch, to_time
+from api.schemas.inputs import (
+    CommunityIn,
+    JobEventIn,
+    JobIn,
+    LocationBatchIn,
+    LocationIn,
+    LocationItem,
+    OrderEventIn,
+    OrderIn,
+    Window,
+    WorkerIn,
+)
+from api.schemas.outputs import (
+    CommunityOut,
+    EventOut,
+    EventsOut,
+    Health,
+    ItemError,
+    JobOut,
+    LocationBatchOut,
+    OrderOut,
+    PriceOut,
+    QuoteOut,
+    RouteOut,
+    RulesOut,
+    RulesPreviewOut,
+    StopOut,
+    SurgeCellOut,
+    SurgeOut,
+    TickOut,
+    WindowOut,
+    WorkerOut,
+)
+
+__all__ = [
+    "CommunityIn",
+    "CommunityOut",
+    "EventOut",
+    "EventsOut",
+    "Health",
+    "Id",
+    "ItemError",
+    "JobEventIn",
+    "JobIn",
+    "JobOut",
+    "LocationBatchIn",
+    "LocationBatchOut",
+    "LocationIn",
+    "LocationItem",
+    "OrderEventIn",
+    "OrderIn",
+    "OrderOut",
+    "Point",
+    "PointOut",
+    "PriceOut",
+    "QuoteOut",
+    "RouteOut",
+    "RulesOut",
+    "RulesPreviewOut",
+    "StopOut",
+    "SurgeCellOut",
+    "SurgeOut",
+    "TickOut",
+    "Time",
+    "Window",
+    "WindowOut",
+    "WorkerIn",
+    "WorkerOut",
+    "to_epoch",
+    "to_time",
+]

@@ -1,0 +1,87 @@
+"""Shared field types and conversions of the schemas: ids, times, points, numbers.
+
+Every float refuses NaN and infinities; times are ISO 8601 strings with a zone
+(converted to the engine's float epoch seconds here, and back to UTC on output).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from dispatch.model import LatLng
+
+
+def _whole(value: Any) -> Any:
+    """JSON integers: 9 or 9.0 (JSON Schema calls both integers), never "9" or true."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
+
+
+def _iso(value: Any) -> Any:
+    """Times are ISO 8601 strings with a zone, not numbers."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("must be an ISO 8601 date-time string with a time zone")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_iso)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Skill = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class In(BaseModel):
+    """Base of request bodies: unknown fields and non-finite numbers are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Out(BaseModel):
+    """Base of response bodies."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+def to_epoch(t: datetime | None) -> float | None:
+    return None if t is None else t.timestamp()
+
+
+def to_time(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, tz=UTC)
+
+
+def utc(t: float) -> datetime:
+    """Engine epoch seconds as an aware UTC datetime (serialised with a ``Z``)."""
+    return datetime.fromtimestamp(t, tz=UTC)
+
+
+class Point(In):
+    lat: float = Field(strict=True, ge=-90, le=90)
+    lng: float = Field(strict=True, ge=-180, le=180)
+
+    def model(self) -> LatLng:
+        return LatLng(self.lat, self.lng)
+
+
+class PointOut(Out):
+    lat: float
+    lng: float
+
+
+def point_out(p: LatLng | None) -> PointOut | None:
+    return None if p is None else PointOut(lat=float(p.lat), lng=float(p.lng))
+
+
+class Center(Point):
+    """A community centre: away from the poles, where local metric maps hold."""
+
+    lat: float = Field(strict=True, ge=-85, le=85)

@@ -1,0 +1,350 @@
+"""Response bodies, built from engine records; times in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from api.schemas._common import Out, PointOut, point_out, to_time, utc
+from dispatch.model import (
+    Community,
+    Event,
+    Job,
+    Order,
+    PlannedStop,
+    Price,
+    Priority,
+    Vehicle,
+    Worker,
+    WorkerKind,
+    WorkerStatus,
+)
+from dispatch.requests import (
+    Quote,
+    TickResult,
+)
+from dispatch.surge import SurgeSnapshot
+
+
+class CommunityOut(Out):
+    id: str
+    name: str
+    center: PointOut
+    radius_m: float
+    h3_resolution: int
+    delivery_sla_min: float
+    emergency_sla_min: float
+    dispatch_interval_s: float
+    solver_budget_s: float
+    max_orders_per_trip: int
+    single_merchant_trips: bool
+    cell_count: int
+    version: int
+
+    @classmethod
+    def of(cls, c: Community) -> CommunityOut:
+        return cls(
+            id=c.id,
+            name=c.name,
+            center=PointOut(lat=c.center.lat, lng=c.center.lng),
+            radius_m=c.radius_m,
+            h3_resolution=c.h3_resolution,
+            delivery_sla_min=c.delivery_sla_s / 60,
+            emergency_sla_min=c.emergency_sla_s / 60,
+            dispatch_interval_s=c.dispatch_interval_s,
+            solver_budget_s=c.solver_budget_s,
+            max_orders_per_trip=c.max_orders_per_trip,
+            single_merchant_trips=c.single_merchant_trips,
+            cell_count=c.cell_count,
+            version=c.version,
+        )
+
+
+class WorkerOut(Out):
+    id: str
+    kind: WorkerKind
+    community_id: str
+    vehicle: Vehicle
+    capacity: int
+    skills: list[str]
+    rating: float
+    shift_end: datetime | None
+    status: WorkerStatus
+    position: PointOut | None
+    position_ts: datetime | None
+    cell: str | None
+
+    @classmethod
+    def of(cls, w: Worker) -> WorkerOut:
+        return cls(
+            id=w.id,
+            kind=w.kind,
+            community_id=w.community_id,
+            vehicle=w.vehicle,
+            capacity=w.capacity,
+            skills=sorted(w.skills),
+            rating=w.rating,
+            shift_end=to_time(w.shift_end),
+            status=w.status,
+            position=point_out(w.position),
+            position_ts=to_time(w.position_ts),
+            cell=None if w.cell is None else format(w.cell, "x"),
+        )
+
+
+class ItemError(Out):
+    index: int
+    worker_id: str
+    detail: str
+
+
+class LocationBatchOut(Out):
+    accepted: int
+    errors: list[ItemError]
+
+
+class PriceOut(Out):
+    base: float
+    multiplier: float
+    total: float
+    rule_version: int
+    currency: str
+
+    @classmethod
+    def of(cls, p: Price) -> PriceOut:
+        return cls(
+            base=p.base,
+            multiplier=p.multiplier,
+            total=p.total,
+            rule_version=p.rule_version,
+            currency=p.currency,
+        )
+
+
+class QuoteOut(Out):
+    eta_min: float
+    base: float
+    multiplier: float
+    total: float
+    rule_version: int
+    explanation: dict[str, Any]
+
+    @classmethod
+    def of(cls, q: Quote) -> QuoteOut:
+        return cls(
+            eta_min=round(q.eta_s / 60.0, 1),
+            base=q.base,
+            multiplier=q.multiplier,
+            total=q.total,
+            rule_version=q.rule_version,
+            explanation=dict(q.explanation),
+        )
+
+
+class OrderOut(Out):
+    id: str
+    community_id: str
+    state: str
+    worker_id: str | None
+    eta: datetime | None
+    eta_pickup: datetime | None
+    promised_by: datetime
+    ready_at: datetime
+    price: PriceOut
+    pickup: PointOut
+    dropoff: PointOut
+    priority: Priority
+    service_type: str
+    at_risk: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, o: Order) -> OrderOut:
+        return cls(
+            id=o.id,
+            community_id=o.community_id,
+            state=o.state.value,
+            worker_id=o.worker_id,
+            eta=to_time(o.eta_dropoff),
+            eta_pickup=to_time(o.eta_pickup),
+            promised_by=utc(o.promised_by),
+            ready_at=utc(o.ready_at),
+            price=PriceOut.of(o.price),
+            pickup=PointOut(lat=o.pickup.lat, lng=o.pickup.lng),
+            dropoff=PointOut(lat=o.dropoff.lat, lng=o.dropoff.lng),
+            priority=o.priority,
+            service_type=o.service_type.value,
+            at_risk=o.at_risk,
+            created_at=utc(o.created_at),
+        )
+
+
+class WindowOut(Out):
+    start: datetime
+    end: datetime
+
+
+class JobOut(Out):
+    id: str
+    community_id: str
+    state: str
+    worker_id: str | None
+    eta: datetime | None
+    due_by: datetime | None
+    location: PointOut
+    skills: list[str]
+    duration_min: float
+    window: WindowOut | None
+    emergency: bool
+    min_rating: float | None
+    service_type: str
+    price: PriceOut
+    at_risk: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, j: Job) -> JobOut:
+        window = None
+        if j.window_start is not None and j.window_end is not None:
+            window = WindowOut(start=utc(j.window_start), end=utc(j.window_end))
+        return cls(
+            id=j.id,
+            community_id=j.community_id,
+            state=j.state.value,
+            worker_id=j.worker_id,
+            eta=to_time(j.eta),
+            due_by=to_time(j.due_by),
+            location=PointOut(lat=j.location.lat, lng=j.location.lng),
+            skills=sorted(j.skills),
+            duration_min=round(j.duration_s / 60.0, 3),
+            window=window,
+            emergency=j.emergency,
+            min_rating=j.min_rating,
+            service_type=j.service_type.value,
+            price=PriceOut.of(j.price),
+            at_risk=j.at_risk,
+            created_at=utc(j.created_at),
+        )
+
+
+class StopOut(Out):
+    kind: str
+    entity_id: str
+    location: PointOut
+    eta: datetime
+    departs: datetime
+
+    @classmethod
+    def of(cls, s: PlannedStop) -> StopOut:
+        return cls(
+            kind=s.kind.value,
+            entity_id=s.entity_id,
+            location=PointOut(lat=float(s.location.lat), lng=float(s.location.lng)),
+            eta=utc(s.eta),
+            departs=utc(s.departs),
+        )
+
+
+class RouteOut(Out):
+    worker_id: str
+    stops: list[StopOut]
+
+
+class TickOut(Out):
+    assigned: int
+    unassigned: int
+    solve_ms: float
+    plan_version: int
+    fallback: bool
+    at_risk: int
+    skipped: bool
+
+    @classmethod
+    def of(cls, t: TickResult) -> TickOut:
+        return cls(
+            assigned=t.assigned,
+            unassigned=t.unassigned,
+            solve_ms=round(t.solve_ms, 1),
+            plan_version=t.plan_version,
+            fallback=t.fallback,
+            at_risk=t.at_risk,
+            skipped=t.skipped,
+        )
+
+
+class EventOut(Out):
+    seq: int
+    ts: datetime
+    community_id: str
+    type: str
+    entity_id: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: Event) -> EventOut:
+        return cls(
+            seq=e.seq,
+            ts=utc(e.ts),
+            community_id=e.community_id,
+            type=e.type,
+            entity_id=e.entity_id,
+            data=dict(e.data),
+        )
+
+
+class EventsOut(Out):
+    events: list[EventOut]
+    last_seq: int
+
+
+class SurgeCellOut(Out):
+    cell: str
+    demand: float
+    supply: float
+    ratio: float
+    smoothed_ratio: float
+    multiplier: dict[str, float]
+
+
+class SurgeOut(Out):
+    community_id: str
+    rule_version: int
+    ts: datetime
+    cells: list[SurgeCellOut]
+
+    @classmethod
+    def of(cls, snap: SurgeSnapshot) -> SurgeOut:
+        cells = [
+            SurgeCellOut(
+                cell=format(c.cell, "x"),
+                demand=c.demand,
+                supply=c.supply,
+                ratio=round(c.ratio, 4),
+                smoothed_ratio=round(c.smoothed_ratio, 4),
+                multiplier={str(k): v for k, v in c.multiplier.items()},
+            )
+            for c in snap.cells.values()
+        ]
+        return cls(
+            community_id=snap.community_id,
+            rule_version=snap.rule_version,
+            ts=utc(snap.ts),
+            cells=cells,
+        )
+
+
+class RulesOut(Out):
+    """A surge rule set as the engine reads it; ``version`` 0 means not activated."""
+
+    version: int
+    rules: dict[str, Any]
+
+
+class RulesPreviewOut(RulesOut):
+    """A validated, not activated rule set; ``surge``: its field on current demand."""
+
+    surge: SurgeOut | None = None
+
+
+class Health(Out):
+    status: str

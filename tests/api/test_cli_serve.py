@@ -1,0 +1,62 @@
+"""`dispatch serve` refuses unsafe or impossible setups before starting a server."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.cli_serve import is_loopback
+
+ENV = ("DISPATCH_STORE", "DISPATCH_HOST", "DISPATCH_PORT", "DISPATCH_REDIS_URL")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve passes flags on through DISPATCH_* variables: restore them afterwards."""
+    for name in (*ENV, "DISPATCH_API_KEYS", "DISPATCH_API_KEYS_FILE"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.com", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    """Only loopback addresses (and the name localhost) count as private."""
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "0.0.0.0"], "refusing to serve on 0.0.0.0"),
+        (["--store", "sqlite"], "memory or redis"),
+        (["--workers", "2"], "several workers need --store redis"),
+    ],
+)
+def test_serve_refuses(args: list[str], message: str) -> None:
+    """No keys on a public host, unknown stores and shared-nothing workers are usage errors."""
+    result = CliRunner().invoke(app, ["serve", *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_serve_refuses_malformed_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in DISPATCH_API_KEYS stops serve instead of running open."""
+    monkeypatch.setenv("DISPATCH_API_KEYS", "k=superuser")
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "unknown roles" in " ".join(result.output.split())
