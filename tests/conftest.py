@@ -1,4 +1,7 @@
-"""Suite-wide fixtures: a real redis-server the suite starts itself (or REDIS_URL)."""
+"""Suite-wide fixtures: a real redis-server the suite starts itself (or REDIS_URL).
+
+Tests never flush a server: each one writes under a key prefix of its own.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +11,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from tests.redis_server import RedisServer, find_redis_server
+from tests.redis_server import RedisServer, RedisServerFailed, RedisServerMissing, find_redis_server
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a Redis the tests may write to; started on a free port unless REDIS_URL is set.
+    """URL of a Redis the tests may write to: REDIS_URL, else a server started on a free port.
 
-    A missing server is a failure with a clear message, never a skip.
+    A missing or broken server fails the tests that need it with a clear message; never a skip.
     """
     given = os.environ.get("REDIS_URL")
     if given:
+        client = redis.Redis.from_url(given)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            pytest.fail(f"REDIS_URL={given} does not answer PING: {exc}", pytrace=False)
+        finally:
+            client.close()
         yield given
         return
-    server = RedisServer(find_redis_server(), Path(tmp_path_factory.mktemp("redis"))).start()
+    try:
+        server = RedisServer(find_redis_server(), Path(tmp_path_factory.mktemp("redis"))).start()
+    except (RedisServerMissing, RedisServerFailed) as exc:
+        pytest.fail(str(exc), pytrace=False)
     try:
         yield server.url
     finally:
