@@ -35,6 +35,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._communities: dict[str, Community] = {}
         self._workers: dict[str, Worker] = {}
+        self._positions: dict[str, PositionState] = {}
         self._workers_by_community: dict[str, set[str]] = {}
         self._orders: dict[str, Order] = {}
         self._jobs: dict[str, Job] = {}
@@ -73,55 +74,65 @@ class MemoryStore:
                     self._workers_by_community.get(old.community_id, set()).discard(w.id)
                 self._workers[w.id] = w
                 self._workers_by_community.setdefault(w.community_id, set()).add(w.id)
+                pos = w.position
+                self._positions[w.id] = PositionState(
+                    w.id,
+                    w.community_id,
+                    pos.lat if pos else None,
+                    pos.lng if pos else None,
+                    w.position_ts,
+                    w.cell,
+                    w.status.value,
+                )
+
+    def _merged(self, worker_id: str) -> Worker | None:
+        """A worker record with its latest position (kept apart: the hot path)."""
+        w = self._workers.get(worker_id)
+        st = self._positions.get(worker_id)
+        if w is None or st is None:
+            return w
+        if (
+            w.position_ts == st.ts
+            and w.status.value == st.status
+            and w.cell == st.cell
+            and (w.position is not None) == (st.lat is not None)
+        ):
+            return w
+        merged = dataclasses.replace(
+            w,
+            position=None if st.lat is None or st.lng is None else LatLng(st.lat, st.lng),
+            position_ts=st.ts,
+            cell=st.cell,
+            status=WorkerStatus(st.status),
+        )
+        self._workers[worker_id] = merged  # merge once, then serve the merged record
+        return merged
 
     def get_worker(self, worker_id: str) -> Worker | None:
         with self._lock:
-            return self._workers.get(worker_id)
+            return self._merged(worker_id)
 
     def get_workers(self, worker_ids: Sequence[str]) -> list[Worker | None]:
         with self._lock:
-            return [self._workers.get(w) for w in worker_ids]
+            return [self._merged(w) for w in worker_ids]
 
     def list_workers(self, community_id: str) -> list[Worker]:
         with self._lock:
             ids = sorted(self._workers_by_community.get(community_id, ()))
-            return [self._workers[i] for i in ids]
+            out = [self._merged(i) for i in ids]
+            return [w for w in out if w is not None]
 
     def get_positions(self, worker_ids: Sequence[str]) -> list[PositionState | None]:
         with self._lock:
-            out: list[PositionState | None] = []
-            for wid in worker_ids:
-                w = self._workers.get(wid)
-                if w is None:
-                    out.append(None)
-                    continue
-                pos = w.position
-                out.append(
-                    PositionState(
-                        w.id,
-                        w.community_id,
-                        pos.lat if pos else None,
-                        pos.lng if pos else None,
-                        w.position_ts,
-                        w.cell,
-                        w.status.value,
-                    )
-                )
-            return out
+            return [self._positions.get(wid) for wid in worker_ids]
 
     def put_positions(self, states: Sequence[PositionState]) -> None:
         with self._lock:
             for st in states:
-                w = self._workers.get(st.worker_id)
-                if w is None or w.community_id != st.community_id:
-                    continue
-                self._workers[w.id] = dataclasses.replace(
-                    w,
-                    position=None if st.lat is None or st.lng is None else LatLng(st.lat, st.lng),
-                    position_ts=st.ts,
-                    cell=st.cell,
-                    status=WorkerStatus(st.status),
-                )
+                current = self._positions.get(st.worker_id)
+                if current is None or current.community_id != st.community_id:
+                    continue  # unknown worker, or it moved to another community meanwhile
+                self._positions[st.worker_id] = st
 
     # ---- orders, jobs, plans ---------------------------------------------------------
 
