@@ -145,7 +145,7 @@ def build_problem(
 
     courier_set = frozenset(couriers)
     for o in open_orders:
-        w = PRIORITY_WEIGHT[o.priority]
+        w = PRIORITY_WEIGHT[o.priority] * settings.lateness_cost_per_s
         deadline = _rel(o.promised_by, now)
         if o.state == OrderState.PICKED_UP:
             k = index[str(o.worker_id)]
@@ -202,7 +202,7 @@ def build_problem(
                 StopRef(StopKind.JOB, j.id, j.location),
                 service=duration,
                 soft=_rel(j.due_by, now) if j.due_by else NONE,
-                weight=settings.emergency_weight if j.emergency else 1,
+                weight=settings.emergency_weight if j.emergency else settings.lateness_cost_per_s,
                 committed=k,
             )
             continue
@@ -220,10 +220,10 @@ def build_problem(
             values["tw_start"] = _rel(j.window_start, now)
             values["tw_end"] = max(_rel(j.window_start, now), _rel(j.window_end, now))
             values["soft"] = _rel(j.window_end, now)
-            values["weight"] = 1
+            values["weight"] = settings.lateness_cost_per_s
         else:
             values["soft"] = _rel(j.due_by, now) if j.due_by else NONE
-            values["weight"] = 1
+            values["weight"] = settings.lateness_cost_per_s
         add_stop(StopRef(StopKind.JOB, j.id, j.location), **values)
 
     profiles = sorted({w.vehicle.value for w in fleet}) or ["bicycle"]

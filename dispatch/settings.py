@@ -16,6 +16,8 @@ class EngineSettings:
     churn_penalty: cost (seconds-equivalent) of moving already assigned work.
     drop_penalty: cost of leaving an order unassigned in a tick (large, finite).
     emergency_weight: lateness weight of emergency jobs (pre-empts everything else).
+    lateness_cost_per_s: cost of one second late for a standard order, against one metre
+        driven; tiers multiply it (10: a promise missed by 100 s weighs like a 1 km detour).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     """
 
@@ -27,7 +29,8 @@ class EngineSettings:
     max_batch: int = 5000
     churn_penalty: int = 120
     drop_penalty: int = 10_000_000
-    emergency_weight: int = 50
+    emergency_weight: int = 500
+    lateness_cost_per_s: int = 10
     at_risk_margin_s: float = 0.0
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
@@ -46,7 +49,13 @@ class EngineSettings:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-        for name in ("max_batch", "drop_penalty", "emergency_weight", "candidates_per_order"):
+        for name in (
+            "max_batch",
+            "drop_penalty",
+            "emergency_weight",
+            "candidates_per_order",
+            "lateness_cost_per_s",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("churn_penalty", "pickup_service_s", "dropoff_service_s"):
