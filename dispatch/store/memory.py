@@ -91,12 +91,13 @@ class MemoryStore:
         st = self._positions.get(worker_id)
         if w is None or st is None:
             return w
-        if (
-            w.position_ts == st.ts
-            and w.status.value == st.status
-            and w.cell == st.cell
-            and (w.position is not None) == (st.lat is not None)
-        ):
+        pos = w.position
+        if (pos.lat if pos else None, pos.lng if pos else None, w.position_ts, w.cell) == (
+            st.lat,
+            st.lng,
+            st.ts,
+            st.cell,
+        ) and w.status.value == st.status:
             return w
         merged = dataclasses.replace(
             w,

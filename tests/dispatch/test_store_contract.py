@@ -143,3 +143,18 @@ def test_worker_moving_community(store: Store) -> None:
     store.put_worker(Worker("w1", WorkerKind.COURIER, "c2"))
     assert store.list_workers("c1") == [] and [w.id for w in store.list_workers("c2")] == ["w1"]
     assert store.ping()
+
+
+def test_positions_are_the_hot_path_and_always_read_back(store: Store) -> None:
+    """put_positions changes only position, time, cell and status; reads see the newest."""
+    from dispatch.store.base import PositionState
+
+    store.put_worker(Worker("w1", WorkerKind.COURIER, "c1", position=P, position_ts=5.0, cell=7))
+    store.put_positions([PositionState("w1", "c1", 31.3, 121.5, 5.0, 7, "busy")])
+    w = store.get_worker("w1")
+    assert w is not None and w.position == LatLng(31.3, 121.5) and w.status.value == "busy"
+    assert w.kind == WorkerKind.COURIER and w.position_ts == 5.0
+    got = store.get_positions(["w1", "nobody"])
+    assert got[1] is None and got[0] is not None and got[0].lat == 31.3
+    store.put_positions([PositionState("w1", "other", 1.0, 1.0, 9.0, 1, "available")])
+    assert store.get_worker("w1").position == LatLng(31.3, 121.5)  # type: ignore[union-attr]
