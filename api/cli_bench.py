@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,39 +17,53 @@ bench_app = typer.Typer(
 )
 
 
-def _fmt(x: float | None, spec: str = ".2f") -> str:
-    return "—" if x is None else format(x, spec)
+def _compact_paths(files: list[Path]) -> str:
+    """Paths for the record, a whole folder of ``*.txt`` written as one glob."""
+    parts: list[str] = []
+    done: set[Path] = set()
+    for f in files:
+        if f.parent in done:
+            continue
+        folder = sorted(f.parent.glob("*.txt"))
+        if folder and set(folder) <= set(files):
+            parts.append(shlex.quote(str(f.parent)) + "/*.txt")
+            done.add(f.parent)
+        else:
+            parts.append(shlex.quote(str(f)))
+    return " ".join(parts)
 
 
 @bench_app.command("solver")
 def bench_solver(
     files: Annotated[list[Path], typer.Argument(help="Solomon or Li & Lim instance files.")],
     time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.05, help="Seconds each.")
+        float, typer.Option("--time-limit", min=0.05, help="Seconds per instance.")
     ] = 2.0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
-    baseline: Annotated[bool, typer.Option(help="Also run plain OR-Tools and compare.")] = False,
-    peers: Annotated[bool, typer.Option(help="Also run PyVRP and VROOM (bench extra).")] = False,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Also run plain OR-Tools and compare.")
+    ] = False,
+    peers: Annotated[
+        bool, typer.Option("--peers", help="Also run PyVRP and VROOM (bench extra).")
+    ] = False,
     results_md: Annotated[
-        Path | None, typer.Option("--results-md", help="Append the tables to this Markdown file.")
+        Path | None, typer.Option("--results-md", help="Append the table to this Markdown file.")
     ] = None,
 ) -> None:
-    """Solve each instance within the limit and report distance, gap to BKS and feasibility."""
-    from simulations.solver_bench import machine_facts, run_bench, summary, write_json
+    """Solve each instance within the limit; report distance, gap to BKS and feasibility."""
+    from simulations.solver_bench import (
+        BenchRow,
+        markdown,
+        run_bench,
+        summary_lines,
+        table_rows,
+        write_json,
+    )
 
     missing = [f for f in files if not f.is_file()]
     if missing:
         raise typer.BadParameter(f"no such file: {missing[0]}")
     console = Console()
-    table = Table(title=f"Solver benchmark, {time_limit:g} s per instance")
-    for col in ("instance", "vehicles", "distance", "BKS", "gap %", "feasible", "seconds"):
-        table.add_column(col, justify="right" if col != "instance" else "left")
-    if baseline:
-        table.add_column("plain OR-Tools", justify="right")
-    if peers:
-        table.add_column("ours / PyVRP", justify="right")
-        table.add_column("ours / VROOM", justify="right")
-
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -59,69 +74,45 @@ def bench_solver(
     ) as progress:
         task = progress.add_task("solving", total=len(files))
 
-        def on_row(row: object) -> None:
-            progress.advance(task)
+        def on_row(row: BenchRow) -> None:
+            progress.update(task, advance=1, description=f"solved {row.instance}")
 
-        rows = run_bench(files, time_limit, baseline=baseline, peers=peers, on_row=on_row)
-
-    md_rows: list[str] = []
-    for r in rows:
-        cells = [
-            r.instance,
-            str(r.vehicles),
-            _fmt(r.distance),
-            _fmt(r.bks),
-            _fmt(r.gap_pct),
-            "yes" if r.feasible else "NO",
-            _fmt(r.solve_s),
-        ]
-        if baseline:
-            cells.append(_fmt(r.baseline_distance) if r.baseline_distance else "no solution")
-        if peers:
-            for name in ("pyvrp", "vroom"):
-                peer = r.peers.get(name)
-                cells.append(_fmt(r.distance / peer, ".3f") if peer and r.distance else "—")
-        table.add_row(*cells)
-        md_rows.append("| " + " | ".join(cells) + " |")
-    console.print(table)
-    stats = summary(rows)
-    for kind, s in stats.items():
-        console.print(
-            f"[bold]{kind}[/bold]: "
-            + ", ".join(
-                f"{k}={_fmt(v, '.3f') if isinstance(v, float) else v}" for k, v in s.items()
-            )
+        rows = run_bench(
+            files,
+            time_limit,
+            baseline=baseline,
+            peers=peers,
+            on_row=on_row,
+            on_note=lambda note: console.print(f"[yellow]{note}[/yellow]"),
         )
+    header, cells = table_rows(rows, baseline=baseline, peers=peers)
+    table = Table(title=f"Solver benchmark, {time_limit:g} s per instance")
+    for col in header:
+        table.add_column(col, justify="left" if col == "instance" else "right")
+    for line in cells:
+        table.add_row(*line)
+    console.print(table)
+    for text_line in summary_lines(rows):
+        console.print(text_line)
     if json_out is not None:
         write_json(json_out, rows)
         console.print(f"wrote {json_out}")
     if results_md is not None:
-        header = ["instance", "vehicles", "distance", "BKS", "gap %", "feasible", "seconds"]
-        if baseline:
-            header.append("plain OR-Tools")
-        if peers:
-            header += ["ours / PyVRP", "ours / VROOM"]
-        facts = machine_facts()
-        lines = [
-            "",
-            f"### Solver, {time_limit:g} s per instance ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
-            "",
-            "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()),
-            "",
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
-            *md_rows,
-            "",
-            "Summary:",
-            "",
-        ]
-        for kind, s in stats.items():
-            lines.append(
-                f"- **{kind}**: "
-                + ", ".join(
-                    f"{k} {_fmt(v, '.3f') if isinstance(v, float) else v}" for k, v in s.items()
-                )
-            )
+        flags = [f"--time-limit {time_limit:g}"]
+        flags += [f"--json {shlex.quote(str(json_out))}"] if json_out is not None else []
+        flags += ["--baseline"] if baseline else []
+        flags += ["--peers"] if peers else []
+        flags += [f"--results-md {shlex.quote(str(results_md))}"]
+        paths = _compact_paths(files)
+        command = f"dispatch bench solver {paths} {' '.join(flags)}"
+        text = markdown(
+            rows,
+            time_limit,
+            baseline=baseline,
+            peers=peers,
+            command=command,
+            stamp=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        )
         with results_md.open("a") as fh:
-            fh.write("\n".join(lines) + "\n")
+            fh.write(text)
         console.print(f"appended to {results_md}")

@@ -1,41 +1,43 @@
 """Solver benchmark on Solomon VRPTW and Li & Lim PDPTW files.
 
-Each instance is read, turned into a closed-route RoutingProblem, solved by
-``solve_routing`` within the limit, and certified in double precision
-(``check_float``) as well as by the integer checker. ``baseline`` runs plain
-OR-Tools (PATH_CHEAPEST_ARC + guided local search, no warm start) in the same
-run; ``peers`` runs PyVRP and VROOM with the same limit. Distances are the
-real-valued Euclidean totals; gaps are against the BKS beside the files.
+Each instance is read (format detected), turned into a closed-route
+RoutingProblem, solved by ``solve_routing`` within the limit, and certified in
+double precision (``check_float``) as well as by the integer checker. The wall
+time runs from building the problem to the answer. ``baseline`` runs plain
+OR-Tools (PATH_CHEAPEST_ARC + guided local search, no warm start, stopped at
+the limit) in the same run; ``peers`` runs PyVRP and VROOM with the same
+limit. Distances are real-valued Euclidean totals; gaps are against the BKS in
+the ``bks.csv`` beside the instances' folder.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from simulations._peers import PEERS, PeerMissing
+from solver._portfolio import Portfolio
+from solver._specs import SearchSpec, Task
 from solver.checker import check_routes
-from solver.instances import (
-    check_float,
-    euclidean_distance,
-    routes_to_ids,
-    to_routing_problem,
-)
+from solver.instances import check_float, euclidean_distance, routes_to_ids, to_routing_problem
 from solver.read import Instance, find_bks, read_instance
-from solver.routing import RoutingParams, run_ortools, solve_routing
+from solver.routing import RoutingParams, solve_routing
 
 SCALE = 1000
 
 
 @dataclass
 class BenchRow:
+    """One instance: our plan and, when asked, the baseline's and the peers' distances."""
+
     instance: str
     kind: str
     routes: list[list[int]]
@@ -53,14 +55,23 @@ class BenchRow:
     peer_s: dict[str, float] = field(default_factory=dict)
 
 
-def _gap(distance: float | None, bks: float | None) -> float | None:
+def gap(distance: float | None, bks: float | None) -> float | None:
+    """Percent above the reference (None when either is missing)."""
     if distance is None or bks is None or bks <= 0:
         return None
     return (distance / bks - 1.0) * 100.0
 
 
+def certified_distance(inst: Instance, ids: list[list[int]]) -> float | None:
+    """Euclidean distance of a plan that serves everyone feasibly in double precision."""
+    served = sum(len(r) for r in ids)
+    if served != inst.num_nodes - 1 or check_float(inst, ids):
+        return None
+    return euclidean_distance(inst, ids)
+
+
 def solve_instance(path: Path, time_limit_s: float, params: RoutingParams | None) -> BenchRow:
-    """Our solver on one file, timed from reading the problem to the answer."""
+    """Our solver on one file, timed from building the problem to the answer."""
     inst = read_instance(path)
     t0 = time.perf_counter()
     problem = to_routing_problem(inst, SCALE)
@@ -84,154 +95,22 @@ def solve_instance(path: Path, time_limit_s: float, params: RoutingParams | None
         solve_s=wall,
         backend=result.backend,
         bks=ref,
-        gap_pct=_gap(distance, ref),
+        gap_pct=gap(distance, ref),
         violations=violations[:5],
     )
 
 
 def baseline_instance(inst: Instance, time_limit_s: float) -> tuple[float | None, float]:
-    """Plain OR-Tools, stopped at 1.1 × the limit if its first solution overruns."""
+    """Plain OR-Tools in a child process, stopped at the limit (no answer: None)."""
     t0 = time.perf_counter()
     problem = to_routing_problem(inst, SCALE)
-    routes, _ = run_ortools(
-        problem, time_limit_s, t0 + time_limit_s * 1.1, plain=True, isolate=True
-    )
+    plain = Task(name="plain", spec=SearchSpec(plain=True))
+    with Portfolio(problem, [plain], t0 + time_limit_s) as portfolio:
+        candidates, _notes = portfolio.collect()
     wall = time.perf_counter() - t0
-    if routes is None:
+    if not candidates:
         return None, wall
-    ids = routes_to_ids(inst, routes)
-    served = sum(len(r) for r in ids)
-    if served != inst.num_nodes - 1 or check_float(inst, ids):
-        return None, wall
-    return euclidean_distance(inst, ids), wall
-
-
-def vroom_peer(inst: Instance, time_limit_s: float) -> tuple[float | None, float]:
-    """VROOM at its default exploration level with the same time limit."""
-    import vroom
-
-    t0 = time.perf_counter()
-    problem = to_routing_problem(inst, SCALE)
-    inp = vroom.Input()
-    inp.set_durations_matrix("car", problem.travel_time[0].tolist())
-    inp.set_costs_matrix("car", problem.travel_cost.tolist())  # type: ignore[union-attr]
-    depot_tw = vroom.TimeWindow(int(inst.ready[0] * SCALE), int(inst.due[0] * SCALE))
-    for k in range(inst.num_vehicles):
-        inp.add_vehicle(
-            vroom.Vehicle(k + 1, start=0, end=0, capacity=[inst.capacity], time_window=depot_tw)
-        )
-
-    def step_tw(i: int) -> list[vroom.TimeWindow]:
-        return [vroom.TimeWindow(math.ceil(inst.ready[i] * SCALE), int(inst.due[i] * SCALE))]
-
-    if inst.kind == "pdptw":
-        for p, d in inst.pairs.tolist():
-            inp.add_job(
-                vroom.Shipment(
-                    vroom.ShipmentStep(
-                        p,
-                        location=p,
-                        default_service=int(inst.service[p] * SCALE),
-                        time_windows=step_tw(p),
-                    ),
-                    vroom.ShipmentStep(
-                        d,
-                        location=d,
-                        default_service=int(inst.service[d] * SCALE),
-                        time_windows=step_tw(d),
-                    ),
-                    amount=[int(inst.demand[p])],
-                )
-            )
-    else:
-        for j in range(1, inst.num_nodes):
-            inp.add_job(
-                vroom.Job(
-                    j,
-                    location=j,
-                    default_service=int(inst.service[j] * SCALE),
-                    delivery=[int(inst.demand[j])],
-                    time_windows=step_tw(j),
-                )
-            )
-    sol = inp.solve(exploration_level=5, nb_threads=2, timeout=timedelta(seconds=time_limit_s))
-    rows = np.asarray(sol._routes_numpy())
-    routes: dict[int, list[int]] = {}
-    for row in rows:
-        kind = row["type"]
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        if kind in ("job", "pickup", "delivery"):
-            routes.setdefault(int(row["vehicle_id"]), []).append(int(row["id"]))
-    wall = time.perf_counter() - t0
-    ids = list(routes.values())
-    if sum(len(r) for r in ids) != inst.num_nodes - 1 or check_float(inst, ids):
-        return None, wall
-    return euclidean_distance(inst, ids), wall
-
-
-def pyvrp_peer(inst: Instance, time_limit_s: float) -> tuple[float | None, float]:
-    """PyVRP's iterated local search with the same time limit."""
-    import pyvrp
-    from pyvrp.stop import MaxRuntime
-
-    t0 = time.perf_counter()
-    problem = to_routing_problem(inst, SCALE)
-    tt, cost = problem.travel_time[0], problem.travel_cost
-    assert cost is not None
-    m = pyvrp.Model()
-    locs = [m.add_location(float(inst.x[i]), float(inst.y[i])) for i in range(inst.num_nodes)]
-    depot = m.add_depot(
-        locs[0], tw_early=int(inst.ready[0] * SCALE), tw_late=int(inst.due[0] * SCALE)
-    )
-    m.add_vehicle_type(
-        inst.num_vehicles,
-        capacity=inst.capacity,
-        start_depot=depot,
-        end_depot=depot,
-        tw_early=int(inst.ready[0] * SCALE),
-        tw_late=int(inst.due[0] * SCALE),
-    )
-    lo = [math.ceil(inst.ready[i] * SCALE) for i in range(inst.num_nodes)]
-    hi = [int(inst.due[i] * SCALE) for i in range(inst.num_nodes)]
-    svc = [int(inst.service[i] * SCALE) for i in range(inst.num_nodes)]
-    if inst.kind == "pdptw":
-        for p, d in inst.pairs.tolist():
-            m.add_shipment(
-                locs[p],
-                locs[d],
-                lo[p],
-                hi[p],
-                svc[p],
-                lo[d],
-                hi[d],
-                svc[d],
-                amount=int(inst.demand[p]),
-            )
-    else:
-        for j in range(1, inst.num_nodes):
-            m.add_client(
-                locs[j],
-                delivery=int(inst.demand[j]),
-                service_duration=svc[j],
-                tw_early=lo[j],
-                tw_late=hi[j],
-            )
-    for i in range(inst.num_nodes):
-        for j in range(inst.num_nodes):
-            if i != j:
-                m.add_edge(locs[i], locs[j], distance=int(cost[i, j]), duration=int(tt[i, j]))
-    build = time.perf_counter() - t0
-    res = m.solve(stop=MaxRuntime(max(0.05, time_limit_s - build)), display=False)
-    wall = time.perf_counter() - t0
-    if not res.is_feasible():
-        return None, wall
-    return float(res.best.distance()) / SCALE, wall
-
-
-PEERS: dict[str, Callable[[Instance, float], tuple[float | None, float]]] = {
-    "pyvrp": pyvrp_peer,
-    "vroom": vroom_peer,
-}
+    return certified_distance(inst, routes_to_ids(inst, candidates[0].routes)), wall
 
 
 def run_bench(
@@ -242,21 +121,28 @@ def run_bench(
     peers: bool = False,
     params: RoutingParams | None = None,
     on_row: Callable[[BenchRow], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[BenchRow]:
-    """Solve every file (and the baseline and peers when asked) one at a time."""
+    """Solve every file (then the baseline and the peers when asked), one at a time."""
     rows: list[BenchRow] = []
+    missing: set[str] = set()
     for path in files:
         row = solve_instance(Path(path), time_limit_s, params)
         inst = read_instance(path)
         if baseline:
             row.baseline_distance, row.baseline_s = baseline_instance(inst, time_limit_s)
         if peers:
-            for name, fn in PEERS.items():
+            for name, peer in PEERS.items():
+                if name in missing:
+                    continue
                 try:
-                    dist, secs = fn(inst, time_limit_s)
-                except ImportError:
-                    dist, secs = None, 0.0
-                row.peers[name] = dist
+                    ids, secs = peer(inst, time_limit_s, SCALE)
+                except PeerMissing as exc:
+                    missing.add(name)
+                    if on_note is not None:
+                        on_note(str(exc))
+                    continue
+                row.peers[name] = None if ids is None else certified_distance(inst, ids)
                 row.peer_s[name] = secs
         rows.append(row)
         if on_row is not None:
@@ -264,47 +150,56 @@ def run_bench(
     return rows
 
 
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
 def summary(rows: Sequence[BenchRow]) -> dict[str, dict[str, float | int | None]]:
-    """Per family (vrptw / pdptw): mean gap, unsolved count, worst wall time, ratios."""
+    """Per family (vrptw / pdptw): gaps, feasibility, worst wall time, baseline and peers."""
     out: dict[str, dict[str, float | int | None]] = {}
     for kind in sorted({r.kind for r in rows}):
         sel = [r for r in rows if r.kind == kind]
         gaps = [r.gap_pct for r in sel if r.gap_pct is not None]
+        worst = max(sel, key=lambda r: -1e9 if r.gap_pct is None else r.gap_pct)
         stats: dict[str, float | int | None] = {
             "instances": len(sel),
             "feasible": sum(r.feasible for r in sel),
-            "mean_gap_pct": float(np.mean(gaps)) if gaps else None,
-            "max_gap_pct": float(np.max(gaps)) if gaps else None,
+            "mean_gap_pct": _mean(gaps),
+            "max_gap_pct": worst.gap_pct,
             "max_solve_s": max(r.solve_s for r in sel),
         }
-        base = [r for r in sel if r.baseline_s is not None]
-        if base:
-            bg = [_gap(r.baseline_distance, r.bks) for r in base]
-            solved = [g for g in bg if g is not None]
-            stats["baseline_unsolved"] = len(bg) - len(solved)
-            stats["baseline_mean_gap_pct"] = float(np.mean(solved)) if solved else None
-            ratios = [
-                r.distance / r.baseline_distance for r in base if r.distance and r.baseline_distance
-            ]
-            stats["ratio_vs_baseline"] = float(np.mean(ratios)) if ratios else None
+        if any(r.baseline_s is not None for r in sel):
+            base = [r for r in sel if r.baseline_s is not None]
+            stats["baseline_unsolved"] = sum(r.baseline_distance is None for r in base)
+            stats["baseline_mean_gap_pct"] = _mean([gap(r.baseline_distance, r.bks) for r in base])
+            stats["ours_over_baseline"] = _mean(
+                [
+                    r.distance / r.baseline_distance
+                    for r in base
+                    if r.distance and r.baseline_distance
+                ]
+            )
         for name in PEERS:
-            ratios = [
-                r.distance / r.peers[name]  # type: ignore[operator]
-                for r in sel
-                if r.distance and r.peers.get(name)
-            ]
-            if any(name in r.peers for r in sel):
-                pg = [_gap(r.peers.get(name), r.bks) for r in sel if name in r.peers]
-                solved = [g for g in pg if g is not None]
-                stats[f"{name}_mean_gap_pct"] = float(np.mean(solved)) if solved else None
-                stats[f"{name}_unsolved"] = len(pg) - len(solved)
-                stats[f"ratio_vs_{name}"] = float(np.mean(ratios)) if ratios else None
+            ran = [r for r in sel if name in r.peers]
+            if not ran:
+                continue
+            stats[f"{name}_unsolved"] = sum(r.peers[name] is None for r in ran)
+            stats[f"{name}_mean_gap_pct"] = _mean([gap(r.peers[name], r.bks) for r in ran])
+            stats[f"ours_over_{name}"] = _mean(
+                [
+                    r.distance / peer
+                    for r in ran
+                    if r.distance and (peer := r.peers[name]) is not None
+                ]
+            )
+            stats[f"{name}_max_s"] = max(r.peer_s[name] for r in ran)
         out[kind] = stats
     return out
 
 
 def write_json(path: Path, rows: Sequence[BenchRow]) -> None:
-    """The machine-readable result file described in the README."""
+    """The documented result file; extra figures sit beside ``results``, not inside."""
     payload = {
         "results": [
             {
@@ -314,21 +209,28 @@ def write_json(path: Path, rows: Sequence[BenchRow]) -> None:
                 "distance": r.distance,
                 "feasible": r.feasible,
                 "solve_s": r.solve_s,
+            }
+            for r in rows
+        ],
+        "details": {
+            r.instance: {
+                "kind": r.kind,
+                "bks": r.bks,
                 "gap_pct": r.gap_pct,
                 "backend": r.backend,
+                "violations": r.violations,
                 "baseline_distance": r.baseline_distance,
                 "peers": r.peers,
             }
             for r in rows
-        ],
+        },
         "summary": summary(rows),
     }
     path.write_text(json.dumps(payload, indent=1))
 
 
 def machine_facts() -> dict[str, str]:
-    import ortools
-
+    """CPU model, core count and the versions that shape the figures."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -337,15 +239,92 @@ def machine_facts() -> dict[str, str]:
                 break
     except OSError:
         pass
-    import os
-
-    return {
+    facts = {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
+        "load at the end": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "python": platform.python_version(),
-        "ortools": ortools.__version__,
     }
+    for dist in ("ortools", "pyvroom", "pyvrp"):
+        try:
+            facts[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            facts[dist] = "not installed"
+    return facts
 
 
-def row_dict(row: BenchRow) -> dict[str, object]:
-    return asdict(row)
+def _fmt(x: float | None, spec: str = ".2f") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def table_rows(
+    rows: Sequence[BenchRow], *, baseline: bool, peers: bool
+) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the results table (shared by the console and Markdown)."""
+    header = ["instance", "vehicles", "distance", "BKS", "gap %", "feasible", "seconds"]
+    if baseline:
+        header += ["plain OR-Tools", "ours / plain"]
+    if peers:
+        header += [f"ours / {name}" for name in PEERS]
+    cells: list[list[str]] = []
+    for r in rows:
+        line = [
+            r.instance,
+            str(r.vehicles),
+            _fmt(r.distance),
+            _fmt(r.bks),
+            _fmt(r.gap_pct),
+            "yes" if r.feasible else "NO",
+            _fmt(r.solve_s),
+        ]
+        if baseline:
+            base = r.baseline_distance
+            line.append(_fmt(base) if base else "no solution")
+            line.append(_fmt(r.distance / base, ".3f") if base and r.distance else "—")
+        if peers:
+            for name in PEERS:
+                peer = r.peers.get(name)
+                line.append(_fmt(r.distance / peer, ".3f") if peer and r.distance else "—")
+        cells.append(line)
+    return header, cells
+
+
+def summary_lines(rows: Sequence[BenchRow]) -> list[str]:
+    """One plain-text line per family with the headline figures."""
+    lines = []
+    for kind, s in summary(rows).items():
+        parts = [f"{k} {_fmt(v, '.3f') if isinstance(v, float) else v}" for k, v in s.items()]
+        lines.append(f"{kind}: " + ", ".join(parts))
+    return lines
+
+
+def markdown(
+    rows: Sequence[BenchRow],
+    time_limit_s: float,
+    *,
+    baseline: bool,
+    peers: bool,
+    command: str,
+    stamp: str,
+) -> str:
+    """A RESULTS.md section: command, machine, table and summary."""
+    header, cells = table_rows(rows, baseline=baseline, peers=peers)
+    facts = machine_facts()
+    out = [
+        "",
+        f"### Solver, {time_limit_s:g} s per instance ({stamp})",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(line) + " |" for line in cells),
+        "",
+        "Summary (gap: Solomon against the distance-only BKS, Li & Lim against the BKS):",
+        "",
+        *(f"- {line}" for line in summary_lines(rows)),
+        "",
+    ]
+    return "\n".join(out)

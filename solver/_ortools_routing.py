@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from solver._specs import SearchSpec
 from solver.problem import HORIZON_MAX, NONE, RoutingProblem
 
 TIME = "time"
@@ -26,6 +27,7 @@ _META = routing_enums_pb2.LocalSearchMetaheuristic
 
 #: OR-Tools statuses that carry a solution.
 _SOLVED = {1, 2, 7}  # SUCCESS, PARTIAL_SUCCESS (local optimum not reached), OPTIMAL
+_NOT_SOLVED = 0
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,6 @@ class _Model:
             fc = int(p.vehicle_fixed_cost[k])  # type: ignore[index]
             if fc:
                 r.SetFixedCostOfVehicle(fc, k)
-        for k in range(v):
-            r.AddVariableMinimizedByFinalizer(self.time.CumulVar(r.End(k)))
-            r.AddVariableMaximizedByFinalizer(self.time.CumulVar(r.Start(k)))
 
     def index(self, stop: int) -> int:
         return int(self.manager.NodeToIndex(stop))
@@ -217,69 +216,145 @@ class _Model:
             out.append(route)
         return out
 
+    def bound_routes(self) -> list[list[int]] | None:
+        """Routes of the current search state, or None while some arc is undecided."""
+        r = self.routing
+        limit = r.Size() + self.problem.num_vehicles
+        steps = [0]
+
+        def read_next(i: int) -> int:
+            var = r.NextVar(i)
+            steps[0] += 1
+            if not var.Bound() or steps[0] > limit:
+                raise _Unbound
+            return int(var.Value())
+
+        try:
+            return self.routes_from(read_next)
+        except _Unbound:
+            return None
+
+
+class _Unbound(Exception):
+    """A next variable has no value yet."""
+
+
+def default_first(problem: RoutingProblem) -> str:
+    """Cheapest insertion handles pairs; cheapest arc is the usual VRPTW default."""
+    return "PARALLEL_CHEAPEST_INSERTION" if problem.pairs_list() else "PATH_CHEAPEST_ARC"
+
 
 def search_parameters(
-    problem: RoutingProblem, time_limit_s: float, *, metaheuristic: str = "gls"
+    problem: RoutingProblem, time_limit_s: float, spec: SearchSpec | None = None
 ) -> pywrapcp.DefaultRoutingSearchParameters:
-    """Search settings: cheapest insertion for pickup-delivery, GLS afterwards."""
+    """OR-Tools search parameters for one spec."""
+    sp = spec or SearchSpec()
     prm = pywrapcp.DefaultRoutingSearchParameters()
-    prm.first_solution_strategy = (
-        _FIRST.PARALLEL_CHEAPEST_INSERTION if problem.pairs_list() else _FIRST.PATH_CHEAPEST_ARC
-    )
+    first = "PATH_CHEAPEST_ARC" if sp.plain else (sp.first or default_first(problem))
+    prm.first_solution_strategy = getattr(_FIRST, first)
+    prm.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if sp.plain:
+        prm.local_search_metaheuristic = _META.GUIDED_LOCAL_SEARCH
+        return prm
+    if sp.method == "ils":
+        _set_ils(prm, sp.temperature)
+        return prm
     prm.local_search_metaheuristic = {
         "gls": _META.GUIDED_LOCAL_SEARCH,
         "sa": _META.SIMULATED_ANNEALING,
         "tabu": _META.TABU_SEARCH,
         "greedy": _META.GREEDY_DESCENT,
-    }[metaheuristic]
-    prm.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    }[sp.method]
     return prm
+
+
+def _set_ils(prm: pywrapcp.DefaultRoutingSearchParameters, temperature: float) -> None:
+    """Ruin (string removals) and recreate (cheapest insertion), annealed acceptance.
+
+    Rebuilt plans are not polished by local search: many cheap iterations beat
+    few polished ones within seconds (measured on Solomon's long routes).
+    """
+    prm.local_search_metaheuristic = _META.GREEDY_DESCENT
+    ils = prm.iterated_local_search_parameters
+    ils.improve_perturbed_solution = False
+    rr = ils.ruin_recreate_parameters
+    del rr.ruin_strategies[:]
+    sisr = rr.ruin_strategies.add().sisr
+    sisr.max_removed_sequence_size = 10
+    sisr.avg_num_removed_visits = 10
+    sisr.bypass_factor = 0.01
+    sa = ils.reference_solution_acceptance_strategy.simulated_annealing
+    sa.initial_temperature = max(1.0, temperature)
+    sa.final_temperature = max(0.01, temperature / 100.0)
 
 
 def solve_ortools(
     problem: RoutingProblem,
     time_limit_s: float,
+    spec: SearchSpec | None = None,
     *,
     initial_routes: Sequence[Sequence[int]] | None = None,
-    metaheuristic: str = "gls",
-    on_solution: Callable[[list[list[int]], int], None] | None = None,
-    plain: bool = False,
+    starts: Sequence[Sequence[Sequence[int]]] = (),
+    on_solution: Callable[[list[list[int]], int, int | None], None] | None = None,
 ) -> OrToolsOutcome:
-    """Build and solve; ``on_solution`` sees every improving plan as it is found.
+    """Build and solve; ``on_solution(routes, cost, start_index)`` sees every improving plan.
 
-    ``plain`` gives the untuned baseline: PATH_CHEAPEST_ARC + GLS, no warm start.
+    Local search starts from the first of ``initial_routes`` and ``starts``
+    that OR-Tools accepts (routes must be feasible; unrouted optional stops stay
+    unperformed); ``start_index`` says which start a reported plan is (None for
+    plans the search found). Iterated local search takes the first start as a
+    hint for its own first solution.
     """
+    sp = spec or SearchSpec()
     started = time.perf_counter()
     if problem.num_vehicles == 0:
         return OrToolsOutcome(None, 3, "no vehicles")
     model = _Model(problem)
     r = model.routing
     remaining = max(0.01, time_limit_s - (time.perf_counter() - started))
-    prm = search_parameters(problem, remaining, metaheuristic=metaheuristic)
-    if plain:
-        prm.first_solution_strategy = _FIRST.PATH_CHEAPEST_ARC
-    if on_solution is not None:
-        best = [np.iinfo(np.int64).max]
-
-        def report() -> None:
-            cost = int(r.CostVar().Value())
-            if cost < best[0]:
-                best[0] = cost
-                on_solution(model.routes_from(lambda i: int(r.NextVar(i).Value())), cost)
-
-        r.AddAtSolutionCallback(report)
-    solution = None
-    if initial_routes is not None and not plain:
-        r.CloseModelWithParameters(prm)
+    prm = search_parameters(problem, remaining, sp)
+    r.CloseModelWithParameters(prm)
+    tried = ([initial_routes] if initial_routes is not None else []) + list(starts)
+    start, start_index = None, None
+    for k, routes in enumerate(tried if not sp.plain else []):
         start = r.ReadAssignmentFromRoutes(
-            [[model.index(s) for s in route] for route in initial_routes], True
+            [[model.index(s) for s in route] for route in routes], True
         )
         if start is not None:
-            solution = r.SolveFromAssignmentWithParameters(start, prm)
-    if solution is None:
+            start_index = k
+            break
+    if on_solution is not None:
+        best = [np.iinfo(np.int64).max]
+        # Local search reports an accepted warm start as its first solution.
+        pending = [start_index if sp.method != "ils" else None]
+
+        def report() -> None:
+            # Iterated local search also calls back from inner searches whose
+            # variables are not all bound; reading those would abort the process.
+            if not r.CostVar().Bound():
+                return
+            cost = int(r.CostVar().Value())
+            if cost < best[0]:
+                routes = model.bound_routes()
+                if routes is None:
+                    return
+                best[0] = cost
+                on_solution(routes, cost, pending[0])
+            pending[0] = None
+
+        r.AddAtSolutionCallback(report)
+    if sp.method == "ils" and not sp.plain:
+        if start is not None:
+            r.SetFirstSolutionHint(start)
+        solution = r.SolveWithIteratedLocalSearch(prm)
+    elif start is not None:
+        solution = r.SolveFromAssignmentWithParameters(start, prm)
+    else:
         solution = r.SolveWithParameters(prm)
     code = int(r.status())
-    if solution is None or code not in _SOLVED:
+    # Iterated local search leaves the status at NOT_SOLVED even with a plan.
+    solved = _SOLVED | ({_NOT_SOLVED} if sp.method == "ils" and not sp.plain else set())
+    if solution is None or code not in solved:
         return OrToolsOutcome(None, code, f"OR-Tools status {code}")
     routes = model.routes_from(lambda i: int(solution.Value(r.NextVar(i))))
     return OrToolsOutcome(routes, code, "ok")

@@ -1,175 +1,156 @@
 """The production entry point: ``solve_routing`` always answers in time with a plan.
 
 Pipeline, all inside one wall-clock budget:
-1. greedy insertion (numpy, milliseconds): the fallback and a warm start;
-2. a VROOM construction for part of the budget when the problem fits it;
-3. OR-Tools guided local search from the best start, in a child process that
-   is stopped at a hard deadline (OR-Tools' own limit can overrun), streaming
-   every improving plan back so even a stopped search leaves its best plan.
-The best candidate by objective wins; if the optimiser had nothing better in
-time the result says so (``backend="greedy"``, warning "fallback").
+1. greedy insertion (numpy, milliseconds): the fallback, a warm start and the
+   scale of the costs (for the annealing temperature);
+2. a portfolio of OR-Tools searches, one child process per core, each stopped
+   at a hard deadline (OR-Tools' own limit can overrun on the first solution)
+   and streaming every improving plan back:
+   - local search (guided local search by default) from the best start: a
+     VROOM construction when VROOM can express the problem, else the greedy plan;
+   - OR-Tools' ruin-and-recreate iterated local search, strong on long routes
+     where local search stalls;
+3. the best plan by objective wins (serving every mandatory stop first). If no
+   search beat the greedy plan in time the result says so: ``backend="greedy"``
+   and a "fallback" warning.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
+
 from solver._evaluate import build_result
+from solver._portfolio import Candidate, Portfolio, run_task
+from solver._specs import SearchSpec, Task
 from solver.greedy import solve_greedy
-from solver.problem import NONE, RoutingProblem
+from solver.problem import NONE, RoutingProblem, routes_from_lists
 from solver.result import RoutingResult, SolveStatus
 
 log = logging.getLogger(__name__)
 
-Metaheuristic = Literal["gls", "sa", "tabu", "greedy"]
+Metaheuristic = Literal["gls", "sa", "tabu", "greedy", "ils"]
+FALLBACK = "fallback: the optimiser found nothing better than the greedy plan"
 
 
 @dataclass(frozen=True)
 class RoutingParams:
     """Knobs of ``solve_routing``; validated on construction.
 
-    vroom_share: share of the budget VROOM may use for its construction.
-    isolate: run OR-Tools in a child process stopped at the hard deadline.
+    metaheuristic: the local search run from the best start plan.
+    use_vroom: start local search from a VROOM construction when VROOM can
+        express the problem (hard constraints only: no soft deadlines).
+    vroom_level / vroom_share: VROOM's exploration level and the share of the
+        local-search task's time it may use.
+    workers: parallel searches (child processes); 1 runs local search only,
+        2 adds iterated local search beside it. Match the cores you can spare.
+    isolate: run searches in child processes stopped at the hard deadline; with
+        ``False`` one search runs in this process and OR-Tools' limit is trusted.
     deadline_margin_s: time kept back for collecting results and building the answer.
     """
 
     metaheuristic: Metaheuristic = "gls"
     use_vroom: bool = True
     vroom_level: int = 4
-    vroom_share: float = 0.8
-    vroom_threads: int = 2
+    vroom_share: float = 0.6
+    workers: int = 2
     isolate: bool = True
     deadline_margin_s: float = 0.04
 
     def __post_init__(self) -> None:
-        if self.metaheuristic not in ("gls", "sa", "tabu", "greedy"):
+        if self.metaheuristic not in ("gls", "sa", "tabu", "greedy", "ils"):
             raise ValueError(f"unknown metaheuristic {self.metaheuristic!r}")
         if not 0 <= self.vroom_level <= 5:
             raise ValueError("vroom_level must lie in [0, 5]")
         if not 0.0 < self.vroom_share < 1.0:
             raise ValueError("vroom_share must lie in (0, 1)")
-        if self.vroom_threads < 1:
-            raise ValueError("vroom_threads must be at least 1")
-        if self.deadline_margin_s < 0:
-            raise ValueError("deadline_margin_s must be non-negative")
+        if not 1 <= self.workers <= 16:
+            raise ValueError("workers must lie in [1, 16]")
+        if not 0 <= self.deadline_margin_s < 1.0:
+            raise ValueError("deadline_margin_s must lie in [0, 1)")
 
 
-def _mandatory_missing(problem: RoutingProblem, result: RoutingResult) -> bool:
+def _mandatory_missing(problem: RoutingProblem, result: RoutingResult) -> int:
     assert problem.drop_penalty is not None and problem.committed_vehicle is not None
-    return any(
-        problem.drop_penalty[s] == NONE or problem.committed_vehicle[s] != NONE
+    return sum(
+        1
         for s in result.dropped
+        if problem.drop_penalty[s] == NONE or problem.committed_vehicle[s] != NONE
     )
 
 
-def _better(problem: RoutingProblem, a: RoutingResult, b: RoutingResult | None) -> bool:
-    """Whether plan a beats plan b: serving every mandatory stop first, then objective."""
+def better(problem: RoutingProblem, a: RoutingResult, b: RoutingResult | None) -> bool:
+    """Whether plan a beats plan b: fewer unserved mandatory stops first, then objective."""
     if b is None:
         return True
-    a_bad, b_bad = _mandatory_missing(problem, a), _mandatory_missing(problem, b)
-    if a_bad != b_bad:
-        return not a_bad
-    if a_bad:
-        return len(a.dropped) < len(b.dropped) or (
-            len(a.dropped) == len(b.dropped) and a.objective < b.objective
-        )
-    return a.objective < b.objective
+    key_a = (_mandatory_missing(problem, a), a.objective)
+    key_b = (_mandatory_missing(problem, b), b.objective)
+    return key_a < key_b
 
 
-def _vroom_helps(problem: RoutingProblem) -> bool:
+def vroom_applies(problem: RoutingProblem) -> bool:
     """VROOM sees only hard constraints: worth it when soft deadlines do not drive the cost."""
     assert problem.soft_deadline is not None and problem.lateness_weight is not None
     return not bool(((problem.soft_deadline != NONE) & (problem.lateness_weight > 0)).any())
 
 
-def _child(
-    conn: Connection,
+def _temperature(problem: RoutingProblem) -> float:
+    """Annealing scale from the data alone: 1.5 x the mean cost to a stop's 5 nearest places.
+
+    About one arc of a good plan, so a rebuild that costs one extra arc is
+    accepted now and then early on and almost never at the end.
+    """
+    cost = problem.travel_cost
+    assert cost is not None
+    if problem.num_stops == 0:
+        return 1.0
+    places = np.unique(np.concatenate([problem.stop_location, problem.vehicle_start]))
+    sub = cost[np.ix_(problem.stop_location, places)].astype(np.float64)
+    sub[sub <= 0] = np.inf
+    k = min(5, sub.shape[1])
+    near = np.partition(sub, k - 1, axis=1)[:, :k]
+    finite = near[np.isfinite(near)]
+    return float(1.5 * finite.mean()) if finite.size else 1.0
+
+
+def _ils_first(problem: RoutingProblem) -> str:
+    """Savings builds many short routes to ruin and recreate; it needs one depot, no pairs."""
+    assert problem.vehicle_end is not None
+    starts = set(problem.vehicle_start.tolist())
+    ends = set(problem.vehicle_end.tolist())
+    if not problem.pairs_list() and len(starts) == 1 and starts == ends:
+        return "PARALLEL_SAVINGS"
+    return "LOCAL_CHEAPEST_INSERTION"
+
+
+def plan_tasks(
     problem: RoutingProblem,
-    limit_s: float,
-    start: list[list[int]] | None,
-    metaheuristic: str,
-    plain: bool,
-) -> None:
-    """Child-process body: solve and stream improving plans through the pipe."""
-    from solver._ortools_routing import solve_ortools
-
-    def send(routes: list[list[int]], cost: int) -> None:
-        conn.send(("plan", routes))
-
-    try:
-        out = solve_ortools(
-            problem,
-            limit_s,
-            initial_routes=start,
-            metaheuristic=metaheuristic,
-            on_solution=send,
-            plain=plain,
-        )
-        conn.send(("done", out.routes, out.status_code))
-    except Exception as exc:  # report, never hang the parent
-        conn.send(("error", repr(exc), -1))
-    finally:
-        conn.close()
-
-
-def run_ortools(
-    problem: RoutingProblem,
-    limit_s: float,
-    deadline: float,
-    *,
-    start: list[list[int]] | None = None,
-    metaheuristic: str = "gls",
-    plain: bool = False,
-    isolate: bool = True,
-) -> tuple[list[list[int]] | None, str]:
-    """OR-Tools' best routes by ``deadline`` (perf_counter time) and a status note."""
-    if not isolate:
-        from solver._ortools_routing import solve_ortools
-
-        out = solve_ortools(
-            problem, limit_s, initial_routes=start, metaheuristic=metaheuristic, plain=plain
-        )
-        return out.routes, out.message
-    ctx = mp.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=_child, args=(child, problem, limit_s, start, metaheuristic, plain), daemon=True
+    prm: RoutingParams,
+    initial_routes: Sequence[Sequence[int]] | None = None,
+) -> list[Task]:
+    """The searches to run: local search first, then iterated local search."""
+    use_vroom = prm.use_vroom and vroom_applies(problem) and prm.metaheuristic != "ils"
+    workers = prm.workers if prm.isolate else 1
+    temperature = _temperature(problem)
+    seed = None if initial_routes is None else routes_from_lists(initial_routes)
+    local = Task(
+        name=f"vroom+{prm.metaheuristic}" if use_vroom else prm.metaheuristic,
+        spec=SearchSpec(method=prm.metaheuristic, temperature=temperature),
+        vroom_level=prm.vroom_level if use_vroom else None,
+        vroom_share=prm.vroom_share,
+        vroom_threads=1 if workers > 1 else 2,
+        initial_routes=seed,
     )
-    proc.start()
-    child.close()
-    best: list[list[int]] | None = None
-    note = "stopped at the deadline"
-    try:
-        while True:
-            left = deadline - time.perf_counter()
-            if left <= 0 or not parent.poll(left):
-                break
-            try:
-                kind, payload, code = (*parent.recv(), None)[:3]
-            except EOFError:
-                note = "OR-Tools process ended without an answer"
-                break
-            if kind == "plan":
-                best = payload
-            elif kind == "done":
-                best = payload if payload is not None else best
-                note = f"OR-Tools status {code}"
-                break
-            else:
-                note = f"OR-Tools failed: {payload}"
-                break
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(timeout=1.0)
-        parent.close()
-    return best, note
+    tasks = [local]
+    if workers > 1 and prm.metaheuristic != "ils":
+        ils = SearchSpec(method="ils", first=_ils_first(problem), temperature=temperature)
+        tasks.append(Task(name="ils", spec=ils))
+    return tasks[:workers]
 
 
 def solve_routing(
@@ -179,69 +160,74 @@ def solve_routing(
     initial_routes: Sequence[Sequence[int]] | None = None,
     params: RoutingParams | None = None,
 ) -> RoutingResult:
-    """Best plan found within ``time_limit_s`` (wall clock, model building included)."""
+    """Best plan found within ``time_limit_s`` (wall clock, model building included).
+
+    Always returns a plan (the greedy one at worst); ``initial_routes`` (e.g. the
+    previous plan) seed the greedy plan and through it every search.
+    """
     if not time_limit_s > 0:
         raise ValueError("time_limit_s must be positive")
     prm = params or RoutingParams()
     t0 = time.perf_counter()
-    deadline = t0 + time_limit_s - prm.deadline_margin_s
-    warnings: list[str] = []
-
-    greedy = solve_greedy(problem, initial_routes=initial_routes)
-    best: RoutingResult = greedy
+    deadline = t0 + time_limit_s - min(prm.deadline_margin_s, time_limit_s * 0.1)
     if problem.num_stops == 0 or problem.num_vehicles == 0:
-        return _finish(best, t0, warnings)
-
-    if prm.use_vroom and _vroom_helps(problem):
-        from solver._vroom_construct import construct_vroom
-
-        budget = min(time_limit_s * prm.vroom_share, deadline - time.perf_counter())
-        if budget > 0.02:
-            routes = construct_vroom(
-                problem, budget, level=prm.vroom_level, threads=prm.vroom_threads
-            )
-            if routes is not None:
-                cand = build_result(
-                    problem,
-                    routes,
-                    status=SolveStatus.FEASIBLE,
-                    solve_time_s=0.0,
-                    backend="vroom",
-                )
-                if _better(problem, cand, best):
-                    best = cand
-
-    left = deadline - time.perf_counter()
-    if left > 0.05:
-        start = [list(r) for r in best.routes] if best.has_plan else None
-        routes, note = run_ortools(
+        return _finish(solve_greedy(problem, initial_routes=initial_routes), t0, [])
+    tasks = plan_tasks(problem, prm, initial_routes)
+    greedy_limit = time_limit_s * 0.1
+    if prm.isolate:
+        # Searches start first; the greedy fallback is built while they run.
+        with Portfolio(problem, tasks, deadline) as portfolio:
+            greedy = solve_greedy(problem, initial_routes=initial_routes, time_limit_s=greedy_limit)
+            candidates, notes = portfolio.collect()
+    else:
+        greedy = solve_greedy(problem, initial_routes=initial_routes, time_limit_s=greedy_limit)
+        start = [list(r) for r in greedy.routes] if greedy.has_plan else None
+        candidates, notes = _run_inline(problem, tasks[0], deadline, start)
+    best = greedy
+    for cand in candidates:
+        result = build_result(
             problem,
-            max(0.01, left - 0.03),
-            deadline,
-            start=start,
-            metaheuristic=prm.metaheuristic,
-            isolate=prm.isolate,
+            cand.routes,
+            status=SolveStatus.FEASIBLE,
+            solve_time_s=0.0,
+            backend=_backend(cand),
         )
-        if routes is not None:
-            cand = build_result(
-                problem,
-                routes,
-                status=SolveStatus.FEASIBLE,
-                solve_time_s=0.0,
-                backend="ortools" if best is greedy else f"{best.backend}+ortools",
-            )
-            if not _better(problem, best, cand):
-                best = cand
-        else:
-            log.info("OR-Tools returned no plan: %s", note)
-    if best is greedy:
-        warnings.append("fallback: the optimiser found nothing better than the greedy plan")
+        if not better(problem, best, result):
+            best = result
+    warnings: list[str] = []
+    if best is greedy or best.backend == "greedy":
+        warnings.append(FALLBACK)
+        log.info("no search beat the greedy plan: %s", "; ".join(notes))
     return _finish(best, t0, warnings)
 
 
-def _finish(result: RoutingResult, t0: float, warnings: list[str]) -> RoutingResult:
-    from dataclasses import replace
+def _backend(cand: Candidate) -> str:
+    """Who made the plan: "vroom", "greedy" (a start OR-Tools could not improve),
+    "vroom+ortools", "ortools" or "ortools-ils"."""
+    if cand.stage.startswith("start:"):
+        return cand.stage.removeprefix("start:")
+    if cand.task == "ils":
+        return "ortools-ils"
+    return "vroom+ortools" if cand.task.startswith("vroom") else "ortools"
 
+
+def _run_inline(
+    problem: RoutingProblem,
+    task: Task,
+    deadline: float,
+    start: Sequence[Sequence[int]] | None,
+) -> tuple[list[Candidate], list[str]]:
+    """One search in this process (no hard deadline beyond OR-Tools' own limit)."""
+    found: list[Candidate] = []
+
+    def send(routes: list[list[int]], stage: str) -> None:
+        found[:] = [Candidate(task.name, stage, routes)]
+
+    note = run_task(problem, task, deadline, start, send)
+    return found, [f"{task.name}: {note}"]
+
+
+def _finish(result: RoutingResult, t0: float, warnings: list[str]) -> RoutingResult:
     return replace(
         result,
         solve_time_s=time.perf_counter() - t0,

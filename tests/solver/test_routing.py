@@ -1,165 +1,154 @@
-"""OR-Tools back-end and solve_routing: every constraint, checked by the independent checker."""
+"""solve_routing: always a plan in time, the best candidate kept, every plan checked."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from solver._evaluate import build_result
+from solver._portfolio import Portfolio
+from solver._specs import SearchSpec, Task
 from solver.checker import check_routes
 from solver.greedy import solve_greedy
+from solver.instances import to_routing_problem
 from solver.problem import NONE, RoutingProblem
-from solver.result import RoutingResult
-from solver.routing import RoutingParams, solve_routing
-from tests.solver.factories import line_problem, routing_problems
+from solver.result import RoutingResult, SolveStatus
+from solver.routing import FALLBACK, RoutingParams, plan_tasks, solve_routing
+from tests.solver.factories import line_problem, random_instance, routing_problems
 
-# In-process OR-Tools keeps these tests light; one test covers the child process.
+# One in-process search keeps most tests light; a few run the real portfolio.
 FAST = RoutingParams(isolate=False, use_vroom=False)
 
 
-def solve(problem: RoutingProblem, limit: float = 0.5, **kw: object) -> RoutingResult:
-    result = solve_routing(problem, limit, params=kw.pop("params", FAST), **kw)  # type: ignore[arg-type]
+def checked(problem: RoutingProblem, result: RoutingResult) -> RoutingResult:
     report = check_routes(problem, result)
     assert report.feasible, report.violations
     assert report.objective == result.objective
     return result
 
 
-def test_time_windows_force_the_order() -> None:
-    """A far stop with an early window is served before a near stop with a late one."""
-    p = line_problem([2, 10], tw_start=[50, 0], tw_end=[60, 15])
-    r = solve(p)
-    assert r.routes[0] == (1, 0)
-
-
-def test_capacity_with_initial_load_splits_work() -> None:
-    """With 2 units already on board and capacity 3, two pickups of 1 need two vehicles."""
-    p = line_problem(
-        [5, 6],
-        vehicles=2,
-        demand=[1, 1],
-        capacity=[[3], [3]],
-        vehicle_initial_load=[[2], [0]],
+def community_problem(rng: np.random.Generator, stops: int = 40) -> RoutingProblem:
+    """Engine-like: couriers at their own positions, open routes, soft deadlines, drops."""
+    couriers = 4
+    xy = rng.uniform(0, 3000, size=(stops + couriers, 2))
+    dist = np.ceil(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))).astype(np.int64)
+    pairs = np.arange(stops).reshape(-1, 2)
+    demand = np.zeros(stops, dtype=np.int64)
+    demand[pairs[:, 0]], demand[pairs[:, 1]] = 1, -1
+    ready = rng.integers(0, 600, size=stops)
+    return RoutingProblem(
+        travel_time=dist // 5,
+        travel_cost=dist,
+        stop_location=np.arange(stops),
+        service_time=np.full(stops, 120),
+        demand=demand,
+        tw_start=np.where(np.isin(np.arange(stops), pairs[:, 0]), ready, 0),
+        soft_deadline=ready + 1800,
+        lateness_weight=np.full(stops, 3),
+        drop_penalty=np.full(stops, 50_000),
+        pairs=pairs,
+        vehicle_start=np.arange(stops, stops + couriers),
+        capacity=np.full((couriers, 1), 3),
+        vehicle_end_time=np.full(couriers, 4 * 3600),
     )
-    r = solve(p)
-    assert sum(1 for route in r.routes if route) == 2 or r.routes[1] == (0, 1)
 
 
-def test_pairs_stay_together_pickup_first() -> None:
-    """A pickup-delivery pair rides one vehicle and the pickup comes first."""
-    p = line_problem([8, 3], vehicles=2, demand=[1, -1], pairs=[[0, 1]], capacity=[[1], [1]])
-    r = solve(p)
-    route = next(route for route in r.routes if route)
-    assert route == (0, 1)
+def test_portfolio_plan_on_a_benchmark_style_problem_is_checked() -> None:
+    """The default portfolio (VROOM + local search beside ILS) serves all 60 customers."""
+    inst = random_instance(np.random.default_rng(3), customers=60, pdptw=False)
+    p = to_routing_problem(inst)
+    r = checked(p, solve_routing(p, 1.0))
+    assert r.status is SolveStatus.FEASIBLE and not r.dropped
+    assert r.backend != "greedy" and not r.warnings
+    assert r.objective <= solve_greedy(p).objective
 
 
-def test_skills_restrict_vehicles() -> None:
-    """A stop that only vehicle 1 may serve goes to vehicle 1 even when 0 is as close."""
-    p = line_problem([4, 4], vehicles=2, allowed_vehicles=(frozenset({1}), None))
-    r = solve(p)
-    assert 0 in r.routes[1]
+def test_portfolio_handles_engine_problems_without_vroom() -> None:
+    """Open routes, own starts, pairs and soft deadlines: GLS and ILS still beat greedy."""
+    p = community_problem(np.random.default_rng(5))
+    tasks = plan_tasks(p, RoutingParams())
+    assert [t.vroom_level for t in tasks] == [None, None]  # soft deadlines: no VROOM
+    assert tasks[1].spec.first == "LOCAL_CHEAPEST_INSERTION"
+    r = checked(p, solve_routing(p, 1.0))
+    assert r.objective <= solve_greedy(p).objective
 
 
-def test_committed_stop_stays_on_its_vehicle() -> None:
-    """An on-board delivery committed to vehicle 0 stays there."""
-    p = line_problem(
-        [9, 1],
-        vehicles=2,
-        demand=[-1, 0],
-        committed_vehicle=[0, NONE],
-        vehicle_initial_load=[[1], [0]],
-        capacity=[[3], [3]],
+def test_ils_streams_checked_plans_on_engine_problems() -> None:
+    """Iterated local search alone, in a child process, reports plans the checker accepts."""
+    p = community_problem(np.random.default_rng(6), stops=20)
+    ils = Task("ils", SearchSpec(method="ils", first="LOCAL_CHEAPEST_INSERTION", temperature=500))
+    with Portfolio(p, [ils], time.perf_counter() + 0.6) as portfolio:
+        candidates, notes = portfolio.collect()
+    assert [c.task for c in candidates] == ["ils"], notes
+    plan = build_result(
+        p, candidates[0].routes, status=SolveStatus.FEASIBLE, solve_time_s=0, backend=""
     )
-    r = solve(p)
-    assert 0 in r.routes[0]
+    checked(p, plan)
 
 
-def test_overload_drops_optional_work_instead_of_failing() -> None:
-    """Three pickups of 1 for one vehicle of capacity 2 and no deliveries: one is dropped."""
-    p = line_problem([1, 2, 3], demand=[1, 1, 1], capacity=[[2]], drop_penalty=[1000, 1000, 1000])
-    r = solve(p)
-    assert len(r.dropped) == 1
+def test_tiny_limit_falls_back_to_the_greedy_plan() -> None:
+    """With 10 ms no search can answer: the greedy plan comes back, flagged as a fallback."""
+    inst = random_instance(np.random.default_rng(8), customers=60, pdptw=True)
+    p = to_routing_problem(inst)
+    r = checked(p, solve_routing(p, 0.01))
+    assert r.backend == "greedy"
+    assert r.warnings and r.warnings[0] == FALLBACK
+    assert r.has_plan
 
 
-def test_soft_deadlines_reduce_lateness() -> None:
-    """With heavy lateness weights the urgent far stop goes first."""
-    plain = line_problem([1, 30, 2])
-    urgent = plain.replace(soft_deadline=[NONE, 30, NONE], lateness_weight=[0, 100, 0])
-    r_plain, r_urgent = solve(plain), solve(urgent)
-    assert r_urgent.lateness <= r_plain.lateness or r_plain.lateness == 0
-    assert r_urgent.routes[0][0] == 1
-
-
-def test_open_routes_do_not_pay_the_way_back() -> None:
-    """An open route's cost excludes the return leg a closed route pays."""
-    closed = solve(line_problem([10]))
-    opened = solve(line_problem([10], open_routes=True))
-    assert closed.travel_cost == 20 and opened.travel_cost == 10
-
-
-def test_shift_end_limits_the_route() -> None:
-    """A stop beyond the shift end is dropped rather than served late."""
-    p = line_problem([50], vehicle_end_time=[60], drop_penalty=[10_000])
-    r = solve(p)
-    assert r.dropped == (0,)
-
-
-def test_travel_profiles_per_vehicle() -> None:
-    """A tight window is reachable only by the fast vehicle (profile 1)."""
-    slow = np.abs(np.arange(3)[:, None] - np.arange(3)[None, :]) * 10
-    fast = slow // 5
-    p = RoutingProblem(
-        travel_time=np.stack([slow, fast]),
-        travel_cost=slow,
-        stop_location=[2],
-        vehicle_start=[0, 0],
-        vehicle_profile=[0, 1],
-        tw_end=[10],
-    )
-    r = solve(p)
-    assert r.routes[1] == (0,)
-
-
-def test_churn_keeps_previous_assignment_when_cheap() -> None:
-    """A churn penalty keeps a stop on its preferred vehicle despite a small detour."""
-    p = line_problem(
-        [5],
-        vehicles=2,
-        preferred_vehicle=[1],
-        churn_penalty=[1000],
-        vehicle_fixed_cost=[0, 3],
-    )
-    r = solve(p)
-    assert r.routes[1] == (0,)
-
-
-def test_warm_start_is_used_and_never_worse() -> None:
-    """Starting from the greedy plan ends no worse than the greedy plan."""
+def test_in_process_ils_and_warm_start() -> None:
+    """Iterated local search in-process, seeded with a previous plan, gives a checked plan."""
     rng = np.random.default_rng(4)
     pos = rng.integers(1, 100, 30).tolist()
     p = line_problem(pos, vehicles=3, demand=[1] * 30, capacity=[[12]] * 3)
-    g = solve_greedy(p)
-    r = solve(p, initial_routes=[list(x) for x in g.routes])
-    assert r.objective <= g.objective
+    previous = [list(range(0, 10)), list(range(10, 20)), list(range(20, 30))]
+    r = checked(
+        p,
+        solve_routing(
+            p,
+            0.3,
+            initial_routes=previous,
+            params=RoutingParams(metaheuristic="ils", isolate=False),
+        ),
+    )
+    assert r.backend == "ortools-ils" or (r.backend == "greedy" and FALLBACK in r.warnings)
+    assert r.objective <= solve_greedy(p, initial_routes=previous).objective
 
 
-def test_child_process_deadline_still_returns_a_plan() -> None:
-    """With a tiny budget and the isolated child process the result is still a checked plan."""
-    rng = np.random.default_rng(9)
-    pos = rng.integers(1, 500, 120).tolist()
-    p = line_problem(pos, vehicles=8, demand=[1] * 120, capacity=[[20]] * 8)
-    r = solve(p, limit=0.2, params=RoutingParams())
-    assert r.has_plan and not r.dropped
+def test_empty_problem_returns_at_once() -> None:
+    """No stops: an empty plan without warnings."""
+    p = line_problem([])
+    r = solve_routing(p, 1.0)
+    assert r.routes == ((),) and r.objective == 0 and not r.warnings
+
+
+def test_mandatory_stops_win_over_objective() -> None:
+    """A plan that serves a mandatory stop beats a cheaper one that skips it."""
+    p = line_problem([5, 50], vehicle_end_time=[200], drop_penalty=[NONE, 10])
+    r = checked(p, solve_routing(p, 0.3, params=FAST))
+    assert 0 in r.routes[0]
 
 
 def test_params_are_validated() -> None:
-    """Bad parameters are refused at construction."""
+    """Bad parameters and limits are refused at construction."""
     with pytest.raises(ValueError):
         RoutingParams(vroom_share=1.5)
     with pytest.raises(ValueError):
         RoutingParams(metaheuristic="magic")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
+        RoutingParams(workers=0)
+    with pytest.raises(ValueError):
         solve_routing(line_problem([1]), 0.0)
+
+
+def test_single_worker_runs_local_search_only() -> None:
+    """workers=1 keeps one task; the default adds iterated local search beside it."""
+    p = line_problem([1, 2])
+    assert [t.name for t in plan_tasks(p, RoutingParams(workers=1))] == ["vroom+gls"]
+    assert [t.name for t in plan_tasks(p, RoutingParams())] == ["vroom+gls", "ils"]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

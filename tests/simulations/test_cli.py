@@ -1,0 +1,149 @@
+"""`dispatch simulate` and `dispatch demo` as command functions (CliRunner, no subprocess)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from api.cli_simulate import demo, simulate
+from tests.simulations.conftest import write_mdrp_instance
+
+SMALL = """
+name = "small"
+hours = 0.5
+drain_min = 20.0
+[community]
+id = "small"
+radius_m = 1000.0
+[[merchants]]
+service = "takeout"
+count = 2
+share = 1.0
+prep_min = 5.0
+[residents]
+count = 30
+[orders]
+base_per_hour = 20.0
+[[couriers]]
+count = 3
+end_h = 1.0
+"""
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(simulate)
+    app.command()(demo)
+    return app
+
+
+def test_simulate_writes_outputs_and_prints_kpis(tmp_path: Path) -> None:
+    """A scenario file runs end to end; the table and the files' paths are printed."""
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "simulate",
+            "--scenario",
+            str(scenario),
+            "--policy",
+            "greedy",
+            "--surge",
+            "off",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "on time" in result.output and "report" in result.output
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["run"]["surge"] is False and kpis["max_surge_multiplier"] in (None, 1.0)
+    assert (out / "report.html").exists() and (out / "events.jsonl").exists()
+
+
+def test_bad_scenario_is_a_clean_error(tmp_path: Path) -> None:
+    """A scenario with a typo exits with code 2 and names the field."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.replace("base_per_hour", "base_per_hr"))
+    result = CliRunner().invoke(_app(), ["simulate", "--scenario", str(bad)])
+    assert result.exit_code == 2
+    assert "orders.base_per_hr: unknown field" in result.output
+
+
+def test_simulate_replays_mdrp_and_writes_a_solution(tmp_path: Path) -> None:
+    """--mdrp with --mdrp-solution writes the three files and MDRP metrics."""
+    inst = write_mdrp_instance(tmp_path / "inst")
+    sol = tmp_path / "sol"
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "simulate",
+            "--mdrp",
+            str(inst),
+            "--policy",
+            "greedy",
+            "--out",
+            str(tmp_path / "o"),
+            "--mdrp-solution",
+            str(sol),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in sol.iterdir()) == [
+        "solution_info_assignments.txt",
+        "solution_info_couriers.txt",
+        "solution_info_orders.txt",
+    ]
+    assert json.loads((tmp_path / "o" / "kpis.json").read_text())["mdrp"]["orders_delivered"] > 0
+
+
+def test_demo_prints_the_report_path(tmp_path: Path) -> None:
+    """`demo` runs the default community briefly and says where the report is."""
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        _app(), ["demo", "--hours", "0.25", "--policy", "greedy", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "report:" in result.output and (out / "report.html").exists()
+
+
+def test_rules_file_changes_prices(tmp_path: Path) -> None:
+    """--rules loads a rule set from a file; capping every multiplier at 1 removes surge."""
+    from dispatch.surge import default_rules, rules_to_dict
+
+    data = rules_to_dict(default_rules())
+    data.pop("version", None)
+    flat = {"curve": [[0.0, 1.0], [1.0, 1.0]], "floor": 1.0, "cap": 1.0}
+    data["default"] = {**data["default"], **flat}
+    data["services"] = {k: {**v, **flat} for k, v in data["services"].items()}
+    data["overrides"] = []
+    rules = tmp_path / "flat.json"
+    rules.write_text(json.dumps(data))
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "simulate",
+            "--scenario",
+            str(scenario),
+            "--policy",
+            "greedy",
+            "--rules",
+            str(rules),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["run"]["surge"] is True and kpis["max_surge_multiplier"] == 1.0
+    assert kpis["quotes_declined"] == 0

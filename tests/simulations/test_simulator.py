@@ -1,0 +1,156 @@
+"""The simulator: determinism, conservation of orders, KPI arithmetic, the greedy policy."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import pytest
+
+import geo
+from dispatch.clock import ManualClock
+from dispatch.model import LatLng, OrderState, ServiceType, Vehicle, WorkerKind
+from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, WorkerSpec
+from dispatch.settings import EngineSettings
+from dispatch.store.memory import MemoryStore
+from simulations.demand import build_world
+from simulations.eventlog import replay
+from simulations.kpis import comparable, compute_kpis
+from simulations.policies import NearestAvailable, PolicyEngine
+from simulations.scenario import Scenario
+from simulations.simulator import Simulation
+from simulations.world import Merchant, OrderArrival, WorkerPlan, World
+
+CENTER = LatLng(31.2304, 121.4737)
+
+
+@pytest.mark.parametrize("policy", ["greedy", "optimizer"])
+def test_same_seed_same_kpis(tiny: Scenario, policy: str) -> None:
+    """Two runs of one seed agree on every KPI but wall-clock timings."""
+    a = compute_kpis(Simulation(build_world(tiny, 5), policy=policy).run())  # type: ignore[arg-type]
+    b = compute_kpis(Simulation(build_world(tiny, 5), policy=policy).run())  # type: ignore[arg-type]
+    assert comparable(a) == comparable(b)
+    assert a["orders_total"] > 0
+
+
+def test_other_seed_other_day(tiny: Scenario) -> None:
+    """Another seed draws another day (arrivals differ)."""
+    a, b = build_world(tiny, 1), build_world(tiny, 2)
+    assert [o.t for o in a.orders] != [o.t for o in b.orders]
+
+
+def test_every_order_ends_in_exactly_one_state(tiny: Scenario) -> None:
+    """Created orders = delivered + cancelled + failed + open, each once, as the log says."""
+    result = Simulation(build_world(tiny, 7), policy="greedy").run()
+    k = compute_kpis(result)
+    ids = [o.id for o in result.orders]
+    assert len(ids) == len(set(ids)) == k["orders_total"]
+    states = Counter(o.state for o in result.orders)
+    assert set(states) <= {"delivered", "cancelled", "failed", "pending", "assigned", "picked_up"}
+    assert (
+        k["orders_delivered"] + k["orders_cancelled"] + k["orders_failed"] + k["orders_open_at_end"]
+        == k["orders_total"]
+    )
+    assert k["orders_cancelled"] > 0  # the tiny scenario has impatient customers
+    created = [e for e in result.events if e["type"] == "order.created"]
+    assert len(created) == k["orders_total"]
+    history = replay(result.events)
+    for o in result.orders:
+        assert history[o.id].final == o.state
+    for o in result.orders:
+        if o.state == "delivered":
+            assert o.picked_s is not None and o.delivered_s is not None
+            assert o.created_s <= o.picked_s <= o.delivered_s
+
+
+def _hand_made_world() -> tuple[World, LatLng]:
+    proj = geo.LocalProjection(CENTER.lat, CENTER.lng)
+    lat, lng = proj.to_latlng([0.0], [600.0])
+    home = LatLng(float(lat[0]), float(lng[0]))
+    merchant = Merchant("m1", CENTER, ServiceType.TAKEOUT, 300.0)
+    orders = (
+        OrderArrival(t=60.0, merchant=0, dropoff=home, prep_estimate_s=300.0, prep_actual_s=300.0),
+        OrderArrival(
+            t=1500.0, merchant=0, dropoff=home, prep_estimate_s=120.0, prep_actual_s=120.0
+        ),
+    )
+    courier = WorkerPlan(
+        "c1", WorkerKind.COURIER, Vehicle.BICYCLE, start_s=0.0, end_s=3600.0, home=CENTER
+    )
+    world = World(
+        name="hand-made",
+        community=CommunitySpec("hand", "Hand", CENTER, radius_m=1000.0, dispatch_interval_s=30.0),
+        t0=1_767_225_600.0,
+        horizon_s=2400.0,
+        end_s=3600.0,
+        merchants=(merchant,),
+        orders=orders,
+        jobs=(),
+        workers=(courier,),
+        settings=EngineSettings(pickup_service_s=120, dropoff_service_s=60),
+    )
+    return world, home
+
+
+def test_kpi_arithmetic_on_a_hand_made_day() -> None:
+    """Two orders, one courier: every KPI follows from travel and service times by hand."""
+    world, home = _hand_made_world()
+    result = Simulation(world, policy="greedy", surge=False).run()
+    k = compute_kpis(result)
+    bike = geo.profile("bicycle")
+    t = geo.eta_s(CENTER.lat, CENTER.lng, home.lat, home.lng, bike)  # merchant → home
+    back = geo.eta_s(home.lat, home.lng, CENTER.lat, CENTER.lng, bike)
+    # o1: ready at 360 with the courier waiting there; picked 360, leaves 480, at the door 480+t
+    c2d_1 = 480 + t - 60
+    # o2: placed 1500, courier at the home: at the merchant 1500+back (ready 1620), leaves +120
+    pick_2 = max(1500 + back, 1620)
+    c2d_2 = pick_2 + 120 + t - 1500
+    assert k["orders_total"] == k["orders_delivered"] == 2
+    assert k["on_time_rate"] == 1.0
+    assert k["click_to_door_p50_min"] == pytest.approx((c2d_1 + c2d_2) / 2 / 60, abs=1e-3)
+    low, high = sorted([c2d_1, c2d_2])
+    assert k["click_to_door_p90_min"] == pytest.approx((low + 0.9 * (high - low)) / 60, abs=1e-3)
+    assert k["ready_to_pickup_p50_min"] == pytest.approx((pick_2 - 1620) / 2 / 60, abs=1e-3)
+    # the courier starts at the merchant: three legs (to the door, back, to the door)
+    metres = 3 * float(geo.haversine_m(CENTER.lat, CENTER.lng, home.lat, home.lng)) * 1.3
+    assert k["km_per_order"] == pytest.approx(metres / 1000 / 2, rel=1e-3)
+    assert result.end_s == 2400.0  # all done at the first sample after demand stopped
+    busy = 2 * t + back + 2 * 120 + 2 * 60
+    assert k["courier_utilization"] == pytest.approx(busy / 2400.0, abs=1e-4)
+    assert k["orders_per_courier_hour"] == pytest.approx(2 / (2400 / 3600), abs=1e-4)
+    assert k["mean_surge_multiplier"] == 1.0 and k["quotes_declined"] == 0
+    assert k["unassigned_at_end"] == 0 and k["jobs_total"] == 0
+
+
+def test_greedy_sends_the_nearest_idle_courier() -> None:
+    """Orders go to the nearest courier with no work; a busy courier gets nothing more."""
+    clock = ManualClock()
+    counter = itertools.count()
+    engine = PolicyEngine(
+        EngineSettings(),
+        MemoryStore(),
+        clock,
+        dispatch_policy=NearestAvailable(),
+        ids=lambda p: f"{p}{next(counter)}",
+    )
+    engine.upsert_community(CommunitySpec("c", "C", CENTER, radius_m=2000.0))
+    proj = geo.LocalProjection(CENTER.lat, CENTER.lng)
+    spots = {"near": (100.0, 0.0), "far": (900.0, 0.0)}
+    for wid, (x, y) in spots.items():
+        engine.upsert_worker(WorkerSpec(wid, WorkerKind.COURIER, "c"))
+        lat, lng = proj.to_latlng([x], [y])
+        engine.update_location(LocationUpdate(wid, float(lat[0]), float(lng[0])))
+    lat, lng = proj.to_latlng([0.0, 300.0], [0.0, 800.0])
+    pickup, dropoff = LatLng(float(lat[0]), float(lng[0])), LatLng(float(lat[1]), float(lng[1]))
+    req = OrderRequest("c", pickup, dropoff)
+    first = engine.create_order(req)
+    engine.tick("c")
+    assert engine.get_order(first.id).worker_id == "near"
+    second = engine.create_order(req)
+    engine.tick("c")
+    assert engine.get_order(second.id).worker_id == "far"
+    third = engine.create_order(req)
+    result = engine.tick("c")
+    assert engine.get_order(third.id).state == OrderState.PENDING
+    assert result.unassigned == 1
+    assert [s.kind.value for s in engine.route("near")] == ["pickup", "dropoff"]
