@@ -1,4 +1,4 @@
-"""The `dispatch` command line: demo, bench (and later serve, simulate)."""
+"""The `dispatch` command line: demo, simulate, serve, bench."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typer
 
 from api.cli_bench import bench_app
 from api.cli_serve import serve
+from api.cli_simulate import simulate
 
 app = typer.Typer(
     help="Community delivery and technician dispatch optimizer.",
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.command()(serve)
+app.command()(simulate)
 
 
 @app.command()
