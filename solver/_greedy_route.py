@@ -52,6 +52,10 @@ class ProblemArrays:
         self.t0, self.t1 = p.vehicle_start_time, p.vehicle_end_time
         self.cap, self.init, self.fixed = p.capacity, p.vehicle_initial_load, p.vehicle_fixed_cost
         self.is_pickup = p.is_pickup()
+        assert p.trip_group is not None
+        self.group = p.trip_group
+        self.has_groups = bool(np.any(p.trip_group != NONE))
+        self.partner = p.partner()
         allow = np.ones((self.n, self.v), dtype=bool)
         if p.allowed_vehicles is not None:
             for s, vehicles in enumerate(p.allowed_vehicles):
@@ -96,6 +100,43 @@ class Simulation:
     first_bad: int | None  # first stop position that breaks a rule (k: the shift end)
 
 
+#: On-board group markers: nothing grouped on board, or orders of several groups.
+EMPTY, MIXED = -2, -3
+
+
+def onboard_groups(d: ProblemArrays, stops: list[int]) -> list[int]:
+    """Group of the grouped orders on board after each node (0: the start), or EMPTY/MIXED."""
+    count: dict[int, int] = {}
+    for s in stops:  # on-board deliveries (no pickup) are carried from the start
+        g = int(d.group[s])
+        if g != NONE and d.partner[s] == NONE:
+            count[g] = count.get(g, 0) + 1
+
+    def state() -> int:
+        live = [g for g, c in count.items() if c > 0]
+        return EMPTY if not live else live[0] if len(live) == 1 else MIXED
+
+    out = [state()]
+    for s in stops:
+        g = int(d.group[s])
+        if g != NONE:
+            count[g] = count.get(g, 0) + (1 if d.is_pickup[s] else -1)
+        out.append(state())
+    return out
+
+
+def trip_group_breaks(d: ProblemArrays, stops: list[int]) -> int:
+    """How many grouped pickups find another group on board (0: the rule holds)."""
+    if not d.has_groups:
+        return 0
+    og = onboard_groups(d, stops)
+    return sum(
+        1
+        for m, s in enumerate(stops)
+        if d.is_pickup[s] and d.group[s] != NONE and og[m] not in (EMPTY, int(d.group[s]))
+    )
+
+
 def simulate(d: ProblemArrays, v: int, stops: list[int]) -> Simulation:
     """Drive a route and report its schedule, costs and how badly it breaks rules."""
     tt = d.tt[int(d.profile[v])]
@@ -132,6 +173,13 @@ def simulate(d: ProblemArrays, v: int, stops: list[int]) -> Simulation:
         if t > d.t1[v]:
             violation += t - int(d.t1[v])
             first_bad = len(stops) if first_bad is None else first_bad
+    if d.has_groups:
+        og = onboard_groups(d, stops)
+        for m, s in enumerate(stops):
+            g = int(d.group[s])
+            if d.is_pickup[s] and g != NONE and og[m] not in (EMPTY, g):
+                violation += 1
+                first_bad = m if first_bad is None else min(first_bad, m)
     return Simulation(starts, travel, lateness, travel + late_cost, violation, first_bad)
 
 
@@ -191,6 +239,8 @@ class Route:
             and np.all(load <= cap)
             and np.all(load >= 0)
         )
+        self.feasible = self.feasible and trip_group_breaks(d, stops) == 0
+        self.og = np.array(onboard_groups(d, stops), dtype=np.int64) if d.has_groups else None
         late = (d.soft[st] != NONE) & (d.w[st] > 0)
         self.late_nodes = np.flatnonzero(late) + 1
         #: travel + weighted lateness of the route as it stands
@@ -250,6 +300,17 @@ class Route:
         out[cells] = np.where(mask, extra, 0).sum(axis=1)
         return out
 
+    def _group_bad_prefix(self, stops: IntArray) -> IntArray | None:
+        """Per stop, prefix counts over nodes 0..k of 'another group is on board' (or None)."""
+        if self.og is None:
+            return None
+        g = self.d.group[stops][:, None]
+        og = self.og[None, :]
+        bad = (g != NONE) & (og != EMPTY) & (og != g)
+        out = np.zeros((len(stops), self.k + 2), dtype=np.int64)
+        np.cumsum(bad, axis=1, out=out[:, 1:])
+        return out
+
     def _load_ok(self, low: IntArray, high: IntArray) -> IntArray:
         """Per candidate: all dimensions of [low, high] inside [0, capacity]."""
         cap = self.d.cap[self.v]
@@ -268,6 +329,11 @@ class Route:
         ok = (start <= d.l[stops][:, None]) & (leave + t_out <= self.Z[None, 1:])
         dem = d.dem[stops][:, None, :]
         ok &= self._load_ok(self.mn[None] + dem, self.mx[None] + dem)
+        prefix = self._group_bad_prefix(stops)
+        if prefix is not None:
+            # a lone grouped delivery is on board from the start until it is inserted
+            lone = (d.group[stops] != NONE) & (d.partner[stops] == NONE)
+            ok &= ~(lone[:, None] & (prefix[:, 1:] > 0))
         cost = c_in + c_out - self.cpn[None, :] + self._own_late(stops, start)
         if self.late_nodes.size:
             pf = np.maximum(0, leave + t_out - self.A[None, 1:])
@@ -316,6 +382,11 @@ class Route:
             self._later_deliveries(
                 grid, picks, drops, ok_p, leave_p, tp_out, cp_in, cp_out, td_out, cd_out, late_p
             )
+        prefix = self._group_bad_prefix(picks)
+        if prefix is not None:
+            # the new order is on board over nodes i..j: none may carry another group
+            span = prefix[:, None, 1:] - prefix[:, :-1, None]  # [r, i, j] = bad in i..j
+            grid[span > 0] = INF
         flat = grid.reshape(q, kp * kp)
         best = np.argmin(flat, axis=1)
         return flat[np.arange(q), best], best // kp, best % kp

@@ -103,6 +103,7 @@ class _Model:
         self._add_loads()
         self._add_pairs_and_vehicles()
         self._add_churn()
+        self._add_trip_groups()
         for k in range(v):
             fc = int(p.vehicle_fixed_cost[k])  # type: ignore[index]
             if fc:
@@ -203,6 +204,49 @@ class _Model:
         dim = r.GetDimensionOrDie(CHURN)
         for k in range(p.num_vehicles):
             dim.SetCumulVarSoftUpperBound(r.End(k), 0, 1)
+
+    def _add_trip_groups(self) -> None:
+        """One group per trip, as cumul constraints at grouped pickups.
+
+        Three running sums over the grouped orders on board: their count, the sum
+        of (group + 1) and the sum of its square. At a pickup of group g every
+        order on board belongs to g exactly when sum = (g + 1) * count and
+        sum of squares = (g + 1)^2 * count (equality in Cauchy-Schwarz).
+        """
+        p, r = self.problem, self.routing
+        assert p.trip_group is not None and p.committed_vehicle is not None
+        grouped = p.trip_group != NONE
+        if not np.any(grouped):
+            return
+        sign = np.where(p.is_pickup(), 1, -1) * grouped
+        key = np.where(grouped, p.trip_group + 1, 0)
+        lone = grouped & (p.partner() == NONE)
+        size = self.n + 2 * p.num_vehicles
+        dims = []
+        for name, per_stop in (
+            ("trip_count", sign),
+            ("trip_sum", sign * key),
+            ("trip_square", sign * key * key),
+        ):
+            vec = np.zeros(size, dtype=np.int64)
+            vec[: self.n] = per_stop
+            start = np.zeros(p.num_vehicles, dtype=np.int64)
+            for s in np.flatnonzero(lone).tolist():
+                start[int(p.committed_vehicle[s])] += -int(per_stop[s])
+            cap = int(np.abs(per_stop).sum() + start.sum())
+            idx = r.RegisterUnaryTransitVector(vec[self.order].tolist())
+            r.AddDimension(idx, 0, cap, False, name)
+            dim = r.GetDimensionOrDie(name)
+            for k in range(p.num_vehicles):
+                dim.CumulVar(r.Start(k)).SetValue(int(start[k]))
+            dims.append(dim)
+        count, total, square = dims
+        solver = r.solver()
+        for s in np.flatnonzero(grouped & p.is_pickup()).tolist():
+            i = self.index(s)
+            g = int(key[s])
+            solver.Add(total.CumulVar(i) == g * count.CumulVar(i))
+            solver.Add(square.CumulVar(i) == g * g * count.CumulVar(i))
 
     def routes_from(self, read_next: Callable[[int], int]) -> list[list[int]]:
         r, m = self.routing, self.manager

@@ -158,6 +158,29 @@ def _walk(p: RoutingProblem, v: int, route: list[int], tally: _Tally, bad: list[
     return starts
 
 
+def _check_trip_groups(p: RoutingProblem, v: int, route: list[int], bad: list[str]) -> None:
+    """One group per trip: at each grouped pickup, every grouped order on board shares it."""
+    assert p.trip_group is not None
+    group = p.trip_group
+    partner = p.partner()
+    pickups = set(int(x) for x in p.pairs[:, 0]) if p.pairs is not None else set()
+    # Orders on board at the start: grouped deliveries on this route without a pickup.
+    on_board = {s: int(group[s]) for s in route if group[s] != NONE and partner[s] == NONE}
+    for s in route:
+        if s in pickups:
+            g = int(group[s])
+            if g != NONE:
+                others = sorted({h for h in on_board.values() if h != g})
+                if others:
+                    bad.append(
+                        f"vehicle {v} picks up stop {s} of trip group {g} "
+                        f"with orders of group(s) {others[:3]} on board"
+                    )
+                on_board[int(partner[s])] = g
+        else:
+            on_board.pop(s, None)
+
+
 def check_routes(
     problem: RoutingProblem,
     result: RoutingResult | Sequence[Sequence[int]],
@@ -203,6 +226,7 @@ def check_routes(
     for v, route in enumerate(routes):
         valid = [s for s in route if 0 <= s < n]
         starts = _walk(p, v, valid, tally, bad)
+        _check_trip_groups(p, v, valid, bad)
         claimed_starts = (
             claimed.start_times[v]
             if claimed is not None and claimed.has_plan and v < len(claimed.start_times)

@@ -45,6 +45,10 @@ def _as_int_array(name: str, value: Any, shape: tuple[int, ...] | None = None) -
     return out
 
 
+#: Trip groups are ids below this (their squares must stay far inside int64).
+TRIP_GROUP_MAX = 1_000_000
+
+
 @dataclass(frozen=True, eq=False)
 class RoutingProblem:
     """A rich pickup-and-delivery / VRPTW instance.
@@ -66,6 +70,12 @@ class RoutingProblem:
         allowed_vehicles: per stop, the vehicles that may serve it (None: all).
         committed_vehicle: vehicle the stop must stay on (NONE: free).
         preferred_vehicle / churn_penalty: soft wish to keep a previous assignment.
+
+        trip_group: a group per stop (NONE: none) for the one-group-per-trip rule:
+            a vehicle may pick up an order of group g only while every grouped order
+            on board also belongs to g (e.g. one merchant per trip). A pair's two
+            stops share their group; a grouped stop without a pair must be a
+            delivery committed to its vehicle (its order is on board from the start).
 
     Pairs (P, 2): (pickup stop, delivery stop); same vehicle, pickup first.
     A delivery whose goods are already on board appears alone (no pair) with
@@ -103,6 +113,7 @@ class RoutingProblem:
     vehicle_end_time: IntArray | None = None
     vehicle_fixed_cost: IntArray | None = None
     vehicle_profile: IntArray | None = None
+    trip_group: IntArray | None = None
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -169,6 +180,7 @@ class RoutingProblem:
         stop_field("committed_vehicle", NONE)
         stop_field("preferred_vehicle", NONE)
         stop_field("churn_penalty", 0)
+        stop_field("trip_group", NONE)
         vehicle_field("vehicle_end", NONE)
         vehicle_field("vehicle_start_time", 0)
         vehicle_field("vehicle_end_time", HORIZON_MAX)
@@ -292,6 +304,26 @@ class RoutingProblem:
         for p, d in self.pairs_list():
             if cv[p] != cv[d]:
                 raise InvalidProblem(f"pair ({p}, {d}) is committed to two different vehicles")
+        self._check_trip_groups(n)
+
+    def _check_trip_groups(self, n: int) -> None:
+        tg, cv = self.trip_group, self.committed_vehicle
+        assert tg is not None and cv is not None
+        if not n or not np.any(tg != NONE):
+            return
+        if np.any((tg != NONE) & ((tg < 0) | (tg >= TRIP_GROUP_MAX))):
+            raise InvalidProblem(f"trip_group must be NONE or lie in [0, {TRIP_GROUP_MAX})")
+        partner = self.partner()
+        for p, d in self.pairs_list():
+            if tg[p] != tg[d]:
+                raise InvalidProblem(f"pair ({p}, {d}) has two different trip groups")
+        lone = (tg != NONE) & (partner == NONE)
+        if np.any(lone & (cv == NONE)):
+            bad = int(np.argmax(lone & (cv == NONE)))
+            raise InvalidProblem(
+                f"stop {bad} has a trip group but no pair: only an on-board delivery "
+                "committed to its vehicle may"
+            )
 
     # ---- convenience views -------------------------------------------------
 

@@ -94,8 +94,12 @@ def better(problem: RoutingProblem, a: RoutingResult, b: RoutingResult | None) -
 
 
 def vroom_applies(problem: RoutingProblem) -> bool:
-    """VROOM sees only hard constraints: worth it when soft deadlines do not drive the cost."""
+    """VROOM sees only hard constraints: worth it when soft deadlines do not drive the cost
+    (and it knows no one-group-per-trip rule)."""
     assert problem.soft_deadline is not None and problem.lateness_weight is not None
+    assert problem.trip_group is not None
+    if np.any(problem.trip_group != NONE):
+        return False
     return not bool(((problem.soft_deadline != NONE) & (problem.lateness_weight > 0)).any())
 
 
