@@ -1,9 +1,11 @@
 """One dispatch tick: open work and workers → one RoutingProblem → a committed plan.
 
 Time inside the problem is whole seconds from the tick's ``now``; distances
-are metres. Deliveries are pickup-delivery pairs with the promise as a soft
-deadline weighted by member tier; orders already on board are deliveries
-committed to their courier (with the load in the courier's initial load);
+are metres. Deliveries are pickup-delivery pairs; every second until the door
+costs (weighted by member tier) and a pickup too late for a direct ride to keep
+the promise costs more; orders already on board are deliveries committed to
+their courier (with the load in the courier's initial load); with the
+community's one-merchant-per-trip rule each order's merchant is its trip group;
 technician jobs are single stops restricted by skills and rating, booked
 windows hard, emergencies a heavily weighted soft deadline. Already assigned
 work prefers its worker (churn penalty). Candidate couriers per order are
@@ -115,6 +117,20 @@ def build_problem(
     preferred: list[int] = []
     allowed: list[frozenset[int] | None] = []
     pairs: list[tuple[int, int]] = []
+    group: list[int] = []
+    merchant_group: dict[tuple[str, ...], int] = {}
+
+    def group_of(o: Order) -> int:
+        """The order's merchant as a trip group (when trips keep to one merchant)."""
+        if not community.single_merchant_trips:
+            return NONE
+        key = (
+            ("id", o.merchant_id)
+            if o.merchant_id
+            else ("at", f"{o.pickup.lat:.6f}", f"{o.pickup.lng:.6f}")
+        )
+        return merchant_group.setdefault(key, len(merchant_group))
+
     initial_load = np.zeros(len(fleet), dtype=np.int64)
     busy_until = np.zeros(len(fleet), dtype=np.int64)
 
@@ -141,6 +157,7 @@ def build_problem(
         committed.append(int(values.get("committed", NONE)))  # type: ignore[arg-type]
         preferred.append(int(values.get("preferred", NONE)))  # type: ignore[arg-type]
         allowed.append(values.get("allowed"))  # type: ignore[arg-type]
+        group.append(int(values.get("group", NONE)))  # type: ignore[arg-type]
         return len(stops) - 1
 
     courier_set = frozenset(couriers)
@@ -157,6 +174,7 @@ def build_problem(
                 soft=deadline,
                 weight=w,
                 committed=k,
+                group=group_of(o),
             )
             continue
         fits = frozenset(k for k in couriers if capacity[k] >= o.size)
@@ -169,6 +187,7 @@ def build_problem(
             drop=settings.drop_penalty,
             preferred=prefer,
             allowed=fits if fits != courier_set else None,
+            group=group_of(o),
         )
         d = add_stop(
             StopRef(StopKind.DROPOFF, o.id, o.dropoff),
@@ -179,6 +198,7 @@ def build_problem(
             drop=settings.drop_penalty,
             preferred=prefer,
             allowed=fits if fits != courier_set else None,
+            group=group_of(o),
         )
         pairs.append((p, d))
 
@@ -234,6 +254,7 @@ def build_problem(
         dist = np.zeros((0, 0), dtype=np.int64)
         times = np.zeros((len(profiles), 0, 0), dtype=np.int64)
 
+    _delivery_time_costs(open_orders, stops, pairs, loc, times, soft, weight, settings)
     allowed_final = _prune(
         allowed, pairs, times, fleet, couriers, loc, profile_of, settings, preferred
     )
@@ -266,10 +287,48 @@ def build_problem(
         vehicle_start_time=busy_until,
         vehicle_end_time=np.maximum(shift_end, busy_until),
         vehicle_profile=np.array([profile_of[w.vehicle.value] for w in fleet], dtype=np.int64),
+        trip_group=np.array(group, dtype=np.int64),
     )
     tick = TickProblem(problem, stops, fleet, list(open_orders), list(open_jobs))
     tick.initial_routes = _warm_start(tick, previous_routes, index)
     return tick
+
+
+def _delivery_time_costs(
+    orders: Sequence[Order],
+    stops: list[StopRef],
+    pairs: list[tuple[int, int]],
+    loc: list[int],
+    times: np.ndarray,
+    soft: list[int],
+    weight: list[int],
+    settings: EngineSettings,
+) -> None:
+    """Price every order's time to the door, not only its lateness.
+
+    A cost only past the promise leaves the solver indifferent between handing
+    an order over now or just before the promise, so it bundles and queues
+    freely and any surprise (a late kitchen, a slow courier) makes the order
+    late. Every dropoff therefore costs ``delivery_time_cost_per_s`` per second
+    from now (tiers multiply). The promise keeps its own, steeper price on the
+    pickup: picking up after the last moment from which a direct ride still
+    meets the promise costs ``promise_cost_per_s`` per second.
+    """
+    if not stops:
+        return
+    tier = {o.id: PRIORITY_WEIGHT[o.priority] for o in orders}
+    if settings.promise_cost_per_s > 0 and times.shape[0]:
+        fastest = times.min(axis=0)
+        for p, d in pairs:
+            if soft[d] == NONE:
+                continue
+            direct = int(fastest[loc[p], loc[d]]) + settings.pickup_service_s
+            soft[p] = max(0, soft[d] - direct)
+            weight[p] = settings.promise_cost_per_s * tier[stops[p].entity_id]
+    for s, ref in enumerate(stops):
+        if ref.kind == StopKind.DROPOFF:
+            soft[s] = 0
+            weight[s] = settings.delivery_time_cost_per_s * tier[ref.entity_id]
 
 
 def _prune(

@@ -16,8 +16,12 @@ class EngineSettings:
     churn_penalty: cost (seconds-equivalent) of moving already assigned work.
     drop_penalty: cost of leaving an order unassigned in a tick (large, finite).
     emergency_weight: lateness weight of emergency jobs (pre-empts everything else).
-    lateness_cost_per_s: cost of one second late for a standard order, against one metre
-        driven; tiers multiply it (10: a promise missed by 100 s weighs like a 1 km detour).
+    lateness_cost_per_s: cost of one second past a technician job's due time, against one
+        metre driven (10: a window missed by 100 s weighs like a 1 km detour).
+    delivery_time_cost_per_s: cost of each second until a standard order reaches the
+        door (member tiers multiply it): the solver delivers soon, not just in time.
+    promise_cost_per_s: extra cost of each second a pickup comes later than the last
+        moment from which a direct ride keeps the promise (tiers multiply; 0: off).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     """
 
@@ -31,6 +35,8 @@ class EngineSettings:
     drop_penalty: int = 10_000_000
     emergency_weight: int = 500
     lateness_cost_per_s: int = 10
+    delivery_time_cost_per_s: int = 10
+    promise_cost_per_s: int = 50
     at_risk_margin_s: float = 0.0
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
@@ -58,6 +64,9 @@ class EngineSettings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        for name in ("delivery_time_cost_per_s", "promise_cost_per_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
         for name in ("churn_penalty", "pickup_service_s", "dropoff_service_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative")

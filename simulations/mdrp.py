@@ -278,7 +278,8 @@ def mdrp_world(
     max_orders_per_trip: int = 3,
     metaheuristic: str = "greedy",
     drain_min: float = 120.0,
-    churn_penalty: int = 1_000_000,
+    churn_penalty: int = 3000,
+    delivery_time_cost_per_s: int = 30,
 ) -> World:
     """A replay world: one community holding every point, the instance's rules and times."""
     if inst.pickup_service_min != inst.dropoff_service_min:
@@ -349,7 +350,9 @@ def mdrp_world(
         settings=EngineSettings(
             pickup_service_s=service_s,
             dropoff_service_s=service_s,
-            churn_penalty=churn_penalty,  # large: MDRP couriers are not diverted once sent
+            churn_penalty=churn_penalty,
+            # MDRP scores click-to-door alone (courier distance is free), so time weighs more.
+            delivery_time_cost_per_s=delivery_time_cost_per_s,
         ),
         routing=RoutingParams(use_vroom=False, metaheuristic=metaheuristic, isolate=False),  # type: ignore[arg-type]
         travel=MdrpTravel(plane, inst.meters_per_minute),

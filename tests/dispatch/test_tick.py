@@ -150,3 +150,93 @@ def test_lease_lets_one_dispatcher_tick(engine: Engine, clock: ManualClock) -> N
     assert engine.tick("c1", owner="b").skipped
     clock.advance(engine.settings.lease_ttl_s + 1)
     assert not engine.tick("c1", owner="b").skipped
+
+
+def test_every_second_to_the_door_is_priced(engine: Engine, add_worker: AddWorker) -> None:
+    """Dropoffs cost time from now (tier-weighted); pickups carry the promise's last moment."""
+    add_worker("w1", at=(0, 0))
+    std = engine.create_order(OrderRequest("c1", offset(0, 300), offset(0, 1500)))
+    gold = engine.create_order(
+        OrderRequest("c1", offset(300, 0), offset(1500, 0), priority=Priority.GOLD)
+    )
+    now = engine.clock.now()
+    tp = tick_module.build_problem(
+        engine.get_community("c1"),
+        engine.store.list_workers("c1"),
+        engine.store.list_open_orders("c1"),
+        [],
+        {},
+        now,
+        engine.settings,
+        engine.matrices,
+    )
+    p = tp.problem
+    assert p.soft_deadline is not None and p.lateness_weight is not None
+    per_s = engine.settings.delivery_time_cost_per_s
+    for order, tier in ((std, 1), (gold, 3)):
+        pick, drop = (
+            next(i for i, s in enumerate(tp.stops) if s.entity_id == order.id and s.kind == kind)
+            for kind in (tick_module.StopKind.PICKUP, tick_module.StopKind.DROPOFF)
+        )
+        assert p.soft_deadline[drop] == 0
+        assert p.lateness_weight[drop] == per_s * tier
+        ride = int(p.travel_time[:, p.stop_location[pick], p.stop_location[drop]].min())
+        latest = int(order.promised_by - now) - ride - engine.settings.pickup_service_s
+        assert abs(int(p.soft_deadline[pick]) - latest) <= 1
+        assert p.lateness_weight[pick] == engine.settings.promise_cost_per_s * tier
+
+
+def test_higher_tier_on_board_goes_first_even_when_on_time(
+    engine: Engine, add_worker: AddWorker, clock: ManualClock
+) -> None:
+    """Both orders would be on time and the standard one is closer: the diamond one still
+    reaches its door first, because time to the door is priced, not only lateness."""
+    add_worker("w1", at=(0, 0), capacity=2)
+    std = engine.create_order(OrderRequest("c1", offset(0, 10), offset(500, 0)))
+    vip = engine.create_order(
+        OrderRequest("c1", offset(0, -10), offset(-600, 0), priority=Priority.DIAMOND)
+    )
+    engine.tick("c1")
+    for o in (std, vip):
+        engine.order_event(o.id, "picked_up", "w1")
+    clock.advance(5)
+    engine.tick("c1")
+    route = [s.entity_id for s in engine.route("w1")]
+    assert route == [vip.id, std.id]
+
+
+def test_one_merchant_per_trip_when_the_community_says_so(
+    engine: Engine, add_worker: AddWorker, clock: ManualClock
+) -> None:
+    """Two merchants side by side: bundling across them would be shortest, but with the
+    rule on no courier picks up at one merchant while carrying the other's order."""
+    from dispatch.requests import CommunitySpec
+    from tests.dispatch.conftest import CENTER
+
+    engine.upsert_community(
+        CommunitySpec("c1", "Riverside", CENTER, solver_budget_s=0.3, single_merchant_trips=True)
+    )
+    add_worker("w1", at=(0, 0), capacity=3)
+    add_worker("w2", at=(50, 0), capacity=3)
+    a = [
+        engine.create_order(OrderRequest("c1", offset(100, 0), offset(1500, 100 * i)))
+        for i in range(2)
+    ]
+    b = [
+        engine.create_order(OrderRequest("c1", offset(130, 0), offset(1600, 100 * i)))
+        for i in range(2)
+    ]
+    merchant = {o.id: "A" for o in a} | {o.id: "B" for o in b}
+    engine.tick("c1")
+    picked = []
+    for worker in ("w1", "w2"):
+        on_board: set[str] = set()
+        for stop in engine.route(worker):
+            if stop.kind.value == "pickup":
+                here = merchant[stop.entity_id]
+                assert {merchant[o] for o in on_board} <= {here}, engine.route(worker)
+                on_board.add(stop.entity_id)
+                picked.append(stop.entity_id)
+            else:
+                on_board.discard(stop.entity_id)
+    assert sorted(picked) == sorted(o.id for o in a + b)
