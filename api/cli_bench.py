@@ -116,3 +116,16 @@ def bench_solver(
         with results_md.open("a") as fh:
             fh.write(text)
         console.print(f"appended to {results_md}")
+
+
+@bench_app.command("batch")
+def bench_batch(
+    orders: Annotated[int, typer.Option(min=1, max=2000, help="Orders in the batch.")] = 60,
+    couriers: Annotated[int, typer.Option(min=1, max=2000, help="Couriers on duty.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Solver budget in seconds.")] = 2.0,
+) -> None:
+    """Solve one generated dispatch batch in a 3 km community: greedy and optimizer side by side."""
+    from api.cli_demo import run_demo
+
+    run_demo(orders=orders, couriers=couriers, seed=seed, time_limit=time_limit)
