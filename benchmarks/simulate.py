@@ -33,7 +33,7 @@ from simulations.mdrp import read_instance
 from simulations.mdrp_check import check
 from simulations.run import SimulationOptions, run
 
-MDRP_DIR = Path("/work/shared/data/grubhub_mdrp/public_instances")
+MDRP_DIR = Path(__file__).resolve().parents[2] / "shared/data/grubhub_mdrp/public_instances"
 BIG_MDRP = "0o100t75s1p100"
 TARGET_S = 120.0
 SCENARIO_COLUMNS = [
