@@ -74,6 +74,27 @@ class _Greedy:
         self.pos_j = np.zeros((r_count, d.v), dtype=np.int64)
         self.free = np.flatnonzero(self.committed == NONE)
         self._empty_cache: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._sparse = self._allowed_lists()
+
+    def _allowed_lists(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per request, its allowed vehicles padded to one width, when the lists are short.
+
+        Dispatch problems prune each order to a few candidate couriers; regret then
+        needs only those columns, not the whole (requests x vehicles) cost matrix.
+        """
+        counts = self.allow.sum(axis=1)
+        width = int(counts.max()) if counts.size else 0
+        if width == 0 or width > max(8, self.d.v // 4):
+            return None
+        if len({self.d.signature(v) for v in range(self.d.v)}) < self.d.v:
+            return None  # interchangeable vehicles: regret needs their columns merged
+        rows, cols = np.nonzero(self.allow)
+        slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        lists = np.zeros((self.allow.shape[0], width), dtype=np.int64)
+        pad = np.ones((self.allow.shape[0], width), dtype=bool)
+        lists[rows, slot] = cols
+        pad[rows, slot] = False
+        return lists, pad
 
     # ---- request placement --------------------------------------------------
 
@@ -275,7 +296,9 @@ class _Greedy:
                 self.column(v)
         pending = self.free[self.vehicle_of[self.free] == NONE]
         while pending.size:
-            reduced = self._reduced(pending)
+            reduced = self._reduced_sparse(pending)
+            if reduced is None:
+                reduced = self._reduced(pending)
             if reduced.shape[1] == 0:
                 break
             if reduced.shape[1] == 1:
@@ -296,6 +319,14 @@ class _Greedy:
             self.place(r, v, int(self.pos_i[r, v]), int(self.pos_j[r, v]))
             self.column(v)
             pending = np.delete(pending, pick)
+
+    def _reduced_sparse(self, pending: np.ndarray) -> np.ndarray | None:
+        """Each pending request's costs on its own allowed vehicles (None: use the dense way)."""
+        if self._sparse is None:
+            return None
+        lists, pad = self._sparse
+        cols = lists[pending]
+        return np.where(pad[pending], INF, self.cost[pending[:, None], cols])
 
     def _reduced(self, pending: np.ndarray) -> np.ndarray:
         """Cost columns with identical empty vehicles merged (so regret is not zero).
