@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from dispatch.model import JobState, OrderState, ServiceType, WorkerStatus
 from dispatch.requests import JobRequest, LocationUpdate, OrderRequest
 from simulations._events import CANCEL
-from simulations._workers import act, arrive, free, handover, ready, wake
+from simulations._workers import act, arrive, free, handover, ready, settle, wake
 from simulations.agents import Agent
 from simulations.records import JobRecord, OrderRecord
 
@@ -28,9 +28,14 @@ def table(sim: Simulation) -> dict[str, Handler]:
         ag = sim.agents[wid]
         if token != ag.token:
             return  # superseded by a later decision
-        {"arrive": arrive, "ready": ready, "free": free, "wake": wake, "handover": handover}[
-            action
-        ](sim, ag)
+        {
+            "arrive": arrive,
+            "ready": ready,
+            "free": free,
+            "wake": wake,
+            "handover": handover,
+            "settle": settle,
+        }[action](sim, ag)
 
     return {
         "order": lambda i: on_order(sim, i),

@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dispatch.errors import Conflict
-from dispatch.model import JobState, OrderState, PlannedStop, StopKind, WorkerStatus
+from dispatch.model import (
+    JobState,
+    LatLng,
+    OrderState,
+    PlannedStop,
+    StopKind,
+    WorkerKind,
+    WorkerStatus,
+)
 from dispatch.requests import LocationUpdate
 from simulations._events import AGENT
 from simulations.agents import Agent, Leg, Move, Trip
@@ -67,6 +75,8 @@ def act(sim: Simulation, ag: Agent) -> None:
         return  # MDRP couriers are never diverted mid-leg
     stop = next_stop(sim, ag)
     if stop is None:
+        if ag.target is not None and ag.target[0] == RETURN and ag.on_shift:
+            return  # already riding back towards the merchants
         if ag.state == "moving":
             ag.halt(sim.clock.now())
         ag.state = "idle"
@@ -74,6 +84,8 @@ def act(sim: Simulation, ag: Agent) -> None:
         ag.bump()
         if not ag.on_shift and not ag.cargo:
             go_off(sim, ag)
+        else:
+            return_to_merchants(sim, ag)
         return
     key = (stop.kind.value, stop.entity_id)
     if key == ag.target and ag.state in ("moving", "waiting", "parked"):
@@ -81,6 +93,45 @@ def act(sim: Simulation, ag: Agent) -> None:
     if ag.state == "moving":
         ag.halt(sim.clock.now())
     go(sim, ag, stop)
+
+
+#: Target marker of an idle courier riding back towards the merchants.
+RETURN = "return"
+
+
+def return_to_merchants(sim: Simulation, ag: Agent) -> None:
+    """An idle courier far from every merchant rides towards the nearest one."""
+    w = sim.world
+    limit = w.behaviour.idle_return_m
+    if limit <= 0 or w.mdrp or ag.plan.kind != WorkerKind.COURIER or not w.merchants:
+        return
+    vehicle = ag.plan.vehicle
+    nearest = min(w.merchants, key=lambda m: w.travel.metres(vehicle, ag.pos, m.location))
+    metres = w.travel.metres(vehicle, ag.pos, nearest.location)
+    if metres <= limit:
+        return
+    # Stop halfway inside the limit: close enough to wait, and clear of the trigger distance.
+    share = 1.0 - 0.5 * limit / metres
+    end = LatLng(
+        ag.pos.lat + (nearest.location.lat - ag.pos.lat) * share,
+        ag.pos.lng + (nearest.location.lng - ag.pos.lng) * share,
+    )
+    now = sim.clock.now()
+    travel = w.travel.seconds(vehicle, ag.pos, end)
+    ag.leg = Leg(ag.pos, end, now, now + travel, w.travel.metres(vehicle, ag.pos, end))
+    ag.label = ""
+    ag.state = "moving"
+    ag.target = (RETURN, nearest.id)
+    ag.stop = None
+    later(sim, ag, travel, "settle")
+
+
+def settle(sim: Simulation, ag: Agent) -> None:
+    """The ride back ends: wait here for work."""
+    ag.finish_leg()
+    ag.state = "idle"
+    ag.target = ag.stop = None
+    act(sim, ag)
 
 
 def _label(sim: Simulation, stop: PlannedStop) -> str:

@@ -179,6 +179,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
             order_elasticity=o.elasticity,
             job_elasticity=s.jobs.elasticity,
             patience_s=o.cancellation.patience_min * 60.0,
+            idle_return_m=s.idle_return_m,
         ),
         position_interval_s=s.position_interval_s,
         sample_interval_s=s.sample_interval_min * 60.0,

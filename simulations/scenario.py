@@ -184,6 +184,7 @@ class Scenario(_Model):
     utc_offset_min: Annotated[int, Field(ge=-720, le=840)] = 480
     drain_min: NonNeg = 45.0
     position_interval_s: Annotated[float, Field(ge=1, le=60, allow_inf_nan=False)] = 10.0
+    idle_return_m: NonNeg = 0.0
     sample_interval_min: Annotated[float, Field(ge=1, le=120, allow_inf_nan=False)] = 5.0
     community: CommunityConfig = CommunityConfig()
     merchants: Annotated[list[MerchantGroup], Field(min_length=1)]

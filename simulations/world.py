@@ -102,6 +102,8 @@ class Behaviour:
     job_elasticity: float = 0.4
     patience_s: float = 1200.0
     technician_lead_s: float = 300.0  # technicians leave this long before a window is due
+    idle_return_m: float = 0.0  # an idle courier farther than this from every merchant rides
+    # back to the nearest one, as riders wait near restaurants (0: it stays where it is)
 
     def accept_probability(self, multiplier: float, job: bool = False) -> float:
         e = self.job_elasticity if job else self.order_elasticity

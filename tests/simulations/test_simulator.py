@@ -154,3 +154,29 @@ def test_greedy_sends_the_nearest_idle_courier() -> None:
     assert engine.get_order(third.id).state == OrderState.PENDING
     assert result.unassigned == 1
     assert [s.kind.value for s in engine.route("near")] == ["pickup", "dropoff"]
+
+
+def test_idle_couriers_ride_back_towards_the_merchants() -> None:
+    """With idle_return_m the courier waits near the merchant after a delivery (halfway inside
+    the limit, so it does not ride again), so the second
+    order is picked up the moment it is ready; without it the courier starts from the home."""
+    import dataclasses
+
+    from simulations.world import Behaviour
+
+    world, home = _hand_made_world()
+    stays = compute_kpis(Simulation(world, policy="greedy", surge=False).run())
+    returning_world = dataclasses.replace(world, behaviour=Behaviour(idle_return_m=200.0))
+    returns = compute_kpis(Simulation(returning_world, policy="greedy", surge=False).run())
+    bike = geo.profile("bicycle")
+    back = geo.eta_s(home.lat, home.lng, CENTER.lat, CENTER.lng, bike)
+    assert 1500 + back > 1620  # from the home the courier is late for the second order
+    late_by = 1500 + back - 1620
+    assert stays["ready_to_pickup_p50_min"] == pytest.approx(late_by / 2 / 60, abs=1e-3)
+    assert returns["ready_to_pickup_p50_min"] == 0.0
+    assert returns["click_to_door_p90_min"] < stays["click_to_door_p90_min"]
+    # legs: to the door, back to 100 m short of the merchant (after each delivery), the last
+    # 100 m to the merchant, to the door again
+    one_way = float(geo.haversine_m(CENTER.lat, CENTER.lng, home.lat, home.lng)) * 1.3
+    metres = 2 * one_way + 2 * one_way * 500.0 / 600.0 + one_way * 100.0 / 600.0
+    assert returns["km_per_order"] == pytest.approx(metres / 1000 / 2, rel=0.03)
