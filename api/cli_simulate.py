@@ -72,6 +72,17 @@ def kpi_table(title: str, kpis: Mapping[str, Any], mdrp: Mapping[str, Any] | Non
     return table
 
 
+def comparison_table(title: str, runs: Mapping[str, Mapping[str, Any]]) -> Table:
+    """KPIs of several runs of the same day side by side, one column per policy."""
+    table = Table(title=title)
+    table.add_column("KPI")
+    for name in runs:
+        table.add_column(name, justify="right")
+    for key, (label, pattern) in KPI_LABELS.items():
+        table.add_row(label, *(_fmt(k.get(key), pattern) for k in runs.values()))
+    return table
+
+
 @contextmanager
 def _progress(console: Console, label: str) -> Iterator[Any]:
     with Progress(
@@ -165,19 +176,31 @@ def demo(
     hours: Annotated[float, typer.Option(min=0.1, max=8, help="Simulated hours.")] = 1.5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     policy: Annotated[PolicyChoice, typer.Option(help="Dispatch policy.")] = PolicyChoice.optimizer,
+    compare: Annotated[
+        bool, typer.Option(help="Also run the greedy baseline on the same day, side by side.")
+    ] = True,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/demo"),
 ) -> None:
     """Simulate the default community's lunch peak and show what dispatch did."""
     from simulations.run import SimulationOptions
 
-    options = SimulationOptions(
-        scenario="default",
-        seed=seed,
-        policy=policy.value,  # type: ignore[arg-type]
-        hours=hours,
-        out_dir=out,
-    )
     console = Console()
-    output = _run(console, options, f"simulating {hours:g} h of the default community")
-    console.print(kpi_table(f"Demo: default community, {hours:g} h", output.kpis, None))
-    console.print(f"report: {output.files['report'].resolve()}")
+    names = [policy.value]
+    if compare and policy != PolicyChoice.greedy:
+        names.append(PolicyChoice.greedy.value)
+    runs: dict[str, Any] = {}
+    for name in names:
+        options = SimulationOptions(
+            scenario="default",
+            seed=seed,
+            policy=name,  # type: ignore[arg-type]
+            hours=hours,
+            out_dir=out if name == policy.value else out / name,
+        )
+        runs[name] = _run(console, options, f"{name}: {hours:g} h of the default community")
+    title = f"Demo: default community, {hours:g} h, seed {seed}"
+    if len(runs) == 1:
+        console.print(kpi_table(title, runs[policy.value].kpis, None))
+    else:
+        console.print(comparison_table(title, {n: r.kpis for n, r in runs.items()}))
+    console.print(f"report: {runs[policy.value].files['report'].resolve()}")

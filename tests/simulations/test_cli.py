@@ -147,3 +147,15 @@ def test_rules_file_changes_prices(tmp_path: Path) -> None:
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["run"]["surge"] is True and kpis["max_surge_multiplier"] == 1.0
     assert kpis["quotes_declined"] == 0
+
+
+def test_demo_compares_with_the_greedy_baseline(tmp_path: Path) -> None:
+    """By default the demo also runs greedy on the same day and prints both columns."""
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        _app(), ["demo", "--hours", "0.15", "--out", str(out)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "KPI" in line)
+    assert "optimizer" in header and "greedy" in header
+    assert (out / "report.html").exists() and (out / "greedy" / "report.html").exists()
