@@ -178,6 +178,7 @@ def build_problem(
             )
             continue
         fits = frozenset(k for k in couriers if capacity[k] >= o.size)
+        trip = group_of(o)
         prefer = index.get(o.worker_id, NONE) if o.worker_id else NONE
         p = add_stop(
             StopRef(StopKind.PICKUP, o.id, o.pickup),
@@ -187,7 +188,7 @@ def build_problem(
             drop=settings.drop_penalty,
             preferred=prefer,
             allowed=fits if fits != courier_set else None,
-            group=group_of(o),
+            group=trip,
         )
         d = add_stop(
             StopRef(StopKind.DROPOFF, o.id, o.dropoff),
@@ -198,7 +199,7 @@ def build_problem(
             drop=settings.drop_penalty,
             preferred=prefer,
             allowed=fits if fits != courier_set else None,
-            group=group_of(o),
+            group=trip,
         )
         pairs.append((p, d))
 

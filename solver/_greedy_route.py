@@ -125,16 +125,14 @@ def onboard_groups(d: ProblemArrays, stops: list[int]) -> list[int]:
     return out
 
 
-def trip_group_breaks(d: ProblemArrays, stops: list[int]) -> int:
-    """How many grouped pickups find another group on board (0: the rule holds)."""
-    if not d.has_groups:
-        return 0
-    og = onboard_groups(d, stops)
-    return sum(
-        1
+def trip_group_breaks(d: ProblemArrays, stops: list[int], og: list[int]) -> list[int]:
+    """Positions of grouped pickups that find another group on board (``og`` from
+    ``onboard_groups``); empty when the one-group-per-trip rule holds."""
+    return [
+        m
         for m, s in enumerate(stops)
         if d.is_pickup[s] and d.group[s] != NONE and og[m] not in (EMPTY, int(d.group[s]))
-    )
+    ]
 
 
 def simulate(d: ProblemArrays, v: int, stops: list[int]) -> Simulation:
@@ -174,12 +172,10 @@ def simulate(d: ProblemArrays, v: int, stops: list[int]) -> Simulation:
             violation += t - int(d.t1[v])
             first_bad = len(stops) if first_bad is None else first_bad
     if d.has_groups:
-        og = onboard_groups(d, stops)
-        for m, s in enumerate(stops):
-            g = int(d.group[s])
-            if d.is_pickup[s] and g != NONE and og[m] not in (EMPTY, g):
-                violation += 1
-                first_bad = m if first_bad is None else min(first_bad, m)
+        breaks = trip_group_breaks(d, stops, onboard_groups(d, stops))
+        if breaks:
+            violation += len(breaks)
+            first_bad = breaks[0] if first_bad is None else min(first_bad, breaks[0])
     return Simulation(starts, travel, lateness, travel + late_cost, violation, first_bad)
 
 
@@ -239,8 +235,11 @@ class Route:
             and np.all(load <= cap)
             and np.all(load >= 0)
         )
-        self.feasible = self.feasible and trip_group_breaks(d, stops) == 0
-        self.og = np.array(onboard_groups(d, stops), dtype=np.int64) if d.has_groups else None
+        self.og: IntArray | None = None
+        if d.has_groups:
+            og = onboard_groups(d, stops)
+            self.feasible = self.feasible and not trip_group_breaks(d, stops, og)
+            self.og = np.array(og, dtype=np.int64)
         late = (d.soft[st] != NONE) & (d.w[st] > 0)
         self.late_nodes = np.flatnonzero(late) + 1
         #: travel + weighted lateness of the route as it stands
