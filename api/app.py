@@ -62,7 +62,9 @@ def build_store(settings: ApiSettings) -> Store:
     if settings.store == "redis":
         from dispatch.store.redis import RedisStore
 
-        return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+        return RedisStore(
+            settings.redis_url, prefix=settings.redis_prefix, cluster=settings.redis_cluster
+        )
     return MemoryStore()
 
 

@@ -32,6 +32,9 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8000,
     store: Annotated[str, typer.Option(help="State store: memory or redis.")] = "memory",
     redis_url: Annotated[str | None, typer.Option(help="Redis URL for --store redis.")] = None,
+    redis_cluster: Annotated[
+        bool, typer.Option(help="--redis-url names a node of a Redis Cluster.")
+    ] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP API (open without API keys only on a loopback host)."""
@@ -48,6 +51,8 @@ def serve(
     os.environ["DISPATCH_PORT"] = str(port)
     if redis_url:
         os.environ["DISPATCH_REDIS_URL"] = redis_url
+    if redis_cluster:
+        os.environ["DISPATCH_REDIS_CLUSTER"] = "true"
     try:
         settings = ApiSettings()
         keys = load_keys(settings.api_keys, settings.api_keys_file)

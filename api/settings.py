@@ -24,6 +24,7 @@ class ApiSettings(BaseSettings):
     store: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field(default="dispatch", min_length=1, max_length=64)
+    redis_cluster: bool = False
     api_keys: str = Field(default="", repr=False)
     api_keys_file: Path | None = None
     body_limit_bytes: int = Field(default=1_048_576, gt=0)

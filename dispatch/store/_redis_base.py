@@ -27,6 +27,8 @@ from dispatch.model import (
 )
 from dispatch.store.base import PositionState
 
+GLOBAL_TAG = "{~}"
+
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError)
 
 
@@ -77,21 +79,38 @@ def dumps(value: Any) -> str:
 class RedisBase:
     """Connection, key naming and the worker side of the Redis store.
 
-    ``client`` is a URL or a ``redis.Redis`` made with ``decode_responses=True``;
-    every key starts with ``prefix`` so several deployments (or tests) share a server.
+    ``client`` is a URL, a ``redis.Redis`` or a ``redis.RedisCluster`` made with
+    ``decode_responses=True``; with a URL, ``cluster=True`` connects to Redis Cluster
+    (any node's address). Every key starts with ``prefix`` so several deployments
+    (or tests) share a server.
     """
 
-    def __init__(self, client: redis.Redis | str, *, prefix: str = "dispatch") -> None:
+    def __init__(
+        self,
+        client: redis.Redis | redis.RedisCluster | str,
+        *,
+        prefix: str = "dispatch",
+        cluster: bool = False,
+    ) -> None:
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError("prefix must be non-empty and contain no braces")
+        self.r: Any
         if isinstance(client, str):
-            self.r: redis.Redis = redis.Redis.from_url(client, decode_responses=True)
+            if cluster:
+                self.r = redis.RedisCluster.from_url(client, decode_responses=True)
+            else:
+                self.r = redis.Redis.from_url(client, decode_responses=True)
             self._owned = True
         else:
-            if not client.connection_pool.connection_kwargs.get("decode_responses"):
+            if isinstance(client, redis.RedisCluster):
+                kwargs = client.get_connection_kwargs()
+            else:
+                kwargs = client.connection_pool.connection_kwargs
+            if not kwargs.get("decode_responses"):
                 raise ValueError("RedisStore needs a client made with decode_responses=True")
             self.r = client
             self._owned = False
+        self.cluster = isinstance(self.r, redis.RedisCluster)
         self.p = prefix
 
     def close(self) -> None:
@@ -106,8 +125,8 @@ class RedisBase:
         return ":".join([self.p, "{" + cid + "}", *parts])
 
     def _g(self, *parts: str) -> str:
-        """A global key."""
-        return ":".join([self.p, *parts])
+        """A global key: all share the hash tag ``{~}`` (no community id holds ``~``)."""
+        return ":".join([self.p, GLOBAL_TAG, *parts])
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -124,7 +143,10 @@ class RedisBase:
     # ---- communities and workers -----------------------------------------------------
 
     def put_community(self, community: Community) -> None:
-        pipe = self.r.pipeline()
+        """The record, then its id in the global set (two slots: not one transaction)."""
+        if "{" in community.id or "}" in community.id or community.id == "~":
+            raise ValueError(f"community id {community.id!r} cannot be a Redis hash tag")
+        pipe = self.r.pipeline(transaction=False)
         pipe.set(self._k(community.id, "community"), dumps(to_dict(community)))
         pipe.sadd(self._g("communities"), community.id)
         self._call(pipe.execute)
@@ -137,7 +159,10 @@ class RedisBase:
         ids = sorted(self._call(self.r.smembers, self._g("communities")))
         if not ids:
             return []
-        raws = self._call(self.r.mget, [self._k(i, "community") for i in ids])
+        pipe = self.r.pipeline(transaction=False)  # one slot per community: no MGET
+        for i in ids:
+            pipe.get(self._k(i, "community"))
+        raws = self._call(pipe.execute)
         return [from_dict(Community, json.loads(raw)) for raw in raws if raw]
 
     def put_worker(self, worker: Worker) -> None:

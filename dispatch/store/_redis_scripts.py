@@ -1,24 +1,27 @@
 """Lua scripts of the Redis store; each one runs atomically on the server.
 
 Every key a script touches arrives in ``KEYS`` (payloads refer to keys by their
-1-based index there), so Redis can route and check them.
+1-based index there), so Redis can route and check them, and every script keeps
+to one hash slot (a community's, or the global one), so all run on Redis Cluster.
 """
 
 from __future__ import annotations
 
-# The one atomic write: checks first, then every change; a conflict returns before
-# anything is written, and nothing after the checks can fail on well-formed input.
-#   KEYS[1] seq counter, KEYS[2] global event feed, KEYS[3] plan, then more keys.
+# The one atomic write of a community; every key is in the community's slot.
+# Checks first, then every change; a conflict returns before anything is written,
+# and nothing after the checks can fail on well-formed input.
+#   KEYS[1] event counter, KEYS[2] outbox, KEYS[3] plan, then more keys.
 #   ARGV[1] JSON payload:
 #     expect       [[key index, other key index or 0, version], ...]
 #                  (the record is whichever key exists; a missing record is version 0)
 #     expect_plan  plan version, or -1 for no check
 #     idem         [key index, value, ttl ms] or []
-#     records      [[key index, json, index key index, id, open set index, terminal], ...]
+#     records      [[key index, json, open set index, id, terminal], ...]
 #     plan         plan JSON or ''
-#     community    the community id (value of the id -> community indexes)
-#     events       [[community feed key index, json without seq], ...]
-#   Returns {'conflict', reason} or {'ok', first seq} (first seq 0: no events).
+#     events       [json without seq, ...]
+#   Returns {'conflict', reason} or {'ok', first outbox number} (0: no events).
+# Events go to the community's outbox as "<number>|<json>", numbered by the
+# community's own counter; PUBLISH gives them their global seq afterwards.
 WRITE = """
 local p = cjson.decode(ARGV[1])
 local function version_of(raw)
@@ -47,11 +50,10 @@ if #p.idem > 0 then
 end
 for _, r in ipairs(p.records) do
   redis.call('SET', KEYS[r[1]], r[2])
-  redis.call('HSET', KEYS[r[3]], r[4], p.community)
-  if r[6] == 1 then
-    redis.call('SREM', KEYS[r[5]], r[4])
+  if r[5] == 1 then
+    redis.call('SREM', KEYS[r[3]], r[4])
   else
-    redis.call('SADD', KEYS[r[5]], r[4])
+    redis.call('SADD', KEYS[r[3]], r[4])
   end
 end
 if p.plan ~= '' then redis.call('SET', KEYS[3], p.plan) end
@@ -60,27 +62,88 @@ if n == 0 then return {'ok', 0} end
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 for i, ev in ipairs(p.events) do
-  local seq = first + i - 1
-  local member = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ev[2], 2)
-  redis.call('ZADD', KEYS[2], seq, member)
-  redis.call('ZADD', KEYS[ev[1]], seq, member)
+  redis.call('RPUSH', KEYS[2], string.format('%d', first + i - 1) .. '|' .. ev)
 end
 return {'ok', first}
 """
 
-# Events on their own: KEYS[1] seq, KEYS[2] global feed, then community feeds;
-# ARGV: pairs (community feed key index, json without seq). Returns the first seq.
-APPEND = """
-local n = #ARGV / 2
+# Events on their own into a community's outbox: KEYS[1] event counter, KEYS[2]
+# outbox; ARGV the events' JSON without seq. Returns the first outbox number.
+STAGE = """
+local n = #ARGV
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 for i = 1, n do
-  local seq = first + i - 1
-  local member = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[2 * i], 2)
-  redis.call('ZADD', KEYS[2], seq, member)
-  redis.call('ZADD', KEYS[tonumber(ARGV[2 * i - 1])], seq, member)
+  redis.call('RPUSH', KEYS[2], string.format('%d', first + i - 1) .. '|' .. ARGV[i])
 end
 return first
+"""
+
+# Give a community's staged events their global seqs; every key is in the global slot.
+#   KEYS[1] seq counter, KEYS[2] global feed, KEYS[3] the community's feed,
+#   KEYS[4] hash community -> last published outbox number,
+#   KEYS[5] the community's outbox number -> seq map (sorted set, score = number).
+#   ARGV[1] community id, ARGV[2..3] the numbers whose seqs the caller wants (lo, hi;
+#   0 0 for none), ARGV[4..] outbox entries "<number>|<json>" as read, in order.
+# Entries already published (by this caller earlier or by a concurrent one) are
+# skipped, so running it twice publishes nothing twice. Returns {mark, seq of lo, ...}.
+PUBLISH = """
+local mark = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')
+local start = mark
+for i = 4, #ARGV do
+  local entry = ARGV[i]
+  local bar = string.find(entry, '|', 1, true)
+  local num = tonumber(string.sub(entry, 1, bar - 1))
+  if num > mark then
+    if num ~= mark + 1 then
+      return redis.error_reply('outbox of ' .. ARGV[1] .. ' skips from ' .. mark .. ' to ' .. num)
+    end
+    local seq = redis.call('INCR', KEYS[1])
+    local member = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(entry, bar + 2)
+    redis.call('ZADD', KEYS[2], seq, member)
+    redis.call('ZADD', KEYS[3], seq, member)
+    redis.call('ZADD', KEYS[5], num, string.format('%d', seq))
+    mark = num
+  end
+end
+if mark ~= start then
+  redis.call('HSET', KEYS[4], ARGV[1], string.format('%d', mark))
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', mark - 100000)
+end
+local out = {mark}
+local lo, hi = tonumber(ARGV[2]), tonumber(ARGV[3])
+if lo > 0 then
+  local got = redis.call('ZRANGEBYSCORE', KEYS[5], lo, hi)
+  if #got ~= hi - lo + 1 then
+    return redis.error_reply('events ' .. lo .. '..' .. hi .. ' of ' .. ARGV[1] .. ' not published')
+  end
+  for _, s in ipairs(got) do out[#out + 1] = tonumber(s) end
+end
+return out
+"""
+
+# Drop published entries from the head of an outbox: KEYS[1] outbox; ARGV[1] the
+# last published number. Returns how many entries remain.
+TRIM = """
+local mark = tonumber(ARGV[1])
+while true do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then break end
+  local bar = string.find(head, '|', 1, true)
+  if tonumber(string.sub(head, 1, bar - 1)) > mark then break end
+  redis.call('LPOP', KEYS[1])
+end
+return redis.call('LLEN', KEYS[1])
+"""
+
+# Claim an idempotency key for one community (the record itself lives in that
+# community's slot): KEYS[1] claim; ARGV community id, ttl ms. Returns 1 when the key
+# is free or already this community's, 0 when another community holds it.
+CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 
 # Lease value "<expires>|<owner>" (expires in the caller's clock, as Python repr).

@@ -6,8 +6,8 @@ Semantics both back-ends must honour (one shared test suite checks them):
   them as objects (memory) or as JSON via ``model.to_dict`` (Redis).
 * Everything that belongs to one community is grouped under that community
   (Redis keys carry the ``{community_id}`` hash tag), so one community's
-  writes are atomic on one shard. Global items: the event sequence counter,
-  the id → community indexes, the surge rule set.
+  writes are atomic on one shard. Global items: the event sequence counter and
+  feed, the id → community indexes, the idempotency keys, the surge rule set.
 * ``write`` is the only way orders, jobs and plans change. It is atomic: either
   every record and event is stored, or nothing is. ``expect`` maps each entity
   id to the version the caller read (0: the entity must not exist yet); a

@@ -1,36 +1,51 @@
-"""Redis store: shared state for several API and dispatcher processes.
+"""Redis store: shared state for several API and dispatcher processes, on one
+Redis server or on Redis Cluster (``RedisStore(url, cluster=True)``).
 
-Key layout (``P`` is the prefix, default ``dispatch``):
+Key layout (``P`` is the prefix, default ``dispatch``); every key is in one of two
+kinds of hash slot, so no command or script ever spans two slots:
 
-* per community, all under the hash tag ``{cid}`` so they share one Cluster slot:
-  ``P:{cid}:community``, ``P:{cid}:workers`` (hash id → JSON), ``P:{cid}:pos``
-  (hash id → compact position string, the location hot path),
-  ``P:{cid}:order:<id>`` / ``P:{cid}:job:<id>`` (JSON), ``P:{cid}:open-orders`` /
-  ``P:{cid}:open-jobs`` (sets), ``P:{cid}:plan``, ``P:{cid}:lease``,
-  ``P:{cid}:surge``, ``P:{cid}:events`` (the community's feed);
-* global: ``P:communities`` (set), ``P:index:worker`` / ``P:index:order`` /
-  ``P:index:job`` (hash id → community), ``P:seq`` (event counter), ``P:events``
-  (the global feed), ``P:idem:<scope>:<key>``, ``P:rules`` + ``P:rules-version``.
+* per community, under the hash tag ``{cid}``: ``P:{cid}:community``,
+  ``P:{cid}:workers`` (hash id → JSON), ``P:{cid}:pos`` (hash id → compact
+  position string, the location hot path), ``P:{cid}:order:<id>`` /
+  ``P:{cid}:job:<id>`` (JSON), ``P:{cid}:open-orders`` / ``P:{cid}:open-jobs``
+  (sets), ``P:{cid}:plan``, ``P:{cid}:lease``, ``P:{cid}:surge``,
+  ``P:{cid}:idem:<scope>:<key>`` (idempotency records), ``P:{cid}:outbox`` (events
+  committed but not yet numbered) and ``P:{cid}:event-counter``;
+* global, under the hash tag ``{~}`` (no community id can be ``~``):
+  ``P:{~}:communities`` (set), ``P:{~}:index:worker|order|job`` (hash id →
+  community), ``P:{~}:idem-claim:<scope>:<key>`` (key → the community holding it),
+  ``P:{~}:seq`` (event counter), ``P:{~}:events`` (the global feed),
+  ``P:{~}:events:<cid>`` (a community's feed), ``P:{~}:published`` and
+  ``P:{~}:seq-of:<cid>`` (publishing bookkeeping), ``P:{~}:rules`` +
+  ``P:{~}:rules-version``.
 
-Writes: ``write`` is one Lua script (``_redis_scripts.WRITE``): it checks every
-expected entity version, the plan version and the idempotency key, and only
-then stores records, indexes, open sets, the plan, the idempotency record and
-the events — all or nothing, one round trip.
+Writes: ``write`` is one Lua script in the community's slot
+(``_redis_scripts.WRITE``): it checks every expected entity version, the plan
+version and the idempotency record, and only then stores records, open sets,
+the plan, the idempotency record and the events — all or nothing. Before it,
+new ids are entered in the global indexes (an entry without a record reads as
+"not found") and the idempotency key is claimed for the community (the same key
+for another community is a ``Conflict``).
 
-Events: ``P:seq`` is incremented inside the same script that stores the events,
-so numbering and visibility are one atomic step: a reader can never see seq
-``n + 1`` before ``n`` exists. Each event is a member of two sorted sets scored
-by seq — the global feed and its community's feed — holding the JSON with its
-seq. ``events_after(seq)`` is ``ZRANGEBYSCORE (seq +inf LIMIT 0 limit`` on the
+Events (a transactional outbox): the commit appends its events to the
+community's outbox, numbered by the community's own counter. The writer then
+publishes the outbox with one script in the global slot (``PUBLISH``): each
+entry not yet published gets the next global seq and joins the global and the
+community's feed (sorted sets scored by seq, members hold the JSON with its
+seq), and the community's published mark moves on; then the published head of
+the outbox is trimmed. Publishing is idempotent, so concurrent or repeated
+publishers number every event exactly once, in commit order within a community,
+and a reader can never see seq ``n + 1`` before ``n``. If a writer dies between
+commit and publish, its events are published by the next write to that
+community or the next lease renewal of its dispatcher; until then they are
+committed but not yet in the feed.
+``events_after(seq)`` is ``ZRANGEBYSCORE (seq +inf LIMIT 0 limit`` on the
 community's feed when a community is given, else on the global one.
 
-Redis Cluster: the per-community keys already shard by community, but a commit
-also touches the global counter, feeds and indexes, so this store needs one
-primary (with replicas and AOF ``appendfsync always`` for durability). A
-Cluster version would keep each commit inside the community's slot (per-community
-feed numbered by a per-community counter, ids carrying their community) and
-publish a global feed separately; that changes the Store protocol's single
-global sequence, so it is not done here.
+Redis Cluster: one community's state lives on one shard and its commit is
+atomic there; the global slot holds the feeds, indexes and counters, so the
+event feed's throughput is bounded by one shard (the location hot path never
+touches it). Durability needs replicas and AOF ``appendfsync always`` either way.
 
 Time: the store never reads a clock. A lease value holds its expiry by the
 caller's clock (``now + ttl``), which alone decides takeovers, so a manual or
@@ -80,22 +95,27 @@ class _Keys:
 class RedisStore(RedisBase):
     """Redis implementation of ``dispatch.store.base.Store`` (see the module docstring).
 
-    ``client`` is a URL or a ``redis.Redis`` made with ``decode_responses=True``;
-    every key starts with ``prefix`` so several deployments (or tests) share a server.
+    ``client`` is a URL (``cluster=True`` for Redis Cluster), a ``redis.Redis`` or a
+    ``redis.RedisCluster`` made with ``decode_responses=True``; every key starts with
+    ``prefix`` so several deployments (or tests) share a server.
     ``idempotency_safety_ttl_s`` is the server-side lifetime of idempotency records.
     """
 
     def __init__(
         self,
-        client: redis.Redis | str,
+        client: redis.Redis | redis.RedisCluster | str,
         *,
         prefix: str = "dispatch",
+        cluster: bool = False,
         idempotency_safety_ttl_s: float = _WEEK_S,
     ) -> None:
-        super().__init__(client, prefix=prefix)
+        super().__init__(client, prefix=prefix, cluster=cluster)
         self._idem_ttl_ms = max(1, int(idempotency_safety_ttl_s * 1000))
         self._write = self.r.register_script(scripts.WRITE)
-        self._append = self.r.register_script(scripts.APPEND)
+        self._stage = self.r.register_script(scripts.STAGE)
+        self._publish = self.r.register_script(scripts.PUBLISH)
+        self._trim = self.r.register_script(scripts.TRIM)
+        self._claim = self.r.register_script(scripts.CLAIM)
         self._lease = self.r.register_script(scripts.LEASE)
         self._release = self.r.register_script(scripts.RELEASE)
         self._put_rules = self.r.register_script(scripts.PUT_RULES)
@@ -145,22 +165,28 @@ class RedisStore(RedisBase):
         expect_plan: int | None = None,
         idempotency: IdempotencyRecord | None = None,
     ) -> list[Event]:
-        """One Lua script: every check, then every change (see the module docstring)."""
+        """Claim, index, one atomic script in the community's slot, publish (module docstring)."""
         cid = community_id
         strays = [o.id for o in orders if o.community_id != cid]
         strays += [j.id for j in jobs if j.community_id != cid]
+        strays += [e.entity_id for e in events if e.community_id != cid]
         if strays or (plan is not None and plan.community_id != cid):
             raise ValueError(f"write for community {cid} holds records of another: {strays}")
-        keys = _Keys(self._g("seq"), self._g("events"), self._k(cid, "plan"))
+        if idempotency is not None:
+            claim = self._g("idem-claim", idempotency.scope, idempotency.key)
+            args = [cid, self._idem_ttl_ms]
+            if not self._call(self._claim, keys=[claim], args=args):
+                raise Conflict("idempotency key already used (by another community)")
         rows = [(o.id, "order", to_dict(o), o.state in ORDER_TERMINAL) for o in orders]
         rows += [(j.id, "job", to_dict(j), j.state in JOB_TERMINAL) for j in jobs]
+        self._index_new(cid, [(rid, kind) for rid, kind, _, _ in rows], expect or {})
+        keys = _Keys(self._k(cid, "event-counter"), self._k(cid, "outbox"), self._k(cid, "plan"))
         records = [
             [
                 keys(self._k(cid, kind, rid)),
                 dumps(data),
-                keys(self._g("index", kind)),
-                rid,
                 keys(self._k(cid, f"open-{kind}s")),
+                rid,
                 1 if terminal else 0,
             ]
             for rid, kind, data, terminal in rows
@@ -180,7 +206,7 @@ class RedisStore(RedisBase):
                 "entity_id": idempotency.entity_id,
                 "expires_at": idempotency.expires_at,
             }
-            idem_key = self._g("idem", idempotency.scope, idempotency.key)
+            idem_key = self._k(cid, "idem", idempotency.scope, idempotency.key)
             idem = [keys(idem_key), dumps(value), self._idem_ttl_ms]
         payload = {
             "expect": checks,
@@ -188,15 +214,57 @@ class RedisStore(RedisBase):
             "idem": idem,
             "records": records,
             "plan": dumps(to_dict(plan)) if plan is not None else "",
-            "community": cid,
-            "events": [
-                [keys(self._k(e.community_id, "events")), self._event_json(e)] for e in events
-            ],
+            "events": [self._event_json(e) for e in events],
         }
         status, detail = self._call(self._write, keys=keys.keys, args=[dumps(payload)])
         if status == "conflict":
             raise Conflict(f"concurrent change in community {cid}: {detail}")
-        return [self._event(e, int(detail) + i) for i, e in enumerate(events)]
+        seqs = self._publish_outbox(cid, int(detail), len(events))
+        return [self._event(e, seq) for e, seq in zip(events, seqs, strict=True)]
+
+    def _index_new(
+        self, cid: str, rows: Sequence[tuple[str, str]], expect: Mapping[str, int]
+    ) -> None:
+        """Point new ids at their community before the records exist.
+
+        An entry whose write then fails points at a key that does not exist, which
+        reads as "no such entity"; an entry written after would leave a moment in
+        which a stored record cannot be found.
+        """
+        new: dict[str, dict[str, str]] = {}
+        for rid, kind in rows:
+            if expect.get(rid, 0) == 0:
+                new.setdefault(kind, {})[rid] = cid
+        if not new:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for kind, mapping in new.items():
+            pipe.hset(self._g("index", kind), mapping=cast(Any, mapping))
+        self._call(pipe.execute)
+
+    def _publish_outbox(self, cid: str, first: int, count: int) -> list[int]:
+        """Number the community's staged events globally; the seqs of ``first``'s batch.
+
+        Every writer publishes its community's whole outbox, so events a crashed
+        writer staged go out with the next write; publishing twice is harmless.
+        """
+        outbox = self._k(cid, "outbox")
+        entries = self._call(self.r.lrange, outbox, 0, -1)
+        if not entries and count == 0:
+            return []
+        keys = [
+            self._g("seq"),
+            self._g("events"),
+            self._g("events", cid),
+            self._g("published"),
+            self._g("seq-of", cid),
+        ]
+        lo, hi = (first, first + count - 1) if count else (0, 0)
+        reply = self._call(self._publish, keys=keys, args=[cid, lo, hi, *entries])
+        mark, seqs = int(reply[0]), [int(x) for x in reply[1:]]
+        if entries:
+            self._call(self._trim, keys=[outbox], args=[mark])
+        return seqs
 
     @staticmethod
     def _event_json(e: NewEvent) -> str:
@@ -218,14 +286,18 @@ class RedisStore(RedisBase):
     # ---- events -------------------------------------------------------------------
 
     def append_events(self, events: Sequence[NewEvent]) -> list[Event]:
-        if not events:
-            return []
-        keys = _Keys(self._g("seq"), self._g("events"))
-        args: list[Any] = []
-        for e in events:
-            args += [keys(self._k(e.community_id, "events")), self._event_json(e)]
-        first = int(self._call(self._append, keys=keys.keys, args=args))
-        return [self._event(e, first + i) for i, e in enumerate(events)]
+        """Staged and published per community, in the order given within each."""
+        by_community: dict[str, list[int]] = {}
+        for i, e in enumerate(events):
+            by_community.setdefault(e.community_id, []).append(i)
+        seqs = [0] * len(events)
+        for cid, positions in by_community.items():
+            keys = [self._k(cid, "event-counter"), self._k(cid, "outbox")]
+            args = [self._event_json(events[i]) for i in positions]
+            first = int(self._call(self._stage, keys=keys, args=args))
+            for i, seq in zip(positions, self._publish_outbox(cid, first, len(args)), strict=True):
+                seqs[i] = seq
+        return [self._event(e, seq) for e, seq in zip(events, seqs, strict=True)]
 
     def events_after(
         self, seq: int, limit: int = 1000, community_id: str | None = None
@@ -233,7 +305,7 @@ class RedisStore(RedisBase):
         """One ZRANGEBYSCORE on the community's feed, or on the global one."""
         if limit <= 0:
             return []
-        feed = self._g("events") if community_id is None else self._k(community_id, "events")
+        feed = self._g("events") if community_id is None else self._g("events", community_id)
         raws = self._call(
             self.r.zrangebyscore, feed, f"({int(seq)}", "+inf", start=0, num=int(limit)
         )
@@ -253,21 +325,34 @@ class RedisStore(RedisBase):
     # ---- idempotency, leases -------------------------------------------------------------
 
     def get_idempotency(self, scope: str, key: str, now: float) -> IdempotencyRecord | None:
-        name = self._g("idem", scope, key)
+        """The claim names the community; the record lives in that community's slot."""
+        claim = self._g("idem-claim", scope, key)
+        cid = self._call(self.r.get, claim)
+        if cid is None:
+            return None
+        name = self._k(cid, "idem", scope, key)
         raw = self._call(self.r.get, name)
         if not raw:
             return None
         d = json.loads(raw)
         if float(d["expires_at"]) <= now:  # expired by the caller's clock: clear it
             self._call(self._delete_if, keys=[name], args=[raw])
+            self._call(self._delete_if, keys=[claim], args=[cid])
             return None
         return IdempotencyRecord(scope, key, d["body_hash"], d["entity_id"], d["expires_at"])
 
     def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> bool:
-        """Take or renew; the expiry is ``now + ttl_s`` by the caller's clock."""
+        """Take or renew; the expiry is ``now + ttl_s`` by the caller's clock.
+
+        The holder also publishes events a crashed writer left in the outbox, so they
+        reach the feed within one lease renewal even if the community sees no write.
+        """
         px = max(1, math.ceil(ttl_s * 1000))
         args = [owner, repr(float(now)), repr(float(now + ttl_s)), px]
-        return bool(self._call(self._lease, keys=[self._k(community_id, "lease")], args=args))
+        held = bool(self._call(self._lease, keys=[self._k(community_id, "lease")], args=args))
+        if held and self._call(self.r.llen, self._k(community_id, "outbox")):
+            self._publish_outbox(community_id, 0, 0)
+        return held
 
     def release_lease(self, community_id: str, owner: str) -> None:
         self._call(self._release, keys=[self._k(community_id, "lease")], args=[owner])

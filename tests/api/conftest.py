@@ -39,17 +39,17 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def api_store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """The engine's store: in memory, or a real Redis with a key prefix of its own."""
+    """The engine's store: in memory, or a real Redis or Cluster with a key prefix of its own."""
     if request.param == "memory":
         yield MemoryStore()
         return
     from dispatch.store.redis import RedisStore
 
-    store = RedisStore(
-        request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix")
-    )
+    cluster = request.param == "redis-cluster"
+    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    store = RedisStore(url, prefix=request.getfixturevalue("redis_prefix"), cluster=cluster)
     try:
         yield store
     finally:

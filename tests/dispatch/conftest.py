@@ -22,21 +22,22 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """Every store back-end: the same tests run on memory and on a real Redis."""
+    """Every store back-end: the same tests run on memory, a real Redis and a real Cluster."""
     if request.param == "memory":
         yield MemoryStore()
         return
     from dispatch.store.redis import RedisStore
 
-    url = request.getfixturevalue("redis_url")
+    cluster = request.param == "redis-cluster"
+    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
     prefix = request.getfixturevalue("redis_prefix")
-    s = RedisStore(url, prefix=prefix)
+    s = RedisStore(url, prefix=prefix, cluster=cluster)
     try:
         yield s
     finally:
-        s.r.close()
+        s.close()
 
 
 def make_engine(store: Store, clock: ManualClock, budget_s: float = 0.3) -> Engine:

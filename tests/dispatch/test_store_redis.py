@@ -36,10 +36,15 @@ def _event(cid: str = "c1", entity: str = "o1") -> NewEvent:
     return NewEvent(100.0, cid, "order.assigned", entity, {"state": "assigned"})
 
 
-@pytest.fixture
-def stores(redis_url: str, redis_prefix: str) -> Iterator[list[RedisStore]]:
-    """Two stores with separate connections on the same keys: two processes in miniature."""
-    pair = [RedisStore(redis_url, prefix=redis_prefix) for _ in range(2)]
+@pytest.fixture(params=["redis", "redis-cluster"])
+def stores(request: pytest.FixtureRequest, redis_prefix: str) -> Iterator[list[RedisStore]]:
+    """Two stores with separate connections on the same keys: two processes in miniature.
+
+    On one server and on a three-node Cluster, which refuses anything spanning two slots.
+    """
+    cluster = request.param == "redis-cluster"
+    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    pair = [RedisStore(url, prefix=redis_prefix, cluster=cluster) for _ in range(2)]
     try:
         yield pair
     finally:
@@ -59,9 +64,14 @@ def _race(stores: list[RedisStore], body: Callable[[RedisStore], T]) -> list[T]:
         return list(pool.map(run, stores))
 
 
-def test_keys_carry_the_community_hash_tag(redis_url: str, redis_prefix: str) -> None:
-    """Every per-community key has {community}, so one community lives on one Cluster slot."""
-    store = RedisStore(redis_url, prefix=redis_prefix)
+@pytest.mark.parametrize("target", ["redis", "redis-cluster"])
+def test_keys_carry_the_community_hash_tag(
+    target: str, request: pytest.FixtureRequest, redis_prefix: str
+) -> None:
+    """Each key is in its community's slot or in the one global slot: Cluster-ready."""
+    cluster = target == "redis-cluster"
+    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    store = RedisStore(url, prefix=redis_prefix, cluster=cluster)
     engine = Engine(EngineSettings(), store, ManualClock())
     engine.upsert_community(CommunitySpec("c7", "x", CENTER))
     engine.upsert_worker(WorkerSpec("w1", WorkerKind.COURIER, "c7"))
@@ -70,10 +80,15 @@ def test_keys_carry_the_community_hash_tag(redis_url: str, redis_prefix: str) ->
     engine.tick("c7")
     keys = set(store.r.scan_iter(f"{redis_prefix}:*"))
     community_keys = {k for k in keys if k.split(":")[1] == "{c7}"}
+    global_keys = {k for k in keys if k.split(":")[1] == "{~}"}
     kinds = {k.split(":")[2] for k in community_keys}
     assert {"community", "workers", "pos", "order", "open-orders", "plan", "lease"} <= kinds
-    assert {"events"} <= kinds and len({key_slot(k.encode()) for k in community_keys}) == 1
-    assert all("{" not in k for k in keys - community_keys)
+    assert {"idem", "event-counter"} <= kinds
+    assert {k.split(":")[2] for k in global_keys} >= {"seq", "events", "index", "idem-claim"}
+    assert community_keys | global_keys == keys
+    assert len({key_slot(k.encode()) for k in community_keys}) == 1
+    assert len({key_slot(k.encode()) for k in global_keys}) == 1
+    assert not store.r.lrange(f"{redis_prefix}:{{c7}}:outbox", 0, -1)  # all published
     store.close()
 
 
@@ -168,6 +183,89 @@ def test_community_feed_reads_only_that_community(stores: list[RedisStore]) -> N
     assert a.events_after(c2[1].seq, community_id="c2") == []
 
 
+def test_events_a_crashed_writer_staged_go_out_with_the_next_write(
+    stores: list[RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that dies between its commit and publishing loses no event and reorders none."""
+    a, b = stores
+
+    def crash(*_: object) -> list[int]:
+        raise ConnectionError("process died")
+
+    monkeypatch.setattr(a, "_publish_outbox", crash)
+    with pytest.raises(ConnectionError):
+        a.write("c1", orders=[_order()], events=[_event("c1", "o1")], expect={"o1": 0})
+    assert a.get_order("o1") is not None and b.events_after(0) == []
+    b.write("c1", orders=[_order("o2")], events=[_event("c1", "o2")], expect={"o2": 0})
+    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2"]
+    assert [e.entity_id for e in b.events_after(0, community_id="c1")] == ["o1", "o2"]
+    assert b.r.llen(b._k("c1", "outbox")) == 0
+    with pytest.raises(ConnectionError):  # a second crash, in a community nobody writes to
+        a.write("c2", orders=[_order("x1", "c2")], events=[_event("c2", "x1")], expect={"x1": 0})
+    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2"]
+    assert b.acquire_lease("c2", "dispatcher", 30.0, now=0.0)  # its dispatcher's next renewal
+    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "x1"]
+
+
+def test_publishing_again_publishes_nothing_twice(stores: list[RedisStore]) -> None:
+    """A stale or repeated publish (a slow or retrying writer) adds no event to the feeds."""
+    a, b = stores
+    stale = ["1|" + a._event_json(_event("c1", "o1"))]
+    done = a.append_events([_event("c1", "o1"), _event("c1", "o2")])
+    keys = [
+        a._g("seq"),
+        a._g("events"),
+        a._g("events", "c1"),
+        a._g("published"),
+        a._g("seq-of", "c1"),
+    ]
+    again = b._publish(keys=keys, args=["c1", 1, 2, *stale])
+    assert [int(x) for x in again] == [2, *(e.seq for e in done)]
+    assert b._publish_outbox("c1", 0, 0) == []
+    assert [e.seq for e in b.events_after(0)] == [e.seq for e in done]
+
+
+def test_concurrent_writers_of_two_communities_share_one_gapless_sequence(
+    stores: list[RedisStore],
+) -> None:
+    """Racing commits in two communities: one global numbering, no gap, no repeat, in order."""
+
+    def commit(store: RedisStore) -> list[tuple[str, int]]:
+        got = []
+        for i in range(30):
+            cid = "c1" if i % 2 else "c2"
+            oid = f"{id(store)}-{i}"
+            events = [_event(cid, oid), _event(cid, oid)]
+            done = store.write(cid, orders=[_order(oid, cid)], events=events, expect={oid: 0})
+            got += [(cid, e.seq) for e in done]
+        return got
+
+    got = [x for part in _race(stores, commit) for x in part]
+    seqs = sorted(seq for _, seq in got)
+    assert seqs == list(range(1, 121))
+    feed = stores[0].events_after(0, limit=1000)
+    assert [e.seq for e in feed] == seqs
+    for cid in ("c1", "c2"):
+        mine = sorted(seq for c, seq in got if c == cid)
+        assert [e.seq for e in stores[1].events_after(0, 1000, cid)] == mine
+
+
+def test_an_idempotency_key_belongs_to_one_community(stores: list[RedisStore]) -> None:
+    """The same key sent for another community is refused and writes nothing there."""
+    a, b = stores
+    a.write(
+        "c1",
+        orders=[_order()],
+        expect={"o1": 0},
+        idempotency=IdempotencyRecord("order", "k1", "h", "o1", expires_at=1e12),
+    )
+    other = IdempotencyRecord("order", "k1", "h", "x1", expires_at=1e12)
+    with pytest.raises(Conflict, match="idempotency"):
+        b.write("c2", orders=[_order("x1", "c2")], expect={"x1": 0}, idempotency=other)
+    assert b.get_order("x1") is None
+    assert b.get_idempotency("order", "k1", now=0.0).entity_id == "o1"  # type: ignore[union-attr]
+
+
 def test_lease_and_idempotency_keys_expire_in_redis_too(stores: list[RedisStore]) -> None:
     """Abandoned leases and idempotency records carry a Redis TTL as a safety net."""
     a, _ = stores
@@ -176,7 +274,8 @@ def test_lease_and_idempotency_keys_expire_in_redis_too(stores: list[RedisStore]
     assert 0 < lease_ttl <= 30_000
     rec = IdempotencyRecord("order", "k1", "h", "o1", expires_at=1e12)
     a.write("c1", orders=[_order()], expect={"o1": 0}, idempotency=rec)
-    assert a.r.pttl(a._g("idem", "order", "k1")) > 6 * 24 * 3600 * 1000
+    assert a.r.pttl(a._k("c1", "idem", "order", "k1")) > 6 * 24 * 3600 * 1000
+    assert a.r.pttl(a._g("idem-claim", "order", "k1")) > 6 * 24 * 3600 * 1000
 
 
 def test_clearing_an_expired_key_spares_a_newer_record(stores: list[RedisStore]) -> None:
@@ -184,7 +283,7 @@ def test_clearing_an_expired_key_spares_a_newer_record(stores: list[RedisStore])
     a, b = stores
     old = IdempotencyRecord("order", "k1", "h1", "o1", expires_at=1000.0)
     a.write("c1", orders=[_order()], expect={"o1": 0}, idempotency=old)
-    name = a._g("idem", "order", "k1")
+    name = a._k("c1", "idem", "order", "k1")
     seen = a.r.get(name)  # what a slow reader read before the record was replaced
     assert isinstance(seen, str)
     assert b.get_idempotency("order", "k1", now=1001.0) is None  # expired: cleared
