@@ -305,15 +305,18 @@ def _delivery_time_costs(
     weight: list[int],
     settings: EngineSettings,
 ) -> None:
-    """Price every order's time to the door, not only its lateness.
+    """Price the promise with slack, or every second to the door; not only lateness.
 
     A cost only past the promise leaves the solver indifferent between handing
     an order over now or just before the promise, so it bundles and queues
     freely and any surprise (a late kitchen, a slow courier) makes the order
-    late. Every dropoff therefore costs ``delivery_time_cost_per_s`` per second
-    from now (tiers multiply). The promise keeps its own, steeper price on the
-    pickup: picking up after the last moment from which a direct ride still
-    meets the promise costs ``promise_cost_per_s`` per second.
+    late. So a dropoff costs ``promise_cost_per_s`` per second past the promise
+    minus ``promise_buffer_s``: bundles that eat the buffer of an order, on board
+    or not, pay for it. With no buffer set, every dropoff instead costs
+    ``delivery_time_cost_per_s`` per second from now. Either way tiers multiply,
+    and the pickup carries the promise's last moment: picking up after the last
+    moment from which a direct ride still meets the promise costs
+    ``promise_cost_per_s`` per second.
     """
     if not stops:
         return
@@ -326,8 +329,14 @@ def _delivery_time_costs(
             direct = int(fastest[loc[p], loc[d]]) + settings.pickup_service_s
             soft[p] = max(0, soft[d] - direct)
             weight[p] = settings.promise_cost_per_s * tier[stops[p].entity_id]
+    buffer = settings.promise_buffer_s
     for s, ref in enumerate(stops):
-        if ref.kind == StopKind.DROPOFF:
+        if ref.kind != StopKind.DROPOFF:
+            continue
+        if buffer is not None and soft[s] != NONE:
+            soft[s] = max(0, soft[s] - buffer)
+            weight[s] = settings.promise_cost_per_s * tier[ref.entity_id]
+        else:
             soft[s] = 0
             weight[s] = settings.delivery_time_cost_per_s * tier[ref.entity_id]
 

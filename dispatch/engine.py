@@ -665,6 +665,14 @@ class Engine:
         plan = self.store.get_plan(community_id)
         return plan or Plan(community_id=community_id, version=0, created_at=self.clock.now())
 
+    def orders_per_trip(self, community: Community, worker: Worker) -> int:
+        """Most orders this dispatcher puts on the courier at once (the bundling rule).
+
+        Surge counts a busy courier's spare room with it: room the dispatcher would
+        never use is no supply.
+        """
+        return max(1, min(worker.capacity, community.max_orders_per_trip))
+
     def route(self, worker_id: str) -> tuple[PlannedStop, ...]:
         """The worker's committed stops that are still to be done."""
         w = self.get_worker(worker_id)

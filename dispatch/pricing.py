@@ -2,9 +2,10 @@
 
 ``dispatch.surge`` is pure (rules, field, prices). This module is the engine's
 side of it: it counts demand (open work by cell, plus everything placed within
-the rule set's demand window) and supply (fresh workers with little committed
-work, or soon free) per H3 cell, keeps the smoothing state in the store,
-caches the field for a few seconds, and adds an ETA to the price.
+the rule set's demand window) and supply (fresh workers with room left in their
+trip under the dispatcher's bundling rule, or soon free) per H3 cell, keeps the
+smoothing state in the store, caches the field for a few seconds, and adds an
+ETA to the price.
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ class Pricer:
             stops = plan.routes.get(w.id, ()) if plan else ()
             if w.kind == WorkerKind.TECHNICIAN:
                 free = 1.0 if not stops or stops[-1].departs <= soon else 0.0
-            else:
-                free = max(0.0, 1.0 - len(stops) / (2.0 * max(1, w.capacity)))
+            else:  # a trip's room: each order is two stops until picked up
+                room = 2.0 * engine.orders_per_trip(community, w)
+                free = max(0.0, 1.0 - len(stops) / room)
                 if stops and stops[-1].departs <= soon:
                     free = 1.0
             supply[w.cell] = supply.get(w.cell, 0.0) + free

@@ -18,10 +18,15 @@ class EngineSettings:
     emergency_weight: lateness weight of emergency jobs (pre-empts everything else).
     lateness_cost_per_s: cost of one second past a technician job's due time, against one
         metre driven (10: a window missed by 100 s weighs like a 1 km detour).
-    delivery_time_cost_per_s: cost of each second until a standard order reaches the
-        door (member tiers multiply it): the solver delivers soon, not just in time.
-    promise_cost_per_s: extra cost of each second a pickup comes later than the last
-        moment from which a direct ride keeps the promise (tiers multiply; 0: off).
+    promise_buffer_s: a dropoff costs ``promise_cost_per_s`` per second past its promise
+        minus this buffer (tiers multiply), so plans keep slack for late kitchens and
+        slow rides and bundle only where the slack allows. None: price time instead.
+    delivery_time_cost_per_s: with ``promise_buffer_s=None``, the cost of each second
+        until a standard order reaches the door (tiers multiply): the solver delivers
+        soon, not just in time (MDRP, scored by mean click-to-door, works this way).
+    promise_cost_per_s: cost of each second a dropoff eats into the buffer, and of each
+        second a pickup comes later than the last moment from which a direct ride keeps
+        the promise (tiers multiply; 0: off).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     """
 
@@ -35,6 +40,7 @@ class EngineSettings:
     drop_penalty: int = 10_000_000
     emergency_weight: int = 500
     lateness_cost_per_s: int = 10
+    promise_buffer_s: int | None = 600
     delivery_time_cost_per_s: int = 10
     promise_cost_per_s: int = 50
     at_risk_margin_s: float = 0.0
@@ -67,6 +73,8 @@ class EngineSettings:
         for name in ("delivery_time_cost_per_s", "promise_cost_per_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.promise_buffer_s is not None and self.promise_buffer_s < 0:
+            raise ValueError("promise_buffer_s must be non-negative (or None)")
         for name in ("churn_penalty", "pickup_service_s", "dropoff_service_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative")

@@ -150,6 +150,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         churn_penalty=d.churn_penalty,
         pickup_service_s=d.pickup_service_s,
         dropoff_service_s=d.dropoff_service_s,
+        promise_buffer_s=d.promise_buffer_s,
     )
     return World(
         name=s.name,

@@ -351,7 +351,9 @@ def mdrp_world(
             pickup_service_s=service_s,
             dropoff_service_s=service_s,
             churn_penalty=churn_penalty,
-            # MDRP scores click-to-door alone (courier distance is free), so time weighs more.
+            # MDRP scores click-to-door alone (courier distance is free): every second
+            # to the door is priced, not a promise with a buffer, and time weighs more.
+            promise_buffer_s=None,
             delivery_time_cost_per_s=delivery_time_cost_per_s,
         ),
         routing=RoutingParams(use_vroom=False, metaheuristic=metaheuristic, isolate=False),  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ import numpy as np
 
 from dispatch._tick import TickProblem
 from dispatch.engine import Engine
-from dispatch.model import StopKind
+from dispatch.model import Community, StopKind, Worker
 from solver.problem import NONE, RoutingProblem
 from solver.result import RoutingResult, SolveStatus
 
@@ -30,6 +30,10 @@ class DispatchPolicy(Protocol):
     """Turns one tick's problem into routes (the engine commits them)."""
 
     name: str
+
+    @property
+    def orders_per_trip(self) -> int | None:
+        """Most orders it stacks on one courier; None: the community's bundling rule."""
 
     def solve(self, tick: TickProblem, budget_s: float) -> RoutingResult: ...
 
@@ -43,6 +47,12 @@ class PolicyEngine(Engine):
 
     def _solve(self, tp: TickProblem, budget_s: float) -> RoutingResult:
         return self.dispatch_policy.solve(tp, budget_s)
+
+    def orders_per_trip(self, community: Community, worker: Worker) -> int:
+        """The community's rule, or the policy's own when it stacks fewer."""
+        most = super().orders_per_trip(community, worker)
+        own = self.dispatch_policy.orders_per_trip
+        return most if own is None else max(1, min(most, own))
 
 
 def schedule(problem: RoutingProblem, routes: list[list[int]], backend: str) -> RoutingResult:
@@ -90,6 +100,7 @@ class NearestAvailable:
     """Myopic dispatch: nearest idle worker at order time, one order per trip."""
 
     name = "greedy"
+    orders_per_trip = 1
 
     def solve(self, tick: TickProblem, budget_s: float) -> RoutingResult:
         started = time.perf_counter()

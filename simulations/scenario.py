@@ -170,6 +170,7 @@ class DispatchConfig(_Model):
     churn_penalty: Annotated[int, Field(ge=0)] = 120
     pickup_service_s: Annotated[int, Field(ge=0, le=3600)] = 120
     dropoff_service_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    promise_buffer_s: Annotated[int, Field(ge=0, le=3600)] = 600
     tick_when_idle: bool = False
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dispatch import Engine, ManualClock
 from dispatch import _tick as tick_module
 from dispatch.model import JobState, OrderState, Priority, ServiceType, WorkerKind, WorkerStatus
 from dispatch.requests import JobRequest, OrderRequest, WorkerSpec
 from solver.checker import check_routes
+from solver.greedy import solve_greedy
 from tests.dispatch.conftest import AddWorker, offset
 
 TECH = WorkerKind.TECHNICIAN
@@ -152,8 +155,74 @@ def test_lease_lets_one_dispatcher_tick(engine: Engine, clock: ManualClock) -> N
     assert not engine.tick("c1", owner="b").skipped
 
 
+def _priced_problem(engine: Engine, settings: object) -> tick_module.TickProblem:
+    return tick_module.build_problem(
+        engine.get_community("c1"),
+        engine.store.list_workers("c1"),
+        engine.store.list_open_orders("c1"),
+        [],
+        {},
+        engine.clock.now(),
+        settings,  # type: ignore[arg-type]
+        engine.matrices,
+    )
+
+
+def test_dropoffs_keep_a_buffer_before_the_promise(engine: Engine, add_worker: AddWorker) -> None:
+    """By default a dropoff pays per second past promise minus buffer (tier-weighted)."""
+    add_worker("w1", at=(0, 0))
+    std = engine.create_order(OrderRequest("c1", offset(0, 300), offset(0, 1500)))
+    gold = engine.create_order(
+        OrderRequest("c1", offset(300, 0), offset(1500, 0), priority=Priority.GOLD)
+    )
+    settings = engine.settings
+    assert settings.promise_buffer_s == 600
+    tp = _priced_problem(engine, settings)
+    p = tp.problem
+    assert p.soft_deadline is not None and p.lateness_weight is not None
+    now = engine.clock.now()
+    for order, tier in ((std, 1), (gold, 3)):
+        drop = next(
+            i
+            for i, s in enumerate(tp.stops)
+            if s.entity_id == order.id and s.kind == tick_module.StopKind.DROPOFF
+        )
+        edge = int(order.promised_by - now) - settings.promise_buffer_s
+        assert abs(int(p.soft_deadline[drop]) - edge) <= 1
+        assert p.lateness_weight[drop] == settings.promise_cost_per_s * tier
+
+
+def test_the_buffer_keeps_a_bundle_from_making_an_order_on_board_late(
+    engine: Engine, add_worker: AddWorker, clock: ManualClock
+) -> None:
+    """A courier carries an order with ten minutes left; a new order 300 m behind would be
+    shorter to bundle first (and pricing time alone does), but that eats the buffer of the
+    order on board, so with the buffer the courier delivers it first."""
+    add_worker("w1", at=(0, 0))
+    on_board = engine.create_order(OrderRequest("c1", offset(0, 10), offset(1500, 0)))
+    engine.tick("c1")
+    engine.order_event(on_board.id, "picked_up", "w1")
+    clock.advance(900)
+    add_worker("w1", at=(0, 0))  # a fresh position
+    new = engine.create_order(OrderRequest("c1", offset(-300, 0), offset(-600, 0)))
+    timed = dataclasses.replace(engine.settings, promise_buffer_s=None)
+    tp = _priced_problem(engine, timed)
+    by_time = solve_greedy(tp.problem, initial_routes=tp.initial_routes)
+    first_by_time = tp.stops[by_time.routes[0][0]]
+    assert (first_by_time.kind, first_by_time.entity_id) == (tick_module.StopKind.PICKUP, new.id)
+    engine.tick("c1")
+    route = [(s.kind, s.entity_id) for s in engine.route("w1")]
+    assert route[0] == (tick_module.StopKind.DROPOFF, on_board.id)
+    assert set(route[1:]) == {
+        (tick_module.StopKind.PICKUP, new.id),
+        (tick_module.StopKind.DROPOFF, new.id),
+    }
+
+
 def test_every_second_to_the_door_is_priced(engine: Engine, add_worker: AddWorker) -> None:
-    """Dropoffs cost time from now (tier-weighted); pickups carry the promise's last moment."""
+    """Without a buffer, dropoffs cost time from now (tier-weighted); pickups carry the
+    promise's last moment in both modes."""
+    engine.settings = dataclasses.replace(engine.settings, promise_buffer_s=None)
     add_worker("w1", at=(0, 0))
     std = engine.create_order(OrderRequest("c1", offset(0, 300), offset(0, 1500)))
     gold = engine.create_order(
@@ -189,8 +258,9 @@ def test_every_second_to_the_door_is_priced(engine: Engine, add_worker: AddWorke
 def test_higher_tier_on_board_goes_first_even_when_on_time(
     engine: Engine, add_worker: AddWorker, clock: ManualClock
 ) -> None:
-    """Both orders would be on time and the standard one is closer: the diamond one still
-    reaches its door first, because time to the door is priced, not only lateness."""
+    """Pricing time, not a buffer: both orders would be on time and the standard one is
+    closer, yet the diamond one reaches its door first."""
+    engine.settings = dataclasses.replace(engine.settings, promise_buffer_s=None)
     add_worker("w1", at=(0, 0), capacity=2)
     std = engine.create_order(OrderRequest("c1", offset(0, 10), offset(500, 0)))
     vip = engine.create_order(

@@ -9,6 +9,7 @@ import pytest
 
 import geo
 from dispatch.clock import ManualClock
+from dispatch.engine import Engine
 from dispatch.model import LatLng, OrderState, ServiceType, Vehicle, WorkerKind
 from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, WorkerSpec
 from dispatch.settings import EngineSettings
@@ -20,6 +21,7 @@ from simulations.policies import NearestAvailable, PolicyEngine
 from simulations.scenario import Scenario
 from simulations.simulator import Simulation
 from simulations.world import Merchant, OrderArrival, WorkerPlan, World
+from solver.routing import RoutingParams
 
 CENTER = LatLng(31.2304, 121.4737)
 
@@ -154,6 +156,32 @@ def test_greedy_sends_the_nearest_idle_courier() -> None:
     assert engine.get_order(third.id).state == OrderState.PENDING
     assert result.unassigned == 1
     assert [s.kind.value for s in engine.route("near")] == ["pickup", "dropoff"]
+
+
+def test_surge_counts_only_the_room_the_dispatcher_uses() -> None:
+    """A courier with one order and room for three is 2/3 free under the engine's bundling,
+    but not free at all under one-order-per-trip dispatch: room it never uses is no supply."""
+    frees = []
+    clock = ManualClock()
+    params = RoutingParams(use_vroom=False, isolate=False)
+    engines = [
+        Engine(EngineSettings(), MemoryStore(), clock, routing_params=params),
+        PolicyEngine(EngineSettings(), MemoryStore(), clock, dispatch_policy=NearestAvailable()),
+    ]
+    for engine in engines:
+        engine.upsert_community(CommunitySpec("c", "C", CENTER, radius_m=2000.0))
+        engine.upsert_worker(WorkerSpec("w", WorkerKind.COURIER, "c", capacity=3))
+        engine.update_location(LocationUpdate("w", CENTER.lat, CENTER.lng))
+        proj = geo.LocalProjection(CENTER.lat, CENTER.lng)
+        lat, lng = proj.to_latlng([1500.0, 1800.0], [0.0, 0.0])
+        far = (LatLng(float(lat[0]), float(lng[0])), LatLng(float(lat[1]), float(lng[1])))
+        engine.create_order(OrderRequest("c", *far))
+        engine.tick("c")
+        community = engine.get_community("c")
+        _, supply = engine.pricer.demand_supply(engine, community, clock.now())
+        frees.append(sum(supply.values()))
+    assert frees[0] == pytest.approx(1 - 2 / 6)
+    assert frees[1] == 0.0
 
 
 def test_idle_couriers_ride_back_towards_the_merchants() -> None:
