@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,18 @@ from tests.redis_server import (
     RedisServerMissing,
     find_redis_server,
 )
+
+
+def _own(start: Callable[[], RedisServer | RedisCluster]) -> Iterator[str]:
+    """The URL of a server (or cluster) started here, stopped afterwards; failing clearly."""
+    try:
+        server = start()
+    except (RedisServerMissing, RedisServerFailed) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +51,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             client.close()
         yield given
         return
-    try:
-        server = RedisServer(find_redis_server(), Path(tmp_path_factory.mktemp("redis"))).start()
-    except (RedisServerMissing, RedisServerFailed) as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    directory = Path(tmp_path_factory.mktemp("redis"))
+    yield from _own(lambda: RedisServer(find_redis_server(), directory).start())
 
 
 @pytest.fixture(scope="session")
@@ -67,14 +73,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield given
         return
     directory = Path(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        cluster = RedisCluster(find_redis_server(), directory).start()
-    except (RedisServerMissing, RedisServerFailed) as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield cluster.url
-    finally:
-        cluster.stop()
+    yield from _own(lambda: RedisCluster(find_redis_server(), directory).start())
 
 
 @pytest.fixture
