@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dispatch import Engine, ManualClock
+from dispatch import Engine, EngineSettings, ManualClock
 from dispatch import _tick as tick_module
 from dispatch.model import JobState, OrderState, Priority, ServiceType, WorkerKind, WorkerStatus
 from dispatch.requests import JobRequest, OrderRequest, WorkerSpec
@@ -155,7 +155,8 @@ def test_lease_lets_one_dispatcher_tick(engine: Engine, clock: ManualClock) -> N
     assert not engine.tick("c1", owner="b").skipped
 
 
-def _priced_problem(engine: Engine, settings: object) -> tick_module.TickProblem:
+def _priced_problem(engine: Engine, settings: EngineSettings) -> tick_module.TickProblem:
+    """The problem a tick of c1 would solve now, built with ``settings``."""
     return tick_module.build_problem(
         engine.get_community("c1"),
         engine.store.list_workers("c1"),
@@ -163,7 +164,7 @@ def _priced_problem(engine: Engine, settings: object) -> tick_module.TickProblem
         [],
         {},
         engine.clock.now(),
-        settings,  # type: ignore[arg-type]
+        settings,
         engine.matrices,
     )
 
