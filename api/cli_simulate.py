@@ -144,6 +144,13 @@ def simulate(
     budget: Annotated[
         float | None, typer.Option(min=0.01, max=60, help="Solver budget per tick, seconds.")
     ] = None,
+    reproducible: Annotated[
+        bool,
+        typer.Option(
+            help="End each tick's search by work, not by the clock: the same KPIs on every "
+            "run and machine (several times slower; --budget is then ignored)."
+        ),
+    ] = False,
 ) -> None:
     """Simulate a day of a community (or replay an MDRP instance) and report KPIs."""
     from simulations.run import SimulationOptions
@@ -163,6 +170,7 @@ def simulate(
         mdrp=mdrp,
         mdrp_solution=mdrp_solution,
         solver_budget_s=budget,
+        reproducible=reproducible,
     )
     console = Console()
     output = _run(console, options, f"simulating {name} ({policy.value})")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,11 @@ from simulations.world import World
 
 log = logging.getLogger(__name__)
 
+#: Reproducible runs: most improving plans per tick search, and the budget only a
+#: stuck search reaches (busy ticks of the default scenario converge in ~2-3 s).
+REPRODUCIBLE_SOLUTIONS = 100
+REPRODUCIBLE_BUDGET_S = 60.0
+
 
 @dataclass(frozen=True)
 class SimulationOptions:
@@ -40,6 +45,7 @@ class SimulationOptions:
     mdrp: Path | None = None
     mdrp_solution: Path | None = None
     solver_budget_s: float | None = None  # overrides the community's budget
+    reproducible: bool = False  # searches end by work, not by the clock: same KPIs every run
     write_events: bool = True
     report: bool = True
 
@@ -55,12 +61,33 @@ class RunOutput:
 def prepare(options: SimulationOptions) -> tuple[World, RuleSet | None, MdrpInstance | None]:
     """The world to run (a scenario day or an MDRP replay) and the surge rules."""
     rules = load_rules(options.rules) if options.rules is not None else None
+    world, inst = _world(options)
+    if options.reproducible:
+        world = reproducible(world)
+    return world, rules, inst
+
+
+def reproducible(world: World) -> World:
+    """The world with every tick's search ended by work instead of by the clock.
+
+    With a wall-clock budget, a busy tick's search stops wherever the clock finds
+    it, so two runs of one seed can differ. Here each search runs to a local
+    optimum or ``REPRODUCIBLE_SOLUTIONS`` improving plans, whichever comes first,
+    under a budget (``REPRODUCIBLE_BUDGET_S``) only a stuck search would reach:
+    identical KPIs on every run and machine, several times slower.
+    """
+    routing = replace(world.routing, solution_limit=REPRODUCIBLE_SOLUTIONS)
+    community = replace(world.community, solver_budget_s=REPRODUCIBLE_BUDGET_S)
+    return replace(world, routing=routing, community=community)
+
+
+def _world(options: SimulationOptions) -> tuple[World, MdrpInstance | None]:
     if options.mdrp is not None:
         inst = read_instance(options.mdrp)
         kwargs: dict[str, Any] = {}
         if options.solver_budget_s is not None:
             kwargs["solver_budget_s"] = options.solver_budget_s
-        return mdrp_world(inst, **kwargs), rules, inst
+        return mdrp_world(inst, **kwargs), inst
     scenario = (
         options.scenario
         if isinstance(options.scenario, Scenario)
@@ -72,7 +99,7 @@ def prepare(options: SimulationOptions) -> tuple[World, RuleSet | None, MdrpInst
         data = scenario.model_dump()
         data["community"]["solver_budget_s"] = options.solver_budget_s
         scenario = type(scenario).model_validate(data)
-    return build_world(scenario, options.seed), rules, None
+    return build_world(scenario, options.seed), None
 
 
 def run(options: SimulationOptions, progress: Progress | None = None) -> RunOutput:
@@ -99,6 +126,7 @@ def run(options: SimulationOptions, progress: Progress | None = None) -> RunOutp
             "policy": options.policy,
             "surge": surge,
             "seed": options.seed,
+            "reproducible": options.reproducible,
             "rules_version": result.rule_version,
         }
         (d / "kpis.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -297,6 +297,8 @@ def search_parameters(
     first = "PATH_CHEAPEST_ARC" if sp.plain else (sp.first or default_first(problem))
     prm.first_solution_strategy = getattr(_FIRST, first)
     prm.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if sp.solution_limit is not None:
+        prm.solution_limit = sp.solution_limit
     if sp.plain:
         prm.local_search_metaheuristic = _META.GUIDED_LOCAL_SEARCH
         return prm

@@ -15,12 +15,14 @@ class SearchSpec:
     first: first-solution heuristic name (``None``: chosen from the problem).
     temperature: ILS starting temperature in cost units (end: 1 % of it).
     plain: the untuned baseline (PATH_CHEAPEST_ARC + GLS, no warm start).
+    solution_limit: stop after this many solutions (None: only the time limit).
     """
 
     method: str = "gls"
     first: str | None = None
     temperature: float = 100.0
     plain: bool = False
+    solution_limit: int | None = None
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,10 @@ class RoutingParams:
     isolate: run searches in child processes stopped at the hard deadline; with
         ``False`` one search runs in this process and OR-Tools' limit is trusted.
     deadline_margin_s: time kept back for collecting results and building the answer.
+    solution_limit: a work limit besides the time limit: local search stops after
+        this many improving plans, and the greedy start polishes to its end rather
+        than to a share of the time. A solve that ends by this limit (not by the
+        clock) gives the same plan on every run and machine: simulations use it.
     """
 
     metaheuristic: Metaheuristic = "gls"
@@ -61,6 +65,7 @@ class RoutingParams:
     workers: int = 2
     isolate: bool = True
     deadline_margin_s: float = 0.04
+    solution_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.metaheuristic not in ("gls", "sa", "tabu", "greedy", "ils"):
@@ -73,6 +78,8 @@ class RoutingParams:
             raise ValueError("workers must lie in [1, 16]")
         if not 0 <= self.deadline_margin_s < 1.0:
             raise ValueError("deadline_margin_s must lie in [0, 1)")
+        if self.solution_limit is not None and self.solution_limit < 1:
+            raise ValueError("solution_limit must be at least 1 (or None)")
 
 
 def _mandatory_missing(problem: RoutingProblem, result: RoutingResult) -> int:
@@ -144,7 +151,9 @@ def plan_tasks(
     seed = None if initial_routes is None else routes_from_lists(initial_routes)
     local = Task(
         name=f"vroom+{prm.metaheuristic}" if use_vroom else prm.metaheuristic,
-        spec=SearchSpec(method=prm.metaheuristic, temperature=temperature),
+        spec=SearchSpec(
+            method=prm.metaheuristic, temperature=temperature, solution_limit=prm.solution_limit
+        ),
         vroom_level=prm.vroom_level if use_vroom else None,
         vroom_share=prm.vroom_share,
         vroom_threads=1 if workers > 1 else 2,
@@ -152,7 +161,12 @@ def plan_tasks(
     )
     tasks = [local]
     if workers > 1 and prm.metaheuristic != "ils":
-        ils = SearchSpec(method="ils", first=_ils_first(problem), temperature=temperature)
+        ils = SearchSpec(
+            method="ils",
+            first=_ils_first(problem),
+            temperature=temperature,
+            solution_limit=prm.solution_limit,
+        )
         tasks.append(Task(name="ils", spec=ils))
     return tasks[:workers]
 
@@ -177,7 +191,7 @@ def solve_routing(
     if problem.num_stops == 0 or problem.num_vehicles == 0:
         return _finish(solve_greedy(problem, initial_routes=initial_routes), t0, [])
     tasks = plan_tasks(problem, prm, initial_routes)
-    greedy_limit = time_limit_s * 0.1
+    greedy_limit = None if prm.solution_limit is not None else time_limit_s * 0.1
     if prm.isolate:
         # Searches start first; the greedy fallback is built while they run.
         with Portfolio(problem, tasks, deadline) as portfolio:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -18,6 +19,13 @@ from simulations.demand import build_world
 from simulations.eventlog import replay
 from simulations.kpis import comparable, compute_kpis
 from simulations.policies import NearestAvailable, PolicyEngine
+from simulations.run import (
+    REPRODUCIBLE_BUDGET_S,
+    REPRODUCIBLE_SOLUTIONS,
+    SimulationOptions,
+    prepare,
+    run,
+)
 from simulations.scenario import Scenario
 from simulations.simulator import Simulation
 from simulations.world import Merchant, OrderArrival, WorkerPlan, World
@@ -33,6 +41,18 @@ def test_same_seed_same_kpis(tiny: Scenario, policy: str) -> None:
     b = compute_kpis(Simulation(build_world(tiny, 5), policy=policy).run())  # type: ignore[arg-type]
     assert comparable(a) == comparable(b)
     assert a["orders_total"] > 0
+
+
+def test_reproducible_runs_end_every_search_by_work(tiny: Scenario) -> None:
+    """--reproducible: searches capped by a solution count under a budget only a stuck
+    search reaches, and two runs of the optimizer agree on every KPI."""
+    options = SimulationOptions(scenario=tiny, seed=5, reproducible=True, report=False)
+    world, _, _ = prepare(options)
+    assert world.routing.solution_limit == REPRODUCIBLE_SOLUTIONS
+    assert world.community.solver_budget_s == REPRODUCIBLE_BUDGET_S
+    assert prepare(replace(options, reproducible=False))[0].routing.solution_limit is None
+    a, b = run(options).kpis, run(options).kpis
+    assert comparable(a) == comparable(b) and a["orders_delivered"] > 0
 
 
 def test_other_seed_other_day(tiny: Scenario) -> None:

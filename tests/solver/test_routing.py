@@ -140,6 +140,8 @@ def test_params_are_validated() -> None:
         RoutingParams(metaheuristic="magic")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         RoutingParams(workers=0)
+    with pytest.raises(ValueError, match="solution_limit"):
+        RoutingParams(solution_limit=0)
     with pytest.raises(ValueError):
         solve_routing(line_problem([1]), 0.0)
 
@@ -163,3 +165,19 @@ def test_random_problems_give_checked_plans_no_worse_than_greedy(problem: Routin
         assert result.objective <= greedy.objective
     if report.feasible:
         assert report.objective == result.objective
+
+
+def test_a_solution_limit_ends_the_search_by_work_not_by_the_clock() -> None:
+    """A search ended by its solution limit (not by its generous budget) improves on the
+    greedy start and gives the same plan on every run; one solution is the start itself."""
+    p = community_problem(np.random.default_rng(11), stops=60)
+    greedy = solve_greedy(p)
+
+    def params(limit: int) -> RoutingParams:
+        return RoutingParams(isolate=False, use_vroom=False, solution_limit=limit)
+
+    first = checked(p, solve_routing(p, 20.0, params=params(1)))
+    assert first.routes == greedy.routes and first.warnings == (FALLBACK,)
+    searched = checked(p, solve_routing(p, 20.0, params=params(30)))
+    assert searched.objective < greedy.objective
+    assert searched.routes == checked(p, solve_routing(p, 20.0, params=params(30))).routes
