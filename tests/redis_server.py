@@ -30,7 +30,7 @@ from redis.cluster import ClusterNode
 from redis.retry import Retry
 
 _POLL_S = 0.02  # wait between PING attempts (spent reading the server's log)
-_CLUSTER_POLL_S = 0.05  # wait between checks that a cluster has formed
+_LOG_KEEP = 65536  # bytes of a server's output kept for error messages
 CLUSTER_SLOTS = 16384
 _BUS_OFFSET = 10000  # a cluster node also listens on port + 10000 (its cluster bus)
 _SLOTS_PER_CALL = 1000  # CLUSTER ADDSLOTS arguments sent at once (pre-7 fallback)
@@ -101,9 +101,38 @@ def server_pid(port: int) -> int | None:
         client.close()
 
 
+class OutputSignal:
+    """Counts output from one or more servers and wakes whoever waits for more.
+
+    Redis logs its state changes (a cluster turning ok, say), so waiting for new
+    output instead of sleeping reacts as soon as something happened.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.count = 0
+
+    def said(self) -> None:
+        with self._cond:
+            self.count += 1
+            self._cond.notify_all()
+
+    def wait_beyond(self, seen: int, deadline: float) -> int:
+        """Block until more than ``seen`` outputs arrived or the deadline; the count now."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self.count > seen, timeout=max(deadline - time.monotonic(), 0.0)
+            )
+            return self.count
+
+
 @dataclass
 class RedisServer:
-    """A redis-server process on a free loopback port (the port survives restarts)."""
+    """A redis-server process on a free loopback port (the port survives restarts).
+
+    Its output is kept (the last 64 KiB) and counted in ``signal``, which several
+    servers may share.
+    """
 
     binary: str
     directory: Path
@@ -112,6 +141,7 @@ class RedisServer:
     extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     log: bytearray = field(default_factory=bytearray)
+    signal: OutputSignal = field(default_factory=OutputSignal)
     _drain: threading.Thread | None = None
 
     @property
@@ -162,7 +192,7 @@ class RedisServer:
                 state = "did not answer PING in time" if code is None else f"exited ({code})"
                 raise RedisServerFailed(f"redis-server on port {self.port} {state}: {tail}")
             self._read_log(fd, _POLL_S)
-        self._drain = threading.Thread(target=self._discard_output, daemon=True)
+        self._drain = threading.Thread(target=self._follow_output, daemon=True)
         self._drain.start()
 
     def _read_log(self, fd: int, wait_s: float) -> None:
@@ -174,14 +204,16 @@ class RedisServer:
             self.log += chunk
             wait_s = 0.0
 
-    def _discard_output(self) -> None:
-        """Keep reading the log so the server never blocks on a full pipe."""
+    def _follow_output(self) -> None:
+        """Keep reading the log (so the server never blocks on a full pipe) and signal it."""
         proc = self.process
         if proc is None or proc.stdout is None:
             return
         fd = proc.stdout.fileno()
-        while os.read(fd, 65536):
-            pass
+        while chunk := os.read(fd, 65536):
+            self.log += chunk
+            del self.log[:-_LOG_KEEP]
+            self.signal.said()
 
     def stop(self) -> None:
         """Terminate the process (SIGTERM lets it flush the AOF) and reap it."""
@@ -258,6 +290,7 @@ class RedisCluster:
     size: int = 3
     extra_args: tuple[str, ...] = ()  # appended to every node's command line
     nodes: list[RedisServer] = field(default_factory=list)
+    _signal: OutputSignal = field(default_factory=OutputSignal, repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.size <= CLUSTER_SLOTS:
@@ -320,7 +353,11 @@ class RedisCluster:
         for _ in range(3):
             (directory / "nodes.conf").unlink(missing_ok=True)  # a failed attempt may leave one
             server = RedisServer(
-                self.binary, directory, port=free_cluster_port(), extra_args=self.node_args()
+                self.binary,
+                directory,
+                port=free_cluster_port(),
+                extra_args=self.node_args(),
+                signal=self._signal,
             )
             try:
                 return server.start(timeout_s=max(deadline - time.monotonic(), 1.0))
@@ -332,17 +369,19 @@ class RedisCluster:
     def _wait_until_formed(
         self, clients: list[redis.Redis], deadline: float, timeout_s: float
     ) -> None:
-        """Poll every node until the cluster is formed; past the deadline, stop with the reason."""
+        """Check every node each time one logs something (state changes are logged) until
+        the cluster is formed; past the deadline, stop with the reason."""
         expected = {
             rng: node.port for rng, node in zip(slot_ranges(self.size), self.nodes, strict=True)
         }
+        seen = self._signal.count
         while (why := self._not_formed(clients, expected)) is not None:
             dead = [n.port for n in self.nodes if n.process is None or n.process.poll() is not None]
             if dead or time.monotonic() > deadline:
                 state = f"nodes on ports {dead} exited" if dead else f"not ready in {timeout_s:g} s"
                 ports = [node.port for node in self.nodes]
                 raise RedisServerFailed(f"redis cluster on ports {ports} {state}: {why}")
-            time.sleep(min(_CLUSTER_POLL_S, max(deadline - time.monotonic(), 0.0)))
+            seen = self._signal.wait_beyond(seen, deadline)
 
     def _not_formed(
         self, clients: list[redis.Redis], expected: dict[tuple[int, int], int]
