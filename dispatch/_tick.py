@@ -137,7 +137,7 @@ def build_problem(
     couriers = [k for k, w in enumerate(fleet) if w.kind == WorkerKind.COURIER]
     capacity = np.array(
         [
-            min(w.capacity, community.max_orders_per_trip) if w.kind == WorkerKind.COURIER else 0
+            community.orders_per_trip(w.capacity) if w.kind == WorkerKind.COURIER else 0
             for w in fleet
         ],
         dtype=np.int64,

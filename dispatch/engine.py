@@ -671,7 +671,7 @@ class Engine:
         Surge counts a busy courier's spare room with it: room the dispatcher would
         never use is no supply.
         """
-        return max(1, min(worker.capacity, community.max_orders_per_trip))
+        return community.orders_per_trip(worker.capacity)
 
     def route(self, worker_id: str) -> tuple[PlannedStop, ...]:
         """The worker's committed stops that are still to be done."""

@@ -140,6 +140,10 @@ class Community:
     cell_count: int = 0
     version: int = 1
 
+    def orders_per_trip(self, courier_capacity: int) -> int:
+        """Most orders a courier of this capacity carries at once here (the bundling rule)."""
+        return min(courier_capacity, self.max_orders_per_trip)
+
 
 @dataclass(frozen=True)
 class Worker:
