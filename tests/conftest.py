@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from dispatch.store.redis import RedisStore
 from tests.redis_server import (
     RedisCluster,
     RedisServer,
@@ -80,3 +81,10 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def redis_prefix() -> str:
     """A key prefix of its own per test: tests never collide and never flush anything."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def redis_store(request: pytest.FixtureRequest, target: str, prefix: str) -> RedisStore:
+    """A store on the suite's own Redis (``target`` "redis") or Cluster ("redis-cluster")."""
+    cluster = target == "redis-cluster"
+    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    return RedisStore(url, prefix=prefix, cluster=cluster)

@@ -242,6 +242,16 @@ class RedisStore(RedisBase):
             pipe.hset(self._g("index", kind), mapping=cast(Any, mapping))
         self._call(pipe.execute)
 
+    def _publish_keys(self, cid: str) -> list[str]:
+        """The ``KEYS`` of ``PUBLISH`` for one community (all in the global slot)."""
+        return [
+            self._g("seq"),
+            self._g("events"),
+            self._g("events", cid),
+            self._g("published"),
+            self._g("seq-of", cid),
+        ]
+
     def _publish_outbox(self, cid: str, first: int, count: int) -> list[int]:
         """Number the community's staged events globally; the seqs of ``first``'s batch.
 
@@ -252,13 +262,7 @@ class RedisStore(RedisBase):
         entries = self._call(self.r.lrange, outbox, 0, -1)
         if not entries and count == 0:
             return []
-        keys = [
-            self._g("seq"),
-            self._g("events"),
-            self._g("events", cid),
-            self._g("published"),
-            self._g("seq-of", cid),
-        ]
+        keys = self._publish_keys(cid)
         lo, hi = (first, first + count - 1) if count else (0, 0)
         reply = self._call(self._publish, keys=keys, args=[cid, lo, hi, *entries])
         mark, seqs = int(reply[0]), [int(x) for x in reply[1:]]

@@ -20,6 +20,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from dispatch import Engine, EngineSettings, ManualClock, MemoryStore
 from dispatch.store.base import Store
+from tests.conftest import redis_store
 
 KEYS = (
     "ops-k=ops,os-k=order-service,app-k=courier-app,an-k=analyst,"
@@ -45,11 +46,7 @@ def api_store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    from dispatch.store.redis import RedisStore
-
-    cluster = request.param == "redis-cluster"
-    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
-    store = RedisStore(url, prefix=request.getfixturevalue("redis_prefix"), cluster=cluster)
+    store = redis_store(request, request.param, request.getfixturevalue("redis_prefix"))
     try:
         yield store
     finally:

@@ -13,6 +13,7 @@ from dispatch.model import LatLng, WorkerKind
 from dispatch.requests import CommunitySpec, LocationUpdate, WorkerSpec
 from dispatch.store.base import Store
 from solver.routing import RoutingParams
+from tests.conftest import redis_store
 
 CENTER = LatLng(31.2304, 121.4737)
 
@@ -28,12 +29,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    from dispatch.store.redis import RedisStore
-
-    cluster = request.param == "redis-cluster"
-    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
-    prefix = request.getfixturevalue("redis_prefix")
-    s = RedisStore(url, prefix=prefix, cluster=cluster)
+    s = redis_store(request, request.param, request.getfixturevalue("redis_prefix"))
     try:
         yield s
     finally:

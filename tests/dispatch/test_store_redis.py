@@ -21,6 +21,7 @@ from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, Worke
 from dispatch.store.base import IdempotencyRecord, NewEvent
 from dispatch.store.redis import RedisStore
 from solver.routing import RoutingParams
+from tests.conftest import redis_store
 from tests.dispatch.conftest import CENTER, offset
 from tests.redis_server import free_port
 
@@ -42,9 +43,7 @@ def stores(request: pytest.FixtureRequest, redis_prefix: str) -> Iterator[list[R
 
     On one server and on a three-node Cluster, which refuses anything spanning two slots.
     """
-    cluster = request.param == "redis-cluster"
-    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
-    pair = [RedisStore(url, prefix=redis_prefix, cluster=cluster) for _ in range(2)]
+    pair = [redis_store(request, request.param, redis_prefix) for _ in range(2)]
     try:
         yield pair
     finally:
@@ -69,9 +68,7 @@ def test_keys_carry_the_community_hash_tag(
     target: str, request: pytest.FixtureRequest, redis_prefix: str
 ) -> None:
     """Each key is in its community's slot or in the one global slot: Cluster-ready."""
-    cluster = target == "redis-cluster"
-    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
-    store = RedisStore(url, prefix=redis_prefix, cluster=cluster)
+    store = redis_store(request, target, redis_prefix)
     engine = Engine(EngineSettings(), store, ManualClock())
     engine.upsert_community(CommunitySpec("c7", "x", CENTER))
     engine.upsert_worker(WorkerSpec("w1", WorkerKind.COURIER, "c7"))
@@ -212,14 +209,7 @@ def test_publishing_again_publishes_nothing_twice(stores: list[RedisStore]) -> N
     a, b = stores
     stale = ["1|" + a._event_json(_event("c1", "o1"))]
     done = a.append_events([_event("c1", "o1"), _event("c1", "o2")])
-    keys = [
-        a._g("seq"),
-        a._g("events"),
-        a._g("events", "c1"),
-        a._g("published"),
-        a._g("seq-of", "c1"),
-    ]
-    again = b._publish(keys=keys, args=["c1", 1, 2, *stale])
+    again = b._publish(keys=b._publish_keys("c1"), args=["c1", 1, 2, *stale])
     assert [int(x) for x in again] == [2, *(e.seq for e in done)]
     assert b._publish_outbox("c1", 0, 0) == []
     assert [e.seq for e in b.events_after(0)] == [e.seq for e in done]
