@@ -106,8 +106,10 @@ def return_to_merchants(sim: Simulation, ag: Agent) -> None:
     if limit <= 0 or w.mdrp or ag.plan.kind != WorkerKind.COURIER or not w.merchants:
         return
     vehicle = ag.plan.vehicle
-    nearest = min(w.merchants, key=lambda m: w.travel.metres(vehicle, ag.pos, m.location))
-    metres = w.travel.metres(vehicle, ag.pos, nearest.location)
+    metres, nearest = min(
+        ((w.travel.metres(vehicle, ag.pos, m.location), m) for m in w.merchants),
+        key=lambda pair: pair[0],
+    )
     if metres <= limit:
         return
     # Stop halfway inside the limit: close enough to wait, and clear of the trigger distance.
