@@ -34,8 +34,9 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from api.ticker import Ticker
-from dispatch import Engine, EngineSettings, MemoryStore, WallClock
+from dispatch import Engine, MemoryStore, WallClock
 from dispatch.clock import Clock
+from dispatch.policies import make_policy
 from dispatch.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,12 @@ def build_store(settings: ApiSettings) -> Store:
     return MemoryStore()
 
 
+def build_engine(settings: ApiSettings, store: Store, clock: Clock) -> Engine:
+    """The engine the settings describe: its knobs, and the named policy with the solver's."""
+    policy = make_policy(settings.policy, settings.solver)
+    return Engine(settings.engine, store, clock, policy=policy)
+
+
 def create_app(
     settings: ApiSettings | None = None,
     *,
@@ -76,7 +83,9 @@ def create_app(
 ) -> FastAPI:
     """The ASGI app. Without ``engine`` one is built from ``settings`` in the lifespan.
 
-    Raises ValueError when the API key specification is malformed.
+    Without ``settings`` they are read from the environment (and the settings file);
+    invalid ones raise pydantic's ``ValidationError``, a ValueError. Raises ValueError
+    too when the API key specification is malformed.
     """
     cfg = settings or ApiSettings()
     auth = Authenticator(load_keys(cfg.api_keys, cfg.api_keys_file))
@@ -88,7 +97,7 @@ def create_app(
         built: Store | None = None
         if app.state.engine is None:
             built = build_store(cfg)
-            app.state.engine = Engine(EngineSettings(), built, clock or WallClock())
+            app.state.engine = build_engine(cfg, built, clock or WallClock())
         if auth.open:
             log.warning(
                 "NO API KEYS CONFIGURED: every route is open to anyone who can reach this "

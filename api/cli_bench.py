@@ -51,7 +51,7 @@ def bench_solver(
     ] = None,
 ) -> None:
     """Solve each instance within the limit; report distance, gap to BKS and feasibility."""
-    from simulations.solver_bench import (
+    from simulations.bench.solver_bench import (
         BenchRow,
         markdown,
         run_bench,
@@ -125,7 +125,7 @@ def bench_batch(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     time_limit: Annotated[float, typer.Option(min=0.1, help="Solver budget in seconds.")] = 2.0,
 ) -> None:
-    """Solve one generated dispatch batch in a 3 km community: greedy and optimizer side by side."""
+    """Solve one generated dispatch batch in a 3 km community: regret insertion and optimizer."""
     from api.cli_demo import run_demo
 
     run_demo(orders=orders, couriers=couriers, seed=seed, time_limit=time_limit)

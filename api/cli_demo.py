@@ -1,4 +1,4 @@
-"""Rendering of `dispatch demo` (the logic lives in simulations.solver_demo)."""
+"""Rendering of `dispatch bench batch` (the logic lives in simulations.bench.batch)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from rich.table import Table
 
 
 def run_demo(*, orders: int, couriers: int, seed: int, time_limit: float) -> None:
-    from simulations.solver_demo import run
+    from simulations.bench.batch import run_batch
 
     console = Console()
     with console.status(f"solving {orders} orders for {couriers} couriers ({time_limit:g} s)"):
-        batch, rows = run(orders, couriers, seed, time_limit)
+        batch, rows = run_batch(orders, couriers, seed, time_limit)
     table = Table(
         title=f"Dispatch batch: {batch.orders} orders ({batch.on_board} on board), "
         f"{batch.couriers} couriers, 3 km community"

@@ -1,20 +1,22 @@
-"""`dispatch serve`: the API under uvicorn, with settings from flags and DISPATCH_* env.
+"""`dispatch serve`: the API under uvicorn, with settings from flags, env and a file.
 
-Flags win over the environment. They are passed on through ``DISPATCH_*``
-variables because uvicorn builds the app (``create_app``) in each worker
-process. Without API keys the server runs open only on a loopback host.
+Flags win over the environment, which wins over the settings file. Flags are
+passed on through ``DISPATCH_*`` variables because uvicorn builds the app
+(``create_app``) in each worker process. Invalid settings stop serve before
+it starts, with one line per problem. Without API keys the server runs open
+only on a loopback host.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from api.auth import load_keys
-from api.settings import ApiSettings
 
 
 def is_loopback(host: str) -> bool:
@@ -36,11 +38,20 @@ def serve(
         bool, typer.Option(help="--redis-url names a node of a Redis Cluster.")
     ] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="TOML settings file (DISPATCH_SETTINGS_FILE); the environment wins over it.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (open without API keys only on a loopback host)."""
     import uvicorn
+    from pydantic import ValidationError
 
     from api.logging import configure
+    from api.settings import SETTINGS_FILE_ENV, ApiSettings, explain
 
     if store not in ("memory", "redis"):
         raise typer.BadParameter("--store must be memory or redis")
@@ -53,9 +64,14 @@ def serve(
         os.environ["DISPATCH_REDIS_URL"] = redis_url
     if redis_cluster:
         os.environ["DISPATCH_REDIS_CLUSTER"] = "true"
+    if settings_file is not None:
+        os.environ[SETTINGS_FILE_ENV] = str(settings_file)
     try:
         settings = ApiSettings()
         keys = load_keys(settings.api_keys, settings.api_keys_file)
+    except ValidationError as exc:
+        typer.secho(f"dispatch serve: invalid settings\n{explain(exc)}", err=True, fg="red")
+        raise typer.Exit(2) from exc
     except (ValueError, OSError) as exc:
         raise typer.BadParameter(f"bad settings: {exc}") from exc
     if not keys:

@@ -1,6 +1,6 @@
 """`dispatch simulate` and `dispatch demo`: options in, a progress bar and a KPI table out.
 
-The work happens in ``simulations.run``; this module only parses options and
+The work happens in ``simulations.sim.runner``; this module only parses options and
 renders with rich.
 """
 
@@ -10,18 +10,26 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dispatch.policies import POLICIES
 
-class PolicyChoice(StrEnum):
-    optimizer = "optimizer"
-    greedy = "greedy"
-    insertion = "insertion"
+if TYPE_CHECKING:
+    PolicyName = str
+else:  # the --policy choices are the names in the one registry
+    PolicyName = Literal[tuple(POLICIES)]
+
+#: The baseline `dispatch demo` compares with: the classic myopic dispatcher.
+BASELINE = "nearest-idle"
+POLICY_HELP = (
+    "Dispatch policy: optimizer (regret insertion, then OR-Tools search), "
+    "regret-insertion (its start alone), nearest-idle (nearest idle worker, one order a trip)."
+)
 
 
 class Switch(StrEnum):
@@ -107,9 +115,9 @@ def _progress(console: Console, label: str) -> Iterator[Any]:
 
 def _run(console: Console, options: Any, label: str) -> Any:
     from dispatch.errors import InvalidInput
-    from simulations.mdrp import MdrpFormatError
-    from simulations.run import run
-    from simulations.scenario import ScenarioError
+    from simulations.mdrp.instance import MdrpFormatError
+    from simulations.sim.runner import run
+    from simulations.sim.scenario import ScenarioError
 
     try:
         with _progress(console, label) as update:
@@ -124,9 +132,7 @@ def simulate(
         str, typer.Option(help="Shipped scenario name or path to a scenario TOML file.")
     ] = "default",
     seed: Annotated[int, typer.Option(help="Random seed of the simulated day.")] = 0,
-    policy: Annotated[
-        PolicyChoice, typer.Option(help="optimizer (engine ticks), greedy (nearest idle worker).")
-    ] = PolicyChoice.optimizer,
+    policy: Annotated[PolicyName, typer.Option(help=POLICY_HELP)] = "optimizer",
     surge: Annotated[Switch, typer.Option(help="Surge pricing on or off.")] = Switch.on,
     rules: Annotated[
         Path | None, typer.Option(help="Surge rule set file (.toml or .json).")
@@ -153,16 +159,16 @@ def simulate(
     ] = False,
 ) -> None:
     """Simulate a day of a community (or replay an MDRP instance) and report KPIs."""
-    from simulations.run import SimulationOptions
+    from simulations.sim.runner import SimulationOptions
 
     if mdrp_solution is not None and mdrp is None:
         raise typer.BadParameter("--mdrp-solution needs --mdrp")
     name = mdrp.name if mdrp is not None else Path(scenario).stem
-    out_dir = out or Path("runs") / f"{name}-{policy.value}-seed{seed}"
+    out_dir = out or Path("runs") / f"{name}-{policy}-seed{seed}"
     options = SimulationOptions(
         scenario=scenario,
         seed=seed,
-        policy=policy.value,  # type: ignore[arg-type]
+        policy=policy,
         surge=surge == Switch.on,
         rules=rules,
         hours=hours,
@@ -173,8 +179,8 @@ def simulate(
         reproducible=reproducible,
     )
     console = Console()
-    output = _run(console, options, f"simulating {name} ({policy.value})")
-    title = f"{output.result.world.name}: {policy.value}, seed {seed}"
+    output = _run(console, options, f"simulating {name} ({policy})")
+    title = f"{output.result.world.name}: {output.result.policy}, seed {seed}"
     console.print(kpi_table(title, output.kpis, output.mdrp))
     for key, path in output.files.items():
         console.print(f"{key}: {path}")
@@ -183,32 +189,31 @@ def simulate(
 def demo(
     hours: Annotated[float, typer.Option(min=0.1, max=8, help="Simulated hours.")] = 1.5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    policy: Annotated[PolicyChoice, typer.Option(help="Dispatch policy.")] = PolicyChoice.optimizer,
+    policy: Annotated[PolicyName, typer.Option(help=POLICY_HELP)] = "optimizer",
     compare: Annotated[
-        bool, typer.Option(help="Also run the greedy baseline on the same day, side by side.")
+        bool,
+        typer.Option(help=f"Also run the {BASELINE} baseline on the same day, side by side."),
     ] = True,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/demo"),
 ) -> None:
     """Simulate the default community's lunch peak and show what dispatch did."""
-    from simulations.run import SimulationOptions
+    from simulations.sim.runner import SimulationOptions
 
     console = Console()
-    names = [policy.value]
-    if compare and policy != PolicyChoice.greedy:
-        names.append(PolicyChoice.greedy.value)
+    names = list(dict.fromkeys([policy, BASELINE] if compare else [policy]))
     runs: dict[str, Any] = {}
-    for name in names:
+    for i, name in enumerate(names):
         options = SimulationOptions(
             scenario="default",
             seed=seed,
-            policy=name,  # type: ignore[arg-type]
+            policy=name,
             hours=hours,
-            out_dir=out if name == policy.value else out / name,
+            out_dir=out if i == 0 else out / name,  # the baseline's files beside the main run's
         )
         runs[name] = _run(console, options, f"{name}: {hours:g} h of the default community")
     title = f"Demo: default community, {hours:g} h, seed {seed}"
     if len(runs) == 1:
-        console.print(kpi_table(title, runs[policy.value].kpis, None))
+        console.print(kpi_table(title, runs[policy].kpis, None))
     else:
         console.print(comparison_table(title, {n: r.kpis for n, r in runs.items()}))
-    console.print(f"report: {runs[policy.value].files['report'].resolve()}")
+    console.print(f"report: {runs[policy].files['report'].resolve()}")

@@ -78,7 +78,14 @@ class Metrics:
             "dispatch_ticks_total", "Dispatch ticks by outcome", ["outcome"], registry=r
         )
         self.fallbacks = Counter(
-            "dispatch_solver_fallbacks_total", "Ticks that used the greedy plan", registry=r
+            "dispatch_solver_fallbacks_total",
+            "Ticks that fell back to the regret-insertion plan",
+            registry=r,
+        )
+        self.tick_retries = Counter(
+            "dispatch_tick_retries_total",
+            "Tick commits retried after losing a version race to a concurrent write",
+            registry=r,
         )
         self.locations = Counter(
             "dispatch_location_updates_total",
@@ -109,6 +116,8 @@ class Metrics:
         self.tick_seconds.observe(result.solve_ms / 1000.0)
         if result.fallback:
             self.fallbacks.inc()
+        if result.retries:
+            self.tick_retries.inc(result.retries)
 
     def observe_locations(self, accepted: int, rejected: int) -> None:
         if accepted:

@@ -1,37 +1,147 @@
-"""API settings from flags and ``DISPATCH_*`` environment variables (the only place env is read)."""
+"""Server settings: the one place that reads ``DISPATCH_*`` variables and the settings file.
+
+One settings story: the engine's and the solver's validated dataclasses are
+nested here, so ``DISPATCH_ENGINE__CHURN_PENALTY=60`` or
+``DISPATCH_SOLVER__METAHEURISTIC=tabu`` reach the engine a server builds.
+Sources, strongest first: keyword arguments, environment variables, then the
+TOML file named by ``DISPATCH_SETTINGS_FILE`` (top-level keys, ``[engine]`` and
+``[solver]`` tables). A nested value set in one place keeps the server's
+defaults for the rest. Anything invalid fails ``ApiSettings()`` with a
+``ValidationError``; ``explain`` words it for people.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, FilePath, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from dispatch.policies import POLICIES
+from dispatch.settings import EngineSettings
+from solver import RoutingParams
+
+ENV_PREFIX = "DISPATCH_"
+SETTINGS_FILE_ENV = f"{ENV_PREFIX}SETTINGS_FILE"
 
 
 class ApiSettings(BaseSettings):
-    """Everything the HTTP layer needs to build its engine and guard its doors.
+    """Everything a server needs: its doors, its store, and the engine it builds.
 
     ``api_keys``: ``key=role[+role][@worker|worker],...``; ``api_keys_file``: the same,
     one entry per line. ``tick_enabled=False`` leaves dispatching to
     ``POST /v1/communities/{id}/dispatch`` (tests drive ticks that way).
     """
 
-    model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_parse_none_str="null",
+        extra="ignore",
+    )
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    store: Literal["memory", "redis"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_prefix: str = Field(default="dispatch", min_length=1, max_length=64)
-    redis_cluster: bool = False
-    api_keys: str = Field(default="", repr=False)
-    api_keys_file: Path | None = None
-    body_limit_bytes: int = Field(default=1_048_576, gt=0)
-    ws_max_frame_bytes: int = Field(default=65_536, gt=0)
-    tick_enabled: bool = True
-    tick_poll_s: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-    events_max_wait_s: float = Field(default=30.0, ge=0, allow_inf_nan=False)
-    feed_recheck_s: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-    instance_id: str = Field(default="", max_length=64)
+    host: str = Field(default="127.0.0.1", description="Address to bind.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to bind.")
+    store: Literal["memory", "redis"] = Field(default="memory", description="State store.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL.")
+    redis_prefix: str = Field(
+        default="dispatch", min_length=1, max_length=64, description="Prefix of Redis keys."
+    )
+    redis_cluster: bool = Field(default=False, description="redis_url names a Cluster node.")
+    api_keys: str = Field(default="", repr=False, description="key=role[+role][@worker],...")
+    api_keys_file: Path | None = Field(default=None, description="api_keys, one per line.")
+    body_limit_bytes: int = Field(default=1_048_576, gt=0, description="Largest request body.")
+    ws_max_frame_bytes: int = Field(default=65_536, gt=0, description="Largest WebSocket frame.")
+    tick_enabled: bool = Field(default=True, description="Tick communities in the background.")
+    tick_poll_s: float = Field(
+        default=1.0, gt=0, allow_inf_nan=False, description="How often due ticks are looked for."
+    )
+    events_max_wait_s: float = Field(
+        default=30.0, ge=0, allow_inf_nan=False, description="Longest event long poll."
+    )
+    feed_recheck_s: float = Field(
+        default=1.0, gt=0, allow_inf_nan=False, description="Recheck period of feeds."
+    )
+    instance_id: str = Field(default="", max_length=64, description="Lease owner name.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    settings_file: FilePath | None = Field(
+        default=None,
+        description="A TOML file of these settings (weaker than the environment).",
+    )
+    policy: str = Field(
+        default="optimizer", description=f"Dispatch policy: one of {', '.join(POLICIES)}."
+    )
+    engine: EngineSettings = Field(default=EngineSettings(), description="Engine knobs.")
+    solver: RoutingParams = Field(
+        default=RoutingParams(use_vroom=False), description="Knobs of the optimiser's solver."
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, name: str) -> str:
+        if name not in POLICIES:
+            raise ValueError(
+                f"unknown dispatch policy {name!r}; expected one of {sorted(POLICIES)}"
+            )
+        return name
+
+    @field_validator("engine", "solver", mode="before")
+    @classmethod
+    def _over_server_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        """Fields given as a mapping (environment, file) land on the server's default.
+
+        Without this, ``DISPATCH_SOLVER__WORKERS=1`` alone would also bring back the
+        dataclass's own defaults (``use_vroom=True``) instead of the server's.
+        Unknown names are refused: a typo must not be ignored silently.
+        """
+        if not isinstance(value, dict):
+            return value
+        assert info.field_name is not None
+        default = cls.model_fields[info.field_name].default
+        known = {f.name for f in dataclasses.fields(default)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown {info.field_name} setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        return {**dataclasses.asdict(default), **value}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the environment, then the settings file if one is named."""
+        sources = [init_settings, env_settings, dotenv_settings, file_secret_settings]
+        named = getattr(init_settings, "init_kwargs", {}).get("settings_file") or os.environ.get(
+            SETTINGS_FILE_ENV
+        )
+        if named:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(named)))
+        return tuple(sources)
+
+
+def explain(exc: ValidationError) -> str:
+    """One line per refused setting, with the variable that sets it (values are not shown)."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        variable = ENV_PREFIX + "__".join(loc).upper()
+        if loc and loc[0] in ("engine", "solver") and len(loc) == 1:
+            variable += "__<FIELD>"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{'.'.join(loc) or 'settings'} ({variable}): {message}")
+    return "\n".join(lines)

@@ -6,6 +6,7 @@ DispatchError
  ├── NotFound (also KeyError)          unknown community/worker/order/job -> 404
  ├── Conflict                          illegal transition, idempotency    -> 409
  ├── Infeasible                        the request can never be served    -> 422
+ ├── LeaseLost                         a dispatcher's lease passed on     -> 409
  └── StoreUnavailable                  the state store cannot be reached  -> 503
 """
 
@@ -37,6 +38,14 @@ class Conflict(DispatchError):
 
 class Infeasible(DispatchError):
     """The request can never be served as asked (no worker has the skills, etc.)."""
+
+
+class LeaseLost(DispatchError):
+    """A dispatcher's write was fenced off: its lease expired and another took over.
+
+    Not a ``Conflict``: reading again and retrying would be wrong, the community
+    is someone else's now.
+    """
 
 
 class StoreUnavailable(DispatchError):

@@ -1,29 +1,23 @@
-"""Quotes for the engine: surge from the community's state, priced by ``dispatch.surge``.
+"""Quotes: surge from a narrow view of the community, priced by ``dispatch.surge``.
 
-``dispatch.surge`` is pure (rules, field, prices). This module is the engine's
-side of it: it counts demand (open work by cell, plus everything placed within
-the rule set's demand window) and supply (fresh workers with room left in their
-trip under the dispatcher's bundling rule, or soon free) per H3 cell, keeps the
-smoothing state in the store, caches the field for a few seconds, and adds an
-ETA to the price.
+``dispatch.surge`` is pure (rules, field, prices). The ``Pricer`` holds the
+active rule set and, per community, the surge field recomputed at most every
+``refresh_s`` seconds from a ``MarketView`` (open work, workers, plan) that a
+``MarketSource`` provides; the smoothing state lives in a ``SurgeStates``
+store. It never sees the engine. ETAs come from the injected travel model.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import geo
-from dispatch.model import (
-    DELIVERY_SERVICES,
-    Community,
-    OrderState,
-    ServiceType,
-    WorkerKind,
-    WorkerStatus,
-)
+from dispatch.eta import quote_eta_s
+from dispatch.model import DELIVERY_SERVICES, Community, LatLng, ServiceType, WorkerKind
 from dispatch.requests import Quote
+from dispatch.supply import MarketSource, MarketView, TripRule, count_demand_supply
 from dispatch.surge import (
     InvalidRules,
     RuleSet,
@@ -37,26 +31,35 @@ from dispatch.surge import (
     update_surge,
 )
 
-if TYPE_CHECKING:
-    from dispatch.engine import Engine
-
 __all__ = [
     "InvalidRules",
     "Pricer",
     "QuoteContext",
     "RuleSet",
     "SurgeSnapshot",
+    "SurgeStates",
     "load_rules",
     "parse_rules",
     "rules_to_dict",
 ]
 
 
+class SurgeStates(Protocol):
+    """Where each community's smoothing state is kept between refreshes."""
+
+    def get_surge_state(self, community_id: str) -> dict[str, Any] | None: ...
+    def put_surge_state(self, community_id: str, data: Mapping[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True)
 class QuoteContext:
+    """A validated request to price: where it starts (and ends), what it is, when."""
+
     community: Community
     service_type: ServiceType
     cell: int
+    origin: LatLng
+    destination: LatLng | None
     distance_m: float
     duration_s: float
     emergency: bool
@@ -64,9 +67,29 @@ class QuoteContext:
 
 
 class Pricer:
-    """Holds the active rule set and the per-community surge fields."""
+    """The active rule set and the per-community surge fields.
 
-    def __init__(self, rules: RuleSet | None = None, refresh_s: float = 5.0) -> None:
+    market: reads a community's view; states: keeps smoothing state;
+    matrices: travel times for ETAs; staleness_s: older fixes are no supply;
+    orders_per_trip: the dispatcher's bundling rule (room it never uses is no supply).
+    """
+
+    def __init__(
+        self,
+        market: MarketSource,
+        states: SurgeStates,
+        matrices: geo.MatrixProvider,
+        *,
+        staleness_s: float,
+        orders_per_trip: TripRule,
+        rules: RuleSet | None = None,
+        refresh_s: float = 5.0,
+    ) -> None:
+        self.market = market
+        self.states = states
+        self.matrices = matrices
+        self.staleness_s = staleness_s
+        self.orders_per_trip = orders_per_trip
         self.rules = rules or default_rules()
         self.refresh_s = refresh_s
         self._snapshots: dict[str, SurgeSnapshot] = {}
@@ -75,8 +98,23 @@ class Pricer:
         self.rules = rules
         self._snapshots.clear()
 
+    def demand_supply(self, view: MarketView) -> tuple[dict[int, float], dict[int, float]]:
+        """Demand and supply per cell of a view (before k-ring smoothing)."""
+        return count_demand_supply(
+            view,
+            demand_window_s=self.rules.demand_window_s,
+            soon_free_s=self.rules.soon_free_s,
+            staleness_s=self.staleness_s,
+            orders_per_trip=self.orders_per_trip,
+        )
+
     def snapshot(
-        self, engine: Engine, community: Community, now: float, *, fresh: bool = False
+        self,
+        community: Community,
+        now: float,
+        *,
+        fresh: bool = False,
+        view: MarketView | None = None,
     ) -> SurgeSnapshot:
         """The community's surge field, recomputed at most every ``refresh_s`` seconds."""
         cached = self._snapshots.get(community.id)
@@ -87,8 +125,8 @@ class Pricer:
             and cached.rule_version == self.rules.version
         ):
             return cached
-        demand, supply = self.demand_supply(engine, community, now)
-        stored = engine.store.get_surge_state(community.id)
+        demand, supply = self.demand_supply(view or self.market.view(community, now))
+        stored = self.states.get_surge_state(community.id)
         try:
             state = SurgeState.from_dict(stored) if stored else None
         except ValueError:  # an unreadable old record: start smoothing afresh
@@ -96,47 +134,13 @@ class Pricer:
         snap, new_state = update_surge(
             self.rules, state, demand, supply, now, geo.disk, community.id
         )
-        engine.store.put_surge_state(community.id, new_state.to_dict())
+        self.states.put_surge_state(community.id, new_state.to_dict())
         self._snapshots[community.id] = snap
         return snap
 
-    def demand_supply(
-        self, engine: Engine, community: Community, now: float
-    ) -> tuple[dict[int, float], dict[int, float]]:
-        """Demand and supply per cell from the store (before k-ring smoothing)."""
-        res = community.h3_resolution
-        recent = now - self.rules.demand_window_s
-        demand: dict[int, float] = {}
-        for o in engine.store.list_open_orders(community.id):
-            if o.state in (OrderState.PENDING, OrderState.ASSIGNED) or o.created_at >= recent:
-                c = geo.cell_of(o.pickup.lat, o.pickup.lng, res)
-                demand[c] = demand.get(c, 0.0) + 1.0
-        for j in engine.store.list_open_jobs(community.id):
-            c = geo.cell_of(j.location.lat, j.location.lng, res)
-            demand[c] = demand.get(c, 0.0) + 1.0
-        plan = engine.store.get_plan(community.id)
-        supply: dict[int, float] = {}
-        soon = now + self.rules.soon_free_s
-        for w in engine.store.list_workers(community.id):
-            if w.cell is None or w.position_ts is None:
-                continue
-            if now - w.position_ts > engine.settings.location_staleness_s:
-                continue
-            if w.status not in (WorkerStatus.AVAILABLE, WorkerStatus.BUSY):
-                continue
-            stops = plan.routes.get(w.id, ()) if plan else ()
-            if w.kind == WorkerKind.TECHNICIAN:
-                free = 1.0 if not stops or stops[-1].departs <= soon else 0.0
-            else:  # a trip's room: each order is two stops until picked up
-                room = 2.0 * engine.orders_per_trip(community, w)
-                free = max(0.0, 1.0 - len(stops) / room)
-                if stops and stops[-1].departs <= soon:
-                    free = 1.0
-            supply[w.cell] = supply.get(w.cell, 0.0) + free
-        return demand, supply
-
-    def quote(self, engine: Engine, ctx: QuoteContext) -> Quote:
-        snap = self.snapshot(engine, ctx.community, ctx.now)
+    def quote(self, ctx: QuoteContext) -> Quote:
+        """Price and ETA of a validated request."""
+        snap = self.snapshot(ctx.community, ctx.now)
         pb = price_quote(
             self.rules,
             snap,
@@ -147,30 +151,16 @@ class Pricer:
             ctx.duration_s or None,
             emergency=ctx.emergency,
         )
-        return Quote(
-            self._eta(engine, ctx),
-            pb.base,
-            pb.multiplier,
-            pb.total,
-            pb.rule_version,
-            dict(pb.explanation),
-        )
-
-    def _eta(self, engine: Engine, ctx: QuoteContext) -> float:
-        """Nearest fresh worker's travel to the origin plus the trip itself, in seconds."""
         kind = (
             WorkerKind.COURIER if ctx.service_type in DELIVERY_SERVICES else WorkerKind.TECHNICIAN
         )
-        lat, lng = geo.cell_center(ctx.cell)
-        best = math.inf
-        for w in engine.store.list_workers(ctx.community.id):
-            if w.kind != kind or w.position is None or w.position_ts is None:
-                continue
-            if ctx.now - w.position_ts > engine.settings.location_staleness_s:
-                continue
-            prof = geo.profile(w.vehicle.value)
-            best = min(best, geo.eta_s(w.position.lat, w.position.lng, lat, lng, prof))
-        if not math.isfinite(best):
-            best = ctx.community.delivery_sla_s
-        trip = ctx.distance_m * 1.3 / geo.PROFILES["bicycle"].speed_mps
-        return float(best + trip)
+        eta = quote_eta_s(
+            [w for w in self.market.workers(ctx.community) if w.kind == kind],
+            ctx.origin,
+            ctx.destination,
+            ctx.now,
+            staleness_s=self.staleness_s,
+            matrices=self.matrices,
+            fallback_s=ctx.community.delivery_sla_s,
+        )
+        return Quote(eta, pb.base, pb.multiplier, pb.total, pb.rule_version, dict(pb.explanation))

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispatch.community import CommunitySpec
 from dispatch.model import (
     LatLng,
     Priority,
@@ -20,20 +21,16 @@ from dispatch.model import (
     WorkerStatus,
 )
 
-
-@dataclass(frozen=True)
-class CommunitySpec:
-    id: str
-    name: str
-    center: LatLng
-    radius_m: float = 3000.0
-    h3_resolution: int = 9
-    delivery_sla_min: float = 30.0
-    emergency_sla_min: float = 30.0
-    dispatch_interval_s: float = 10.0
-    solver_budget_s: float = 2.0
-    max_orders_per_trip: int = 3
-    single_merchant_trips: bool = False
+__all__ = [
+    "CommunitySpec",
+    "JobRequest",
+    "LocationBatchResult",
+    "LocationUpdate",
+    "OrderRequest",
+    "Quote",
+    "TickResult",
+    "WorkerSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -108,6 +105,7 @@ class TickResult:
     unassigned: int  # open work items left without a worker
     solve_ms: float
     plan_version: int
-    fallback: bool  # the greedy plan was used because the optimiser had nothing in time
+    fallback: bool  # the regret-insertion plan was used: the optimiser had nothing better in time
     at_risk: int = 0
     skipped: bool = False  # another dispatcher holds the community's lease
+    retries: int = 0  # version races lost to concurrent writes before this commit

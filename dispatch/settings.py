@@ -46,7 +46,6 @@ class EngineSettings:
     at_risk_margin_s: float = 0.0
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
-    reach_s: float = 1800.0
     candidates_per_order: int = 25
 
     def __post_init__(self) -> None:
@@ -56,7 +55,6 @@ class EngineSettings:
             "max_past_skew_s",
             "lease_ttl_s",
             "idempotency_ttl_s",
-            "reach_s",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from solver._specs import SearchSpec
 from solver.problem import HORIZON_MAX, NONE, RoutingProblem
+from solver.specs import SearchSpec
 
 TIME = "time"
 CHURN = "churn"
@@ -309,7 +309,7 @@ def search_parameters(
         "gls": _META.GUIDED_LOCAL_SEARCH,
         "sa": _META.SIMULATED_ANNEALING,
         "tabu": _META.TABU_SEARCH,
-        "greedy": _META.GREEDY_DESCENT,
+        "greedy_descent": _META.GREEDY_DESCENT,
     }[sp.method]
     return prm
 

@@ -23,7 +23,8 @@ class RoutingResult:
     start_times[v][k]: when service starts at routes[v][k] (earliest schedule).
     dropped: stops left unserved. lateness: total time past soft deadlines.
     objective: travel cost + lateness cost + drop penalties + churn + fixed costs.
-    backend: which method produced the plan ("ortools", "greedy", "vroom+ortools", ...).
+    backend: which method produced the plan ("ortools", "regret-insertion",
+        "vroom+ortools", ...).
     """
 
     routes: tuple[tuple[int, ...], ...]

@@ -1,18 +1,18 @@
 """The production entry point: ``solve_routing`` always answers in time with a plan.
 
 Pipeline, all inside one wall-clock budget:
-1. greedy insertion (numpy, milliseconds): the fallback, a warm start and the
-   scale of the costs (for the annealing temperature);
+1. regret insertion (numpy, milliseconds): the fallback and a warm start;
 2. a portfolio of OR-Tools searches, one child process per core, each stopped
    at a hard deadline (OR-Tools' own limit can overrun on the first solution)
    and streaming every improving plan back:
    - local search (guided local search by default) from the best start: a
-     VROOM construction when VROOM can express the problem, else the greedy plan;
+     VROOM construction when VROOM can express the problem, else the
+     regret-insertion plan;
    - OR-Tools' ruin-and-recreate iterated local search, strong on long routes
      where local search stalls;
 3. the best plan by objective wins (serving every mandatory stop first). If no
-   search beat the greedy plan in time the result says so: ``backend="greedy"``
-   and a "fallback" warning.
+   search beat the regret-insertion plan in time the result says so:
+   ``backend="regret-insertion"`` and a "fallback" warning.
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from typing import Literal
 
 import numpy as np
 
-from solver._evaluate import build_result
-from solver._portfolio import Candidate, Portfolio, run_task
-from solver._specs import SearchSpec, Task
-from solver.greedy import solve_greedy
+from solver.objective import evaluate
+from solver.portfolio import Candidate, Portfolio, run_task
 from solver.problem import NONE, RoutingProblem, routes_from_lists
+from solver.regret_insertion import REGRET_INSERTION, solve_regret_insertion
 from solver.result import RoutingResult, SolveStatus
+from solver.specs import SearchSpec, Task
 
 log = logging.getLogger(__name__)
 
-Metaheuristic = Literal["gls", "sa", "tabu", "greedy", "ils"]
-FALLBACK = "fallback: the optimiser found nothing better than the greedy plan"
+Metaheuristic = Literal["gls", "sa", "tabu", "greedy_descent", "ils"]
+FALLBACK = "fallback: the optimiser found nothing better than the regret-insertion plan"
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,10 @@ class RoutingParams:
         ``False`` one search runs in this process and OR-Tools' limit is trusted.
     deadline_margin_s: time kept back for collecting results and building the answer.
     solution_limit: a work limit besides the time limit: local search stops after
-        this many improving plans, and the greedy start polishes to its end rather
-        than to a share of the time. A solve that ends by this limit (not by the
-        clock) gives the same plan on every run and machine: simulations use it.
+        this many improving plans, and the regret-insertion start polishes to its
+        end rather than to a share of the time. A solve that ends by this limit
+        (not by the clock) gives the same plan on every run and machine:
+        simulations use it.
     """
 
     metaheuristic: Metaheuristic = "gls"
@@ -68,7 +69,7 @@ class RoutingParams:
     solution_limit: int | None = None
 
     def __post_init__(self) -> None:
-        if self.metaheuristic not in ("gls", "sa", "tabu", "greedy", "ils"):
+        if self.metaheuristic not in ("gls", "sa", "tabu", "greedy_descent", "ils"):
             raise ValueError(f"unknown metaheuristic {self.metaheuristic!r}")
         if not 0 <= self.vroom_level <= 5:
             raise ValueError("vroom_level must lie in [0, 5]")
@@ -180,8 +181,8 @@ def solve_routing(
 ) -> RoutingResult:
     """Best plan found within ``time_limit_s`` (wall clock, model building included).
 
-    Always returns a plan (the greedy one at worst); ``initial_routes`` (e.g. the
-    previous plan) seed the greedy plan and through it every search.
+    Always returns a plan (the regret-insertion one at worst); ``initial_routes``
+    (e.g. the previous plan) seed the regret-insertion plan and through it every search.
     """
     if not time_limit_s > 0:
         raise ValueError("time_limit_s must be positive")
@@ -189,21 +190,25 @@ def solve_routing(
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s - min(prm.deadline_margin_s, time_limit_s * 0.1)
     if problem.num_stops == 0 or problem.num_vehicles == 0:
-        return _finish(solve_greedy(problem, initial_routes=initial_routes), t0, [])
+        return _finish(solve_regret_insertion(problem, initial_routes=initial_routes), t0, [])
     tasks = plan_tasks(problem, prm, initial_routes)
-    greedy_limit = None if prm.solution_limit is not None else time_limit_s * 0.1
+    fallback_limit = None if prm.solution_limit is not None else time_limit_s * 0.1
     if prm.isolate:
-        # Searches start first; the greedy fallback is built while they run.
+        # Searches start first; the regret-insertion fallback is built while they run.
         with Portfolio(problem, tasks, deadline) as portfolio:
-            greedy = solve_greedy(problem, initial_routes=initial_routes, time_limit_s=greedy_limit)
+            fallback = solve_regret_insertion(
+                problem, initial_routes=initial_routes, time_limit_s=fallback_limit
+            )
             candidates, notes = portfolio.collect()
     else:
-        greedy = solve_greedy(problem, initial_routes=initial_routes, time_limit_s=greedy_limit)
-        start = [list(r) for r in greedy.routes] if greedy.has_plan else None
+        fallback = solve_regret_insertion(
+            problem, initial_routes=initial_routes, time_limit_s=fallback_limit
+        )
+        start = [list(r) for r in fallback.routes] if fallback.has_plan else None
         candidates, notes = _run_inline(problem, tasks[0], deadline, start)
-    best = greedy
+    best = fallback
     for cand in candidates:
-        result = build_result(
+        result = evaluate(
             problem,
             cand.routes,
             status=SolveStatus.FEASIBLE,
@@ -213,14 +218,14 @@ def solve_routing(
         if not better(problem, best, result):
             best = result
     warnings: list[str] = []
-    if best is greedy or best.backend == "greedy":
+    if best is fallback or best.backend == REGRET_INSERTION:
         warnings.append(FALLBACK)
-        log.info("no search beat the greedy plan: %s", "; ".join(notes))
+        log.info("no search beat the regret-insertion plan: %s", "; ".join(notes))
     return _finish(best, t0, warnings)
 
 
 def _backend(cand: Candidate) -> str:
-    """Who made the plan: "vroom", "greedy" (a start OR-Tools could not improve),
+    """Who made the plan: "vroom", "regret-insertion" (a start OR-Tools could not improve),
     "vroom+ortools", "ortools" or "ortools-ils"."""
     if cand.stage.startswith("start:"):
         return cand.stage.removeprefix("start:")

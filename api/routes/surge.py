@@ -41,16 +41,11 @@ def put_rules(body: RulesBody, engine: EngineDep, _: Analyst) -> RulesOut:
     return RulesOut(version=active.version, rules=rules_to_dict(active))
 
 
-def _preview_on_current_demand(engine: Engine, community_id: str, rules: RuleSet) -> SurgeSnapshot:
-    """The field the candidate rules give on the community's demand and supply now.
-
-    Pure delegation (the engine's demand and supply, the surge package's preview);
-    nothing is stored. Belongs in the engine as ``preview_surge`` once it has one.
-    """
-    community = engine.get_community(community_id)
-    now = engine.clock.now()
-    demand, supply = engine.pricer.demand_supply(engine, community, now)
-    return preview(rules, demand, supply, now, community_id=community.id)
+def _preview_now(engine: Engine, community_id: str, rules: RuleSet) -> SurgeSnapshot:
+    """The field the candidate rules give on the community's demand and supply now (404 if
+    it is unknown). Pure delegation; nothing is stored."""
+    demand, supply = engine.demand_supply(community_id)
+    return preview(rules, demand, supply, engine.clock.now(), community_id=community_id)
 
 
 @router.post("/rules/preview", responses=responses(404))
@@ -70,5 +65,5 @@ def preview_rules(
     rules = parse_rules(_candidate(body))
     surge = None
     if community_id is not None:
-        surge = SurgeOut.of(_preview_on_current_demand(engine, community_id, rules))
+        surge = SurgeOut.of(_preview_now(engine, community_id, rules))
     return RulesPreviewOut(version=0, rules=rules_to_dict(rules), surge=surge)

@@ -1,12 +1,18 @@
-"""Request bodies: strict, closed (``extra="forbid"``), and translated to engine requests."""
+"""Request bodies: strict, closed (``extra="forbid"``), and translated to engine requests.
+
+A community's defaults and limits are not repeated here: they come from
+``dispatch.community`` (``community_default`` and ``COMMUNITY_LIMITS``), so the
+API, scenario files and code share one specification and OpenAPI shows it.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, StrictBool
 
 from api.schemas._common import Center, Id, In, Name, Point, Skill, Time, Whole, to_epoch
+from dispatch.community import COMMUNITY_LIMITS, CommunitySpec, community_default
 from dispatch.model import (
     Priority,
     ServiceType,
@@ -15,7 +21,6 @@ from dispatch.model import (
     WorkerStatus,
 )
 from dispatch.requests import (
-    CommunitySpec,
     JobRequest,
     LocationUpdate,
     OrderRequest,
@@ -23,17 +28,38 @@ from dispatch.requests import (
 )
 
 
+def _spec_field(name: str, description: str, *, strict: bool = True) -> Any:
+    """A ``CommunitySpec`` field at the edge: its default and limits from the one spec."""
+    bounds: dict[str, Any] = COMMUNITY_LIMITS[name].pydantic()
+    return Field(default=community_default(name), description=description, strict=strict, **bounds)
+
+
 class CommunityIn(In):
-    name: Name
-    center: Center
-    radius_m: float = Field(strict=True, default=3000.0, ge=100, le=20_000)
-    h3_resolution: Whole = Field(default=9, ge=6, le=11)
-    delivery_sla_min: float = Field(strict=True, default=30.0, gt=0, le=24 * 60)
-    emergency_sla_min: float = Field(strict=True, default=30.0, gt=0, le=24 * 60)
-    dispatch_interval_s: float = Field(strict=True, default=10.0, ge=1, le=3600)
-    solver_budget_s: float = Field(strict=True, default=2.0, gt=0, le=60)
-    max_orders_per_trip: Whole = Field(default=3, ge=1, le=20)
-    single_merchant_trips: StrictBool = False
+    """A community: where it is, its grid, its promises and its dispatch rhythm."""
+
+    name: Name = Field(description="A name for people.")
+    center: Center = Field(description="The centre of the geofence.")
+    radius_m: float = _spec_field("radius_m", "Radius of the geofence around the centre, metres.")
+    h3_resolution: Whole = _spec_field(
+        "h3_resolution", "H3 resolution of the grid workers and surge live on.", strict=False
+    )
+    delivery_sla_min: float = _spec_field("delivery_sla_min", "The delivery promise, minutes.")
+    emergency_sla_min: float = _spec_field(
+        "emergency_sla_min", "How soon an emergency job is answered, minutes."
+    )
+    dispatch_interval_s: float = _spec_field(
+        "dispatch_interval_s", "Seconds between two dispatch ticks (the batching window)."
+    )
+    solver_budget_s: float = _spec_field(
+        "solver_budget_s", "Wall time one tick may spend building, solving and committing."
+    )
+    max_orders_per_trip: Whole = _spec_field(
+        "max_orders_per_trip", "Most orders one courier carries on a trip.", strict=False
+    )
+    single_merchant_trips: StrictBool = Field(
+        default=community_default("single_merchant_trips"),
+        description="A trip picks up at one merchant only.",
+    )
 
     def spec(self, community_id: str) -> CommunitySpec:
         return CommunitySpec(
@@ -52,14 +78,20 @@ class CommunityIn(In):
 
 
 class WorkerIn(In):
-    kind: WorkerKind
-    community_id: Id
-    vehicle: Vehicle = Vehicle.BICYCLE
-    capacity: Whole = Field(default=3, ge=0, le=50)
-    skills: list[Skill] = Field(default_factory=list, max_length=30)
-    rating: float = Field(strict=True, default=5.0, ge=0, le=5)
-    shift_end: Time | None = None
-    status: WorkerStatus = WorkerStatus.AVAILABLE
+    """A courier or a technician of one community."""
+
+    kind: WorkerKind = Field(description="courier or technician.")
+    community_id: Id = Field(description="The community the worker serves.")
+    vehicle: Vehicle = Field(default=Vehicle.BICYCLE, description="How the worker travels.")
+    capacity: Whole = Field(default=3, ge=0, le=50, description="Order size units carried.")
+    skills: list[Skill] = Field(
+        default_factory=list, max_length=30, description="Job skills (technicians)."
+    )
+    rating: float = Field(
+        strict=True, default=5.0, ge=0, le=5, description="Rating, for jobs' rating floors."
+    )
+    shift_end: Time | None = Field(default=None, description="No work planned past this time.")
+    status: WorkerStatus = Field(default=WorkerStatus.AVAILABLE, description="Availability.")
 
     def spec(self, worker_id: str) -> WorkerSpec:
         return WorkerSpec(
@@ -76,38 +108,52 @@ class WorkerIn(In):
 
 
 class LocationIn(In):
-    lat: float = Field(strict=True, ge=-90, le=90)
-    lng: float = Field(strict=True, ge=-180, le=180)
-    ts: Time | None = None
-    status: WorkerStatus | None = None
+    """One position fix of the calling worker."""
+
+    lat: float = Field(strict=True, ge=-90, le=90, description="Latitude, degrees.")
+    lng: float = Field(strict=True, ge=-180, le=180, description="Longitude, degrees.")
+    ts: Time | None = Field(default=None, description="When the fix was taken (default: now).")
+    status: WorkerStatus | None = Field(default=None, description="A new availability, if any.")
 
     def update(self, worker_id: str) -> LocationUpdate:
         return LocationUpdate(worker_id, self.lat, self.lng, to_epoch(self.ts), self.status)
 
 
 class LocationItem(In):
-    worker_id: Id
-    lat: float = Field(strict=True)
-    lng: float = Field(strict=True)
-    ts: Time | None = None
+    """One fix in a batch (checked one by one: a bad item does not spoil the others)."""
+
+    worker_id: Id = Field(description="Whose fix it is.")
+    lat: float = Field(strict=True, description="Latitude, degrees.")
+    lng: float = Field(strict=True, description="Longitude, degrees.")
+    ts: Time | None = Field(default=None, description="When the fix was taken (default: now).")
 
     def update(self) -> LocationUpdate:
         return LocationUpdate(self.worker_id, self.lat, self.lng, to_epoch(self.ts))
 
 
 class LocationBatchIn(In):
-    updates: list[LocationItem] = Field(min_length=1, max_length=5000)
+    updates: list[LocationItem] = Field(
+        min_length=1, max_length=5000, description="Position fixes of several workers."
+    )
 
 
 class OrderIn(In):
-    community_id: Id
-    pickup: Point
-    dropoff: Point
-    ready_at: Time | None = None
-    size: Whole = Field(default=1, ge=1, le=10)
-    priority: Priority = Priority.STANDARD
-    service_type: Literal["grocery", "medicine", "takeout"] = "takeout"
-    merchant_id: Id | None = None
+    """A delivery from a merchant to a resident."""
+
+    community_id: Id = Field(description="The community both points lie in.")
+    pickup: Point = Field(description="Where the courier collects the order.")
+    dropoff: Point = Field(description="Where the courier delivers it.")
+    ready_at: Time | None = Field(
+        default=None, description="When it can be collected (default: now)."
+    )
+    size: Whole = Field(default=1, ge=1, le=10, description="Capacity units it takes.")
+    priority: Priority = Field(
+        default=Priority.STANDARD, description="Member tier: higher tiers weigh lateness more."
+    )
+    service_type: Literal["grocery", "medicine", "takeout"] = Field(
+        default="takeout", description="Priced by this service's surge curve."
+    )
+    merchant_id: Id | None = Field(default=None, description="The merchant, for trip rules.")
 
     def request(self) -> OrderRequest:
         return OrderRequest(
@@ -123,19 +169,31 @@ class OrderIn(In):
 
 
 class Window(In):
-    start: Time
-    end: Time
+    """An appointment window."""
+
+    start: Time = Field(description="Earliest arrival.")
+    end: Time = Field(description="Latest arrival.")
 
 
 class JobIn(In):
-    community_id: Id
-    location: Point
-    skills: list[Skill] = Field(min_length=1, max_length=10)
-    duration_min: float = Field(strict=True, gt=0, le=24 * 60)
-    window: Window | None = None
-    emergency: StrictBool = False
-    min_rating: float | None = Field(strict=True, default=None, ge=0, le=5)
-    service_type: Literal["cleaning", "appliance_cleaning", "plumbing", "repair"] = "repair"
+    """A home-service job for a technician."""
+
+    community_id: Id = Field(description="The community the job lies in.")
+    location: Point = Field(description="Where the job is done.")
+    skills: list[Skill] = Field(
+        min_length=1, max_length=10, description="Skills the technician needs, all of them."
+    )
+    duration_min: float = Field(strict=True, gt=0, le=24 * 60, description="Time on site.")
+    window: Window | None = Field(default=None, description="The appointment window, if any.")
+    emergency: StrictBool = Field(
+        default=False, description="A property-management emergency (answered first)."
+    )
+    min_rating: float | None = Field(
+        strict=True, default=None, ge=0, le=5, description="Lowest technician rating accepted."
+    )
+    service_type: Literal["cleaning", "appliance_cleaning", "plumbing", "repair"] = Field(
+        default="repair", description="Priced by this service's surge curve."
+    )
 
     def request(self) -> JobRequest:
         return JobRequest(
@@ -154,12 +212,12 @@ class JobIn(In):
 class OrderEventIn(In):
     """What the courier reports about an order it carries."""
 
-    type: Literal["picked_up", "delivered", "failed"]
-    worker_id: Id
+    type: Literal["picked_up", "delivered", "failed"] = Field(description="What happened.")
+    worker_id: Id = Field(description="The courier reporting it.")
 
 
 class JobEventIn(In):
     """What the technician reports about a job: set off, arrived, done, or failed."""
 
-    type: Literal["started", "arrived", "completed", "failed"]
-    worker_id: Id
+    type: Literal["started", "arrived", "completed", "failed"] = Field(description="What happened.")
+    worker_id: Id = Field(description="The technician reporting it.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from api.schemas._common import Out, PointOut, point_out, to_time, utc
 from dispatch.model import (
     Community,
@@ -251,13 +253,16 @@ class RouteOut(Out):
 
 
 class TickOut(Out):
-    assigned: int
-    unassigned: int
-    solve_ms: float
-    plan_version: int
-    fallback: bool
-    at_risk: int
-    skipped: bool
+    """What one dispatch tick did."""
+
+    assigned: int = Field(description="Work newly assigned or moved to another worker.")
+    unassigned: int = Field(description="Open work left without a worker.")
+    solve_ms: float = Field(description="Wall time of the tick: build, solve and commit.")
+    plan_version: int = Field(description="The community's plan version after the tick.")
+    fallback: bool = Field(description="The regret-insertion plan was used (optimiser too slow).")
+    at_risk: int = Field(description="Work planned to arrive close to or past its promise.")
+    skipped: bool = Field(description="Another dispatcher holds the community's lease.")
+    retries: int = Field(description="Version races lost to concurrent writes before the commit.")
 
     @classmethod
     def of(cls, t: TickResult) -> TickOut:
@@ -269,6 +274,7 @@ class TickOut(Out):
             fallback=t.fallback,
             at_risk=t.at_risk,
             skipped=t.skipped,
+            retries=t.retries,
         )
 
 

@@ -82,7 +82,8 @@ class RedisBase:
     ``client`` is a URL, a ``redis.Redis`` or a ``redis.RedisCluster`` made with
     ``decode_responses=True``; with a URL, ``cluster=True`` connects to Redis Cluster
     (any node's address). Every key starts with ``prefix`` so several deployments
-    (or tests) share a server.
+    (or tests) share a server. ``socket_timeout_s`` bounds each command, so a
+    stalled server surfaces as ``StoreUnavailable`` instead of a hang.
     """
 
     def __init__(
@@ -91,15 +92,20 @@ class RedisBase:
         *,
         prefix: str = "dispatch",
         cluster: bool = False,
+        socket_timeout_s: float | None = 5.0,
     ) -> None:
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError("prefix must be non-empty and contain no braces")
         self.r: Any
         if isinstance(client, str):
+            timeouts = {
+                "socket_timeout": socket_timeout_s,
+                "socket_connect_timeout": socket_timeout_s,
+            }
             if cluster:
-                self.r = redis.RedisCluster.from_url(client, decode_responses=True)
+                self.r = redis.RedisCluster.from_url(client, decode_responses=True, **timeouts)
             else:
-                self.r = redis.Redis.from_url(client, decode_responses=True)
+                self.r = redis.Redis.from_url(client, decode_responses=True, **timeouts)
             self._owned = True
         else:
             if isinstance(client, redis.RedisCluster):
@@ -127,6 +133,14 @@ class RedisBase:
     def _g(self, *parts: str) -> str:
         """A global key: all share the hash tag ``{~}`` (no community id holds ``~``)."""
         return ":".join([self.p, GLOBAL_TAG, *parts])
+
+    def global_key(self, *parts: str) -> str:
+        """A key in the global slot for a component that shares this store's Redis."""
+        return self._g(*parts)
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a Redis call; an unreachable server becomes ``StoreUnavailable``."""
+        return self._call(fn, *args, **kwargs)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

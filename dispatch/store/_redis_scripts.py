@@ -19,7 +19,9 @@ from __future__ import annotations
 #     records      [[key index, json, open set index, id, terminal], ...]
 #     plan         plan JSON or ''
 #     events       [json without seq, ...]
-#   Returns {'conflict', reason} or {'ok', first outbox number} (0: no events).
+#     fence        [lease key index, owner, token] or []
+#   Returns {'fenced', reason}, {'conflict', reason} or {'ok', first outbox number}
+#   (0: no events).
 # Events go to the community's outbox as "<number>|<json>", numbered by the
 # community's own counter; PUBLISH gives them their global seq afterwards.
 WRITE = """
@@ -27,6 +29,13 @@ local p = cjson.decode(ARGV[1])
 local function version_of(raw)
   if not raw then return 0 end
   return tonumber(cjson.decode(raw).version)
+end
+if #p.fence > 0 then
+  local held = redis.call('GET', KEYS[p.fence[1]])
+  local want = string.format('%d', p.fence[3]) .. '|' .. p.fence[2]
+  if not held or string.sub(held, string.find(held, '|', 1, true) + 1) ~= want then
+    return {'fenced', 'lease is ' .. (held or 'free') .. ', writer holds ' .. want}
+  end
 end
 for _, e in ipairs(p.expect) do
   local raw = redis.call('GET', KEYS[e[1]])
@@ -146,27 +155,36 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
-# Lease value "<expires>|<owner>" (expires in the caller's clock, as Python repr).
-#   KEYS[1] lease; ARGV owner, now, expires, px (Redis-side safety TTL).
-# Succeeds when the key is absent, expired by the caller's clock, or held by owner.
+# Lease value "<expires>|<token>|<owner>" (expires in the caller's clock, as Python
+# repr; token the fencing token).
+#   KEYS[1] lease, KEYS[2] token counter; ARGV owner, now, expires, px (Redis-side TTL).
+# Succeeds when the key is absent, expired by the caller's clock, or held by owner;
+# returns the token (kept on a live renewal, the next one otherwise) or 0.
 LEASE = """
 local raw = redis.call('GET', KEYS[1])
+local token = nil
 if raw then
   local bar = string.find(raw, '|', 1, true)
   local expires = tonumber(string.sub(raw, 1, bar - 1))
-  local owner = string.sub(raw, bar + 1)
-  if owner ~= ARGV[1] and expires > tonumber(ARGV[2]) then return 0 end
+  local rest = string.sub(raw, bar + 1)
+  local bar2 = string.find(rest, '|', 1, true)
+  local owner = string.sub(rest, bar2 + 1)
+  local live = expires > tonumber(ARGV[2])
+  if owner ~= ARGV[1] and live then return 0 end
+  if owner == ARGV[1] and live then token = tonumber(string.sub(rest, 1, bar2 - 1)) end
 end
-redis.call('SET', KEYS[1], ARGV[3] .. '|' .. ARGV[1], 'PX', ARGV[4])
-return 1
+if not token then token = redis.call('INCR', KEYS[2]) end
+local value = ARGV[3] .. '|' .. string.format('%d', token) .. '|' .. ARGV[1]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[4])
+return token
 """
 
 # Release only by the holder: KEYS[1] lease; ARGV[1] owner. Returns 1 when released.
 RELEASE = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-local bar = string.find(raw, '|', 1, true)
-if string.sub(raw, bar + 1) ~= ARGV[1] then return 0 end
+local rest = string.sub(raw, string.find(raw, '|', 1, true) + 1)
+if string.sub(rest, string.find(rest, '|', 1, true) + 1) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 """

@@ -19,7 +19,12 @@ Semantics both back-ends must honour (one shared test suite checks them):
 * Events get consecutive global sequence numbers in the order given, strictly
   increasing across the store's life, and are readable with ``events_after``.
 * Leases: ``acquire_lease`` succeeds when nobody holds the community, the lease
-  expired (``now`` past its expiry) or ``owner`` already holds it (renewal).
+  expired (``now`` past its expiry) or ``owner`` already holds it (renewal), and
+  returns a fencing token (None when refused). The token grows every time the
+  lease changes hands and stays the same on renewal. A ``write`` given a
+  ``Fence(owner, token)`` succeeds only while that owner still holds the lease
+  with that token, else it raises ``LeaseLost`` and writes nothing: a dispatcher
+  that was paused past its lease can never commit over its successor.
 * Positions are the hot path: ``get_positions``/``put_positions`` read and write
   only a worker's position, time stamp, cell and status (a worker's other fields
   are untouched); ``get_worker`` always returns the latest of both.
@@ -33,6 +38,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dispatch.model import Community, Event, Job, Order, Plan, Worker
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A lease as a writer holds it: a write carrying it fails once the lease moved on."""
+
+    owner: str
+    token: int
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,7 @@ class Store(Protocol):
         plan: Plan | None = None,
         expect_plan: int | None = None,
         idempotency: IdempotencyRecord | None = None,
+        fence: Fence | None = None,
     ) -> list[Event]: ...
 
     # events
@@ -117,7 +131,9 @@ class Store(Protocol):
     def get_idempotency(self, scope: str, key: str, now: float) -> IdempotencyRecord | None: ...
 
     # leases
-    def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> bool: ...
+    def acquire_lease(
+        self, community_id: str, owner: str, ttl_s: float, now: float
+    ) -> int | None: ...
     def release_lease(self, community_id: str, owner: str) -> None: ...
 
     # surge

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dispatch.errors import Conflict
+from dispatch.errors import Conflict, LeaseLost
 from dispatch.model import (
     JOB_TERMINAL,
     ORDER_TERMINAL,
@@ -25,7 +25,7 @@ from dispatch.model import (
     Worker,
     WorkerStatus,
 )
-from dispatch.store.base import IdempotencyRecord, NewEvent, PositionState
+from dispatch.store.base import Fence, IdempotencyRecord, NewEvent, PositionState
 
 
 class MemoryStore:
@@ -44,7 +44,8 @@ class MemoryStore:
         self._plans: dict[str, Plan] = {}
         self._events: list[Event] = []
         self._idem: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._leases: dict[str, tuple[str, float]] = {}
+        self._leases: dict[str, tuple[str, float, int]] = {}  # owner, expiry, token
+        self._lease_tokens: dict[str, int] = {}
         self._rules: dict[str, Any] | None = None
         self._rules_version = 0
         self._surge: dict[str, dict[str, Any]] = {}
@@ -170,8 +171,16 @@ class MemoryStore:
         plan: Plan | None = None,
         expect_plan: int | None = None,
         idempotency: IdempotencyRecord | None = None,
+        fence: Fence | None = None,
     ) -> list[Event]:
         with self._lock:
+            if fence is not None:
+                held = self._leases.get(community_id)
+                if held is None or (held[0], held[2]) != (fence.owner, fence.token):
+                    raise LeaseLost(
+                        f"{fence.owner} no longer holds the lease of {community_id} "
+                        f"(token {fence.token})"
+                    )
             for entity_id, version in (expect or {}).items():
                 current = self._orders.get(entity_id) or self._jobs.get(entity_id)
                 have = current.version if current is not None else 0
@@ -253,13 +262,18 @@ class MemoryStore:
                 return None
             return rec
 
-    def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> bool:
+    def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> int | None:
         with self._lock:
             held = self._leases.get(community_id)
-            if held is None or held[0] == owner or held[1] <= now:
-                self._leases[community_id] = (owner, now + ttl_s)
-                return True
-            return False
+            if held is not None and held[0] == owner and held[1] > now:
+                token = held[2]  # a renewal keeps the token
+            elif held is None or held[0] == owner or held[1] <= now:
+                token = self._lease_tokens.get(community_id, 0) + 1
+                self._lease_tokens[community_id] = token
+            else:
+                return None
+            self._leases[community_id] = (owner, now + ttl_s, token)
+            return token
 
     def release_lease(self, community_id: str, owner: str) -> None:
         with self._lock:

@@ -8,7 +8,8 @@ kinds of hash slot, so no command or script ever spans two slots:
   ``P:{cid}:workers`` (hash id → JSON), ``P:{cid}:pos`` (hash id → compact
   position string, the location hot path), ``P:{cid}:order:<id>`` /
   ``P:{cid}:job:<id>`` (JSON), ``P:{cid}:open-orders`` / ``P:{cid}:open-jobs``
-  (sets), ``P:{cid}:plan``, ``P:{cid}:lease``, ``P:{cid}:surge``,
+  (sets), ``P:{cid}:plan``, ``P:{cid}:lease`` + ``P:{cid}:lease-token`` (the
+  fencing token counter), ``P:{cid}:surge``,
   ``P:{cid}:idem:<scope>:<key>`` (idempotency records), ``P:{cid}:outbox`` (events
   committed but not yet numbered) and ``P:{cid}:event-counter``;
 * global, under the hash tag ``{~}`` (no community id can be ``~``):
@@ -67,11 +68,11 @@ from typing import Any, cast
 
 import redis
 
-from dispatch.errors import Conflict
+from dispatch.errors import Conflict, LeaseLost
 from dispatch.model import JOB_TERMINAL, ORDER_TERMINAL, Event, Job, Order, Plan, from_dict, to_dict
 from dispatch.store import _redis_scripts as scripts
 from dispatch.store._redis_base import RedisBase, dumps
-from dispatch.store.base import IdempotencyRecord, NewEvent
+from dispatch.store.base import Fence, IdempotencyRecord, NewEvent
 
 _WEEK_S = 7 * 24 * 3600.0
 
@@ -108,8 +109,9 @@ class RedisStore(RedisBase):
         prefix: str = "dispatch",
         cluster: bool = False,
         idempotency_safety_ttl_s: float = _WEEK_S,
+        socket_timeout_s: float | None = 5.0,
     ) -> None:
-        super().__init__(client, prefix=prefix, cluster=cluster)
+        super().__init__(client, prefix=prefix, cluster=cluster, socket_timeout_s=socket_timeout_s)
         self._idem_ttl_ms = max(1, int(idempotency_safety_ttl_s * 1000))
         self._write = self.r.register_script(scripts.WRITE)
         self._stage = self.r.register_script(scripts.STAGE)
@@ -164,6 +166,7 @@ class RedisStore(RedisBase):
         plan: Plan | None = None,
         expect_plan: int | None = None,
         idempotency: IdempotencyRecord | None = None,
+        fence: Fence | None = None,
     ) -> list[Event]:
         """Claim, index, one atomic script in the community's slot, publish (module docstring)."""
         cid = community_id
@@ -215,8 +218,13 @@ class RedisStore(RedisBase):
             "records": records,
             "plan": dumps(to_dict(plan)) if plan is not None else "",
             "events": [self._event_json(e) for e in events],
+            "fence": []
+            if fence is None
+            else [keys(self._k(cid, "lease")), fence.owner, int(fence.token)],
         }
         status, detail = self._call(self._write, keys=keys.keys, args=[dumps(payload)])
+        if status == "fenced":
+            raise LeaseLost(f"write to community {cid} fenced off: {detail}")
         if status == "conflict":
             raise Conflict(f"concurrent change in community {cid}: {detail}")
         seqs = self._publish_outbox(cid, int(detail), len(events))
@@ -345,7 +353,7 @@ class RedisStore(RedisBase):
             return None
         return IdempotencyRecord(scope, key, d["body_hash"], d["entity_id"], d["expires_at"])
 
-    def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> bool:
+    def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> int | None:
         """Take or renew; the expiry is ``now + ttl_s`` by the caller's clock.
 
         The holder also publishes events a crashed writer left in the outbox, so they
@@ -353,10 +361,11 @@ class RedisStore(RedisBase):
         """
         px = max(1, math.ceil(ttl_s * 1000))
         args = [owner, repr(float(now)), repr(float(now + ttl_s)), px]
-        held = bool(self._call(self._lease, keys=[self._k(community_id, "lease")], args=args))
-        if held and self._call(self.r.llen, self._k(community_id, "outbox")):
+        keys = [self._k(community_id, "lease"), self._k(community_id, "lease-token")]
+        token = int(self._call(self._lease, keys=keys, args=args))
+        if token and self._call(self.r.llen, self._k(community_id, "outbox")):
             self._publish_outbox(community_id, 0, 0)
-        return held
+        return token or None
 
     def release_lease(self, community_id: str, owner: str) -> None:
         self._call(self._release, keys=[self._k(community_id, "lease")], args=[owner])

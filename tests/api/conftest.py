@@ -1,8 +1,9 @@
 """An app per test on a manual clock, with keys for every role, over memory and Redis.
 
 Requests go through the ASGI app with httpx (``AsyncClient`` + ``ASGITransport``);
-WebSocket tests use Starlette's ``TestClient``. The engine uses the greedy
-policy: these tests are about the HTTP layer, not about solution quality.
+WebSocket tests use Starlette's ``TestClient``. The engine uses the
+regret-insertion policy: these tests are about the HTTP layer, not about
+solution quality.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings
 from dispatch import Engine, EngineSettings, ManualClock, MemoryStore
+from dispatch.policies import RegretInsertionPolicy
 from dispatch.store.base import Store
 from tests.conftest import redis_store
 
@@ -61,7 +63,11 @@ def clock() -> ManualClock:
 def make_engine(store: Store, clock: ManualClock) -> Engine:
     counter = itertools.count(1)
     return Engine(
-        EngineSettings(), store, clock, ids=lambda p: f"{p}{next(counter)}", policy="greedy"
+        EngineSettings(),
+        store,
+        clock,
+        ids=lambda p: f"{p}{next(counter)}",
+        policy=RegretInsertionPolicy(),
     )
 
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
 from api.cli_serve import is_loopback
 
-ENV = ("DISPATCH_STORE", "DISPATCH_HOST", "DISPATCH_PORT", "DISPATCH_REDIS_URL")
+ENV = (
+    "DISPATCH_STORE",
+    "DISPATCH_HOST",
+    "DISPATCH_PORT",
+    "DISPATCH_REDIS_URL",
+    "DISPATCH_REDIS_CLUSTER",
+    "DISPATCH_SETTINGS_FILE",
+)
 
 
 @pytest.fixture
@@ -60,3 +69,31 @@ def test_serve_refuses_malformed_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISPATCH_API_KEYS", "k=superuser")
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "unknown roles" in " ".join(result.output.split())
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DISPATCH_ENGINE__CHURN_PENALTY", "-1", "churn_penalty must be non-negative"),
+        ("DISPATCH_POLICY", "fastest", "unknown dispatch policy 'fastest'"),
+        ("DISPATCH_SOLVER__WORKERS", "99", "workers must lie in [1, 16]"),
+    ],
+)
+def test_serve_refuses_invalid_settings(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    """A bad engine, solver or policy setting stops serve with a message, not a traceback."""
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert "invalid settings" in output and message in output and "Traceback" not in output
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_serve_refuses_a_missing_settings_file(tmp_path: Path) -> None:
+    """--settings names a file that must exist."""
+    result = CliRunner().invoke(app, ["serve", "--settings", str(tmp_path / "none.toml")])
+    assert result.exit_code == 2
+    assert "settings_file (DISPATCH_SETTINGS_FILE)" in " ".join(result.output.split())

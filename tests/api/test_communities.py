@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import AN, APP, CENTER, OPS, OS, assert_problem, order_body
+from dispatch.community import COMMUNITY_LIMITS, Range, community_default
+from tests.api.conftest import AN, APP, CENTER, COMMUNITY, OPS, OS, assert_problem, order_body
 
 pytestmark = pytest.mark.anyio
 
@@ -63,10 +64,11 @@ async def test_community_input_errors(client: httpx.AsyncClient) -> None:
 
 
 async def test_dispatch_answers_the_tick_summary(client: httpx.AsyncClient, courier: str) -> None:
-    """assigned, unassigned, solve_ms, plan_version and fallback; versions increase."""
+    """assigned, unassigned, solve_ms, plan_version, fallback, retries; versions increase."""
     await client.post("/v1/orders", json=order_body(), headers=OS)
     first = (await client.post("/v1/communities/c1/dispatch", headers=OPS)).json()
-    assert {"assigned", "unassigned", "solve_ms", "plan_version", "fallback"} <= set(first)
+    fields = {"assigned", "unassigned", "solve_ms", "plan_version", "fallback", "retries"}
+    assert fields <= set(first) and first["retries"] == 0
     assert first["assigned"] == 1 and first["unassigned"] == 0 and first["fallback"] is False
     second = (await client.post("/v1/communities/c1/dispatch", headers=OPS)).json()
     assert second["plan_version"] == first["plan_version"] + 1 and second["assigned"] == 0
@@ -87,3 +89,45 @@ async def test_workers_of_a_community(client: httpx.AsyncClient, courier: str) -
     """Ops list the community's workers with their positions."""
     workers = (await client.get("/v1/communities/c1/workers", headers=OPS)).json()
     assert [w["id"] for w in workers] == ["w1"] and workers[0]["position"] is not None
+
+
+async def test_defaults_are_the_community_specs(
+    client: httpx.AsyncClient, community: dict[str, Any]
+) -> None:
+    """A PUT that leaves a field out gets CommunitySpec's default (one specification)."""
+    for name in (*COMMUNITY_LIMITS, "single_merchant_trips"):
+        assert community[name] == community_default(name), name
+
+
+def _outside(limits: Range) -> list[float]:
+    """Values just beyond each end of the range (the open low end itself is outside)."""
+    low = limits.low if limits.low_open else limits.low - 1
+    return [low, limits.high + 1]
+
+
+def _inside(limits: Range) -> list[float]:
+    """The ends of the range that belong to it."""
+    return [limits.high] if limits.low_open else [limits.low, limits.high]
+
+
+@pytest.mark.parametrize("name", sorted(COMMUNITY_LIMITS))
+async def test_limits_are_the_community_specs(client: httpx.AsyncClient, name: str) -> None:
+    """Each limit of COMMUNITY_LIMITS holds at the edge: 422 naming the field, ends accepted."""
+    limits = COMMUNITY_LIMITS[name]
+    for value in _outside(limits):
+        r = await client.put("/v1/communities/c2", json={**COMMUNITY, name: value}, headers=OPS)
+        errors = assert_problem(r, 422)["errors"]
+        assert [e["loc"] for e in errors] == [["body", name]], (name, value)
+    for value in _inside(limits):
+        r = await client.put("/v1/communities/c2", json={**COMMUNITY, name: value}, headers=OPS)
+        assert r.status_code == 200 and r.json()[name] == value, (name, value, r.text)
+
+
+async def test_the_openapi_document_shows_the_specs_limits(client: httpx.AsyncClient) -> None:
+    """The schema's bounds and defaults come from the same table."""
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["CommunityIn"]
+    for name, limits in COMMUNITY_LIMITS.items():
+        prop = schema["properties"][name]
+        low = prop["exclusiveMinimum"] if limits.low_open else prop["minimum"]
+        assert (low, prop["maximum"]) == (limits.low, limits.high), name
+        assert prop["default"] == community_default(name) and prop["description"], name

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 
 from api.app import create_app
+from api.metrics import Metrics
 from api.settings import ApiSettings
 from dispatch import ManualClock
+from dispatch.requests import TickResult
 from tests.api.conftest import APP, OPS, OS, assert_problem, make_engine, north, order_body
 
 pytestmark = pytest.mark.anyio
@@ -73,3 +77,15 @@ async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None
     made = (await client.get("/healthz")).headers["x-request-id"]
     odd = (await client.get("/healthz", headers={"X-Request-ID": "a b\tc"})).headers["x-request-id"]
     assert len(made) == 32 and len(odd) == 32 and made != odd
+
+
+def test_tick_outcomes_are_counted() -> None:
+    """Fallbacks and lost version races (retries) are counted; skipped ticks only as skipped."""
+    metrics = Metrics()
+    result = TickResult("c1", 1, 0, 12.0, 3, fallback=True, retries=2)
+    metrics.observe_tick(result)
+    metrics.observe_tick(dataclasses.replace(result, skipped=True))
+    text = metrics.render()
+    assert b"dispatch_solver_fallbacks_total 1.0" in text
+    assert b"dispatch_tick_retries_total 2.0" in text
+    assert b'dispatch_ticks_total{outcome="skipped"} 1.0' in text

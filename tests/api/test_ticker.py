@@ -13,6 +13,7 @@ from api.settings import ApiSettings
 from api.ticker import Ticker
 from dispatch import Engine, ManualClock
 from dispatch.model import LatLng
+from dispatch.policies import RegretInsertionPolicy
 from dispatch.requests import CommunitySpec, TickResult
 from dispatch.store.base import Store
 from tests.api.conftest import CENTER, make_engine
@@ -78,7 +79,8 @@ async def test_one_failing_community_spares_the_others(
     api_store: Store, clock: ManualClock
 ) -> None:
     """A crash in one community's tick is counted and logged; the others still tick."""
-    engine = _FlakyEngine(make_engine(api_store, clock).settings, api_store, clock, policy="greedy")
+    settings = make_engine(api_store, clock).settings
+    engine = _FlakyEngine(settings, api_store, clock, policy=RegretInsertionPolicy())
     add_community(engine, "bad")
     add_community(engine, "good")
     t = ticker(engine)

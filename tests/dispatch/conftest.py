@@ -10,9 +10,10 @@ import pytest
 
 from dispatch import Engine, EngineSettings, ManualClock, MemoryStore
 from dispatch.model import LatLng, WorkerKind
+from dispatch.policies import OptimizerPolicy
 from dispatch.requests import CommunitySpec, LocationUpdate, WorkerSpec
 from dispatch.store.base import Store
-from solver.routing import RoutingParams
+from solver import RoutingParams
 from tests.conftest import redis_store
 
 CENTER = LatLng(31.2304, 121.4737)
@@ -43,7 +44,7 @@ def make_engine(store: Store, clock: ManualClock, budget_s: float = 0.3) -> Engi
         store,
         clock,
         ids=lambda prefix: f"{prefix}{next(counter)}",
-        routing_params=RoutingParams(use_vroom=False, isolate=False),
+        policy=OptimizerPolicy(RoutingParams(use_vroom=False, isolate=False)),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from dispatch import Engine, EngineSettings, ManualClock
 from dispatch.errors import Conflict
 from dispatch.model import JobState, OrderState, WorkerKind
+from dispatch.policies import OptimizerPolicy
 from dispatch.requests import (
     CommunitySpec,
     JobRequest,
@@ -20,7 +21,7 @@ from dispatch.requests import (
     WorkerSpec,
 )
 from dispatch.store.redis import RedisStore
-from solver.routing import RoutingParams
+from solver import RoutingParams
 from tests.dispatch.conftest import CENTER, offset
 from tests.redis_server import RedisServer, RedisServerFailed, RedisServerMissing, find_redis_server
 
@@ -49,7 +50,7 @@ def _engine(url: str, clock: ManualClock, first_id: int) -> tuple[Engine, RedisS
         store,
         clock,
         ids=lambda p: f"{p}{next(counter)}",
-        routing_params=RoutingParams(use_vroom=False, isolate=False),
+        policy=OptimizerPolicy(RoutingParams(use_vroom=False, isolate=False)),
     )
     return engine, store
 

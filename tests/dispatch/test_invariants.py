@@ -10,8 +10,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from dispatch import Conflict, Engine, EngineSettings, ManualClock, MemoryStore
 from dispatch.model import ORDER_TERMINAL, OrderState, WorkerKind, WorkerStatus
+from dispatch.policies import OptimizerPolicy
 from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, WorkerSpec
-from solver.routing import RoutingParams
+from solver import RoutingParams
 from tests.dispatch.conftest import CENTER, offset
 
 coords = st.tuples(st.floats(-2500, 2500), st.floats(-2500, 2500)).filter(
@@ -31,7 +32,7 @@ class EngineMachine(RuleBasedStateMachine):
             MemoryStore(),
             self.clock,
             ids=lambda p: f"{p}{next(counter)}",
-            routing_params=RoutingParams(use_vroom=False, isolate=False),
+            policy=OptimizerPolicy(RoutingParams(use_vroom=False, isolate=False)),
         )
         self.engine.upsert_community(CommunitySpec("c1", "x", CENTER, solver_budget_s=0.05))
         self.accepted: set[str] = set()

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from dispatch.errors import Conflict
+from dispatch.errors import Conflict, LeaseLost
 from dispatch.model import (
     Community,
     Job,
@@ -21,7 +21,7 @@ from dispatch.model import (
     Worker,
     WorkerKind,
 )
-from dispatch.store.base import IdempotencyRecord, NewEvent, Store
+from dispatch.store.base import Fence, IdempotencyRecord, NewEvent, Store
 
 P = LatLng(31.23, 121.47)
 PRICE = Price(10.0, 1.2, 12.0, 1)
@@ -158,3 +158,26 @@ def test_positions_are_the_hot_path_and_always_read_back(store: Store) -> None:
     assert got[1] is None and got[0] is not None and got[0].lat == 31.3
     store.put_positions([PositionState("w1", "other", 1.0, 1.0, 9.0, 1, "available")])
     assert store.get_worker("w1").position == LatLng(31.3, 121.5)  # type: ignore[union-attr]
+
+
+def test_lease_tokens_fence_off_a_writer_that_lost_its_lease(store: Store) -> None:
+    """Tokens grow with each new holder and stay on renewal; a stale holder's write fails."""
+    store.put_community(Community("c1", "Riverside", P))
+    a1 = store.acquire_lease("c1", "a", 30.0, now=0.0)
+    assert a1 is not None and store.acquire_lease("c1", "a", 30.0, now=10.0) == a1
+    store.write("c1", orders=[_order("o1")], expect={"o1": 0}, fence=Fence("a", a1))
+    b = store.acquire_lease("c1", "b", 30.0, now=41.0)  # a was paused past its lease
+    assert b is not None and b > a1
+    plan = Plan("c1", 1, 41.0)
+    with pytest.raises(LeaseLost):
+        store.write("c1", plan=plan, expect_plan=0, fence=Fence("a", a1))
+    assert store.get_plan("c1") is None  # nothing of the fenced write landed
+    with pytest.raises(LeaseLost):
+        store.write("c1", plan=plan, expect_plan=0, fence=Fence("b", a1))  # wrong token
+    store.write("c1", plan=plan, expect_plan=0, fence=Fence("b", b))
+    assert store.get_plan("c1") == plan
+    store.release_lease("c1", "b")
+    with pytest.raises(LeaseLost):  # a released lease fences its old holder too
+        store.write("c1", plan=Plan("c1", 2, 42.0), expect_plan=1, fence=Fence("b", b))
+    again = store.acquire_lease("c1", "b", 30.0, now=43.0)
+    assert again is not None and again > b

@@ -17,10 +17,11 @@ from redis.retry import Retry
 from dispatch import Engine, EngineSettings, ManualClock
 from dispatch.errors import Conflict, StoreUnavailable
 from dispatch.model import LatLng, Order, Plan, Price, Worker, WorkerKind
+from dispatch.policies import OptimizerPolicy
 from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, WorkerSpec
 from dispatch.store.base import IdempotencyRecord, NewEvent
 from dispatch.store.redis import RedisStore
-from solver.routing import RoutingParams
+from solver import RoutingParams
 from tests.conftest import redis_store
 from tests.dispatch.conftest import CENTER, offset
 from tests.redis_server import free_port
@@ -342,7 +343,7 @@ def test_two_engines_never_assign_one_order_twice(redis_url: str, redis_prefix: 
     clock = ManualClock()
     params = RoutingParams(use_vroom=False, isolate=False)
     pair = [RedisStore(redis_url, prefix=redis_prefix) for _ in range(2)]
-    a, b = (Engine(EngineSettings(), s, clock, routing_params=params) for s in pair)
+    a, b = (Engine(EngineSettings(), s, clock, policy=OptimizerPolicy(params)) for s in pair)
     a.upsert_community(CommunitySpec("c1", "x", CENTER, solver_budget_s=0.1))
     for i, at in enumerate(((0, 0), (50, 0))):
         a.upsert_worker(WorkerSpec(f"w{i}", WorkerKind.COURIER, "c1"))

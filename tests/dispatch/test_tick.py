@@ -5,11 +5,18 @@ from __future__ import annotations
 import dataclasses
 
 from dispatch import Engine, EngineSettings, ManualClock
-from dispatch import _tick as tick_module
-from dispatch.model import JobState, OrderState, Priority, ServiceType, WorkerKind, WorkerStatus
+from dispatch import tick as tick_module
+from dispatch.model import (
+    JobState,
+    OrderState,
+    Priority,
+    ServiceType,
+    StopKind,
+    WorkerKind,
+    WorkerStatus,
+)
 from dispatch.requests import JobRequest, OrderRequest, WorkerSpec
-from solver.checker import check_routes
-from solver.greedy import solve_greedy
+from solver import check_routes, solve_regret_insertion
 from tests.dispatch.conftest import AddWorker, offset
 
 TECH = WorkerKind.TECHNICIAN
@@ -35,7 +42,7 @@ def test_plan_passes_the_independent_checker(engine: Engine, add_worker: AddWork
         engine.settings,
         engine.matrices,
     )
-    result = engine._solve(tp, 0.3)
+    result = engine.policy.solve(tp, 0.3)
     report = check_routes(tp.problem, result)
     assert report.feasible, report.violations
     engine.tick("c1")
@@ -155,6 +162,17 @@ def test_lease_lets_one_dispatcher_tick(engine: Engine, clock: ManualClock) -> N
     assert not engine.tick("c1", owner="b").skipped
 
 
+def _with_settings(engine: Engine, **changes: object) -> Engine:
+    """Another engine on the same store, clock and policy, with some settings changed."""
+    return Engine(
+        dataclasses.replace(engine.settings, **changes),  # type: ignore[arg-type]
+        engine.store,
+        engine.clock,
+        policy=engine.policy,
+        matrix_provider=engine.matrices,
+    )
+
+
 def _priced_problem(engine: Engine, settings: EngineSettings) -> tick_module.TickProblem:
     """The problem a tick of c1 would solve now, built with ``settings``."""
     return tick_module.build_problem(
@@ -186,7 +204,7 @@ def test_dropoffs_keep_a_buffer_before_the_promise(engine: Engine, add_worker: A
         drop = next(
             i
             for i, s in enumerate(tp.stops)
-            if s.entity_id == order.id and s.kind == tick_module.StopKind.DROPOFF
+            if s.entity_id == order.id and s.kind == StopKind.DROPOFF
         )
         edge = int(order.promised_by - now) - settings.promise_buffer_s
         assert abs(int(p.soft_deadline[drop]) - edge) <= 1
@@ -208,22 +226,22 @@ def test_the_buffer_keeps_a_bundle_from_making_an_order_on_board_late(
     new = engine.create_order(OrderRequest("c1", offset(-300, 0), offset(-600, 0)))
     timed = dataclasses.replace(engine.settings, promise_buffer_s=None)
     tp = _priced_problem(engine, timed)
-    by_time = solve_greedy(tp.problem, initial_routes=tp.initial_routes)
+    by_time = solve_regret_insertion(tp.problem, initial_routes=tp.initial_routes)
     first_by_time = tp.stops[by_time.routes[0][0]]
-    assert (first_by_time.kind, first_by_time.entity_id) == (tick_module.StopKind.PICKUP, new.id)
+    assert (first_by_time.kind, first_by_time.entity_id) == (StopKind.PICKUP, new.id)
     engine.tick("c1")
     route = [(s.kind, s.entity_id) for s in engine.route("w1")]
-    assert route[0] == (tick_module.StopKind.DROPOFF, on_board.id)
+    assert route[0] == (StopKind.DROPOFF, on_board.id)
     assert set(route[1:]) == {
-        (tick_module.StopKind.PICKUP, new.id),
-        (tick_module.StopKind.DROPOFF, new.id),
+        (StopKind.PICKUP, new.id),
+        (StopKind.DROPOFF, new.id),
     }
 
 
 def test_every_second_to_the_door_is_priced(engine: Engine, add_worker: AddWorker) -> None:
     """Without a buffer, dropoffs cost time from now (tier-weighted); pickups carry the
     promise's last moment in both modes."""
-    engine.settings = dataclasses.replace(engine.settings, promise_buffer_s=None)
+    engine = _with_settings(engine, promise_buffer_s=None)
     add_worker("w1", at=(0, 0))
     std = engine.create_order(OrderRequest("c1", offset(0, 300), offset(0, 1500)))
     gold = engine.create_order(
@@ -246,7 +264,7 @@ def test_every_second_to_the_door_is_priced(engine: Engine, add_worker: AddWorke
     for order, tier in ((std, 1), (gold, 3)):
         pick, drop = (
             next(i for i, s in enumerate(tp.stops) if s.entity_id == order.id and s.kind == kind)
-            for kind in (tick_module.StopKind.PICKUP, tick_module.StopKind.DROPOFF)
+            for kind in (StopKind.PICKUP, StopKind.DROPOFF)
         )
         assert p.soft_deadline[drop] == 0
         assert p.lateness_weight[drop] == per_s * tier
@@ -261,7 +279,7 @@ def test_higher_tier_on_board_goes_first_even_when_on_time(
 ) -> None:
     """Pricing time, not a buffer: both orders would be on time and the standard one is
     closer, yet the diamond one reaches its door first."""
-    engine.settings = dataclasses.replace(engine.settings, promise_buffer_s=None)
+    engine = _with_settings(engine, promise_buffer_s=None)
     add_worker("w1", at=(0, 0), capacity=2)
     std = engine.create_order(OrderRequest("c1", offset(0, 10), offset(500, 0)))
     vip = engine.create_order(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from simulations.scenario import Scenario, parse_scenario
+from simulations.sim.scenario import Scenario, parse_scenario
 
 TINY: dict[str, Any] = {
     "name": "tiny",
@@ -51,6 +51,7 @@ TINY: dict[str, Any] = {
     "technicians": [
         {"count": 2, "skills": ["plumbing", "repair", "cleaning"], "start_h": 0.0, "end_h": 1.25},
     ],
+    "solver": {"metaheuristic": "greedy_descent", "use_vroom": False, "isolate": False},
 }
 
 

@@ -18,6 +18,8 @@ drain_min = 20.0
 [community]
 id = "small"
 radius_m = 1000.0
+dispatch_interval_s = 30.0
+solver_budget_s = 1.0
 [[merchants]]
 service = "takeout"
 count = 2
@@ -30,6 +32,10 @@ base_per_hour = 20.0
 [[couriers]]
 count = 3
 end_h = 1.0
+[solver]
+metaheuristic = "greedy_descent"
+use_vroom = false
+isolate = false
 """
 
 
@@ -52,7 +58,7 @@ def test_simulate_writes_outputs_and_prints_kpis(tmp_path: Path) -> None:
             "--scenario",
             str(scenario),
             "--policy",
-            "greedy",
+            "nearest-idle",
             "--surge",
             "off",
             "--seed",
@@ -88,7 +94,7 @@ def test_simulate_replays_mdrp_and_writes_a_solution(tmp_path: Path) -> None:
             "--mdrp",
             str(inst),
             "--policy",
-            "greedy",
+            "nearest-idle",
             "--out",
             str(tmp_path / "o"),
             "--mdrp-solution",
@@ -108,7 +114,7 @@ def test_demo_prints_the_report_path(tmp_path: Path) -> None:
     """`demo` runs the default community briefly and says where the report is."""
     out = tmp_path / "demo"
     result = CliRunner().invoke(
-        _app(), ["demo", "--hours", "0.25", "--policy", "greedy", "--out", str(out)]
+        _app(), ["demo", "--hours", "0.25", "--policy", "nearest-idle", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     assert "report:" in result.output and (out / "report.html").exists()
@@ -136,7 +142,7 @@ def test_rules_file_changes_prices(tmp_path: Path) -> None:
             "--scenario",
             str(scenario),
             "--policy",
-            "greedy",
+            "nearest-idle",
             "--rules",
             str(rules),
             "--out",
@@ -149,13 +155,23 @@ def test_rules_file_changes_prices(tmp_path: Path) -> None:
     assert kpis["quotes_declined"] == 0
 
 
-def test_demo_compares_with_the_greedy_baseline(tmp_path: Path) -> None:
-    """By default the demo also runs greedy on the same day and prints both columns."""
+def test_demo_compares_with_the_nearest_idle_baseline(tmp_path: Path) -> None:
+    """By default the demo also runs nearest-idle on the same day and prints both columns."""
     out = tmp_path / "demo"
     result = CliRunner().invoke(
         _app(), ["demo", "--hours", "0.15", "--out", str(out)], terminal_width=200
     )
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if "KPI" in line)
-    assert "optimizer" in header and "greedy" in header
-    assert (out / "report.html").exists() and (out / "greedy" / "report.html").exists()
+    assert "optimizer" in header and "nearest-idle" in header
+    assert (out / "report.html").exists() and (out / "nearest-idle" / "report.html").exists()
+
+
+def test_policy_choices_are_the_registry() -> None:
+    """--policy offers exactly dispatch.policies.POLICIES; an old name is refused by the CLI."""
+    from dispatch.policies import POLICIES
+
+    result = CliRunner().invoke(_app(), ["simulate", "--policy", "greedy"], terminal_width=200)
+    assert result.exit_code == 2
+    for name in POLICIES:
+        assert name in result.output

@@ -1,19 +1,26 @@
-"""The OR-Tools back-end honours every constraint; each plan is verified by the checker."""
+"""One OR-Tools search honours every constraint; each plan is verified by the checker.
+
+Searches run in-process through ``solver.portfolio.run_task``, the body every
+portfolio member runs. Without a start, local search uses the plain spec so that
+OR-Tools builds its own first plan (no regret-insertion start): the model's
+constraints alone shape what it finds.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from solver._evaluate import build_result
-from solver._ortools_routing import solve_ortools
-from solver._specs import SearchSpec
 from solver.checker import CheckReport, check_routes
-from solver.greedy import solve_greedy
+from solver.objective import evaluate
+from solver.portfolio import run_task
 from solver.problem import NONE, RoutingProblem
+from solver.regret_insertion import solve_regret_insertion
 from solver.result import RoutingResult, SolveStatus
+from solver.specs import SearchSpec, Task
 from tests.solver.factories import line_problem
 
 METHODS = ["gls", "ils"]
@@ -25,12 +32,16 @@ def solve(
     limit: float = 0.3,
     start: Sequence[Sequence[int]] | None = None,
 ) -> tuple[RoutingResult, CheckReport]:
-    """Solve with OR-Tools alone and check the plan independently."""
-    spec = SearchSpec(method=method, temperature=10.0)
-    out = solve_ortools(problem, limit, spec, initial_routes=start)
-    assert out.routes is not None, out.message
-    result = build_result(
-        problem, out.routes, status=SolveStatus.FEASIBLE, solve_time_s=0.0, backend="ortools"
+    """Run one OR-Tools search and check the last plan it reports independently."""
+    plain = method != "ils" and start is None
+    task = Task(method, SearchSpec(method=method, temperature=10.0, plain=plain))
+    plans: list[list[list[int]]] = []
+    note = run_task(
+        problem, task, time.perf_counter() + limit, start, lambda routes, _: plans.append(routes)
+    )
+    assert plans, note
+    result = evaluate(
+        problem, plans[-1], status=SolveStatus.FEASIBLE, solve_time_s=0.0, backend="ortools"
     )
     report = check_routes(problem, result)
     assert report.feasible, report.violations
@@ -107,7 +118,7 @@ def test_soft_deadlines_reduce_lateness() -> None:
     """Weighted soft deadlines send the urgent far stop first and cut lateness."""
     plain = line_problem([10, 30], open_routes=True, service_time=[20, 0])
     urgent = plain.replace(soft_deadline=[NONE, 25], lateness_weight=[0, 100])
-    ignoring = build_result(
+    ignoring = evaluate(
         urgent, solve(plain)[0].routes, status=SolveStatus.FEASIBLE, solve_time_s=0, backend=""
     )
     r, _ = solve(urgent)
@@ -176,13 +187,13 @@ def test_churn_is_paid_when_moving_is_cheaper() -> None:
 
 
 def test_warm_start_is_used_and_never_worse() -> None:
-    """Local search from the greedy plan ends no worse than that plan."""
+    """Local search from the regret-insertion plan ends no worse than that plan."""
     rng = np.random.default_rng(4)
     pos = rng.integers(1, 100, 30).tolist()
     p = line_problem(pos, vehicles=3, demand=[1] * 30, capacity=[[12]] * 3)
-    g = solve_greedy(p)
-    r, _ = solve(p, start=[list(x) for x in g.routes])
-    assert r.objective <= g.objective
+    start = solve_regret_insertion(p)
+    r, _ = solve(p, start=[list(x) for x in start.routes])
+    assert r.objective <= start.objective
 
 
 def test_partial_warm_start_leaves_new_stops_to_the_search() -> None:
@@ -196,5 +207,9 @@ def test_partial_warm_start_leaves_new_stops_to_the_search() -> None:
 def test_no_vehicles_reports_no_plan() -> None:
     """A problem without vehicles is answered with no routes, not an exception."""
     p = RoutingProblem(travel_time=np.zeros((2, 2)), stop_location=[1], vehicle_start=[])
-    out = solve_ortools(p, 0.1)
-    assert out.routes is None and "no vehicles" in out.message
+    plans: list[list[list[int]]] = []
+    task = Task("gls", SearchSpec(plain=True))
+    note = run_task(
+        p, task, time.perf_counter() + 0.1, None, lambda routes, _: plans.append(routes)
+    )
+    assert not plans and "no vehicles" in note

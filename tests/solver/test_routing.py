@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from solver._evaluate import build_result
-from solver._portfolio import Portfolio
-from solver._specs import SearchSpec, Task
 from solver.checker import check_routes
-from solver.greedy import solve_greedy
 from solver.instances import to_routing_problem
+from solver.objective import evaluate
+from solver.portfolio import Portfolio
 from solver.problem import NONE, RoutingProblem
+from solver.regret_insertion import solve_regret_insertion
 from solver.result import RoutingResult, SolveStatus
 from solver.routing import FALLBACK, RoutingParams, plan_tasks, solve_routing
+from solver.specs import SearchSpec, Task
 from tests.solver.factories import line_problem, random_instance, routing_problems
 
 # One in-process search keeps most tests light; a few run the real portfolio.
@@ -62,18 +62,18 @@ def test_portfolio_plan_on_a_benchmark_style_problem_is_checked() -> None:
     p = to_routing_problem(inst)
     r = checked(p, solve_routing(p, 1.0))
     assert r.status is SolveStatus.FEASIBLE and not r.dropped
-    assert r.backend != "greedy" and not r.warnings
-    assert r.objective <= solve_greedy(p).objective
+    assert r.backend != "regret-insertion" and not r.warnings
+    assert r.objective <= solve_regret_insertion(p).objective
 
 
 def test_portfolio_handles_engine_problems_without_vroom() -> None:
-    """Open routes, own starts, pairs and soft deadlines: GLS and ILS still beat greedy."""
+    """Open routes, own starts, pairs and soft deadlines: GLS and ILS beat regret insertion."""
     p = community_problem(np.random.default_rng(5))
     tasks = plan_tasks(p, RoutingParams())
     assert [t.vroom_level for t in tasks] == [None, None]  # soft deadlines: no VROOM
     assert tasks[1].spec.first == "LOCAL_CHEAPEST_INSERTION"
     r = checked(p, solve_routing(p, 1.0))
-    assert r.objective <= solve_greedy(p).objective
+    assert r.objective <= solve_regret_insertion(p).objective
 
 
 def test_ils_streams_checked_plans_on_engine_problems() -> None:
@@ -83,18 +83,18 @@ def test_ils_streams_checked_plans_on_engine_problems() -> None:
     with Portfolio(p, [ils], time.perf_counter() + 0.6) as portfolio:
         candidates, notes = portfolio.collect()
     assert [c.task for c in candidates] == ["ils"], notes
-    plan = build_result(
+    plan = evaluate(
         p, candidates[0].routes, status=SolveStatus.FEASIBLE, solve_time_s=0, backend=""
     )
     checked(p, plan)
 
 
-def test_tiny_limit_falls_back_to_the_greedy_plan() -> None:
-    """With 10 ms no search can answer: the greedy plan comes back, flagged as a fallback."""
+def test_tiny_limit_falls_back_to_the_regret_insertion_plan() -> None:
+    """With 10 ms no search answers: the regret-insertion plan comes back as a fallback."""
     inst = random_instance(np.random.default_rng(8), customers=60, pdptw=True)
     p = to_routing_problem(inst)
     r = checked(p, solve_routing(p, 0.01))
-    assert r.backend == "greedy"
+    assert r.backend == "regret-insertion"
     assert r.warnings and r.warnings[0] == FALLBACK
     assert r.has_plan
 
@@ -114,8 +114,10 @@ def test_in_process_ils_and_warm_start() -> None:
             params=RoutingParams(metaheuristic="ils", isolate=False),
         ),
     )
-    assert r.backend == "ortools-ils" or (r.backend == "greedy" and FALLBACK in r.warnings)
-    assert r.objective <= solve_greedy(p, initial_routes=previous).objective
+    assert r.backend == "ortools-ils" or (
+        r.backend == "regret-insertion" and FALLBACK in r.warnings
+    )
+    assert r.objective <= solve_regret_insertion(p, initial_routes=previous).objective
 
 
 def test_empty_problem_returns_at_once() -> None:
@@ -155,29 +157,32 @@ def test_single_worker_runs_local_search_only() -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=routing_problems(max_stops=8))
-def test_random_problems_give_checked_plans_no_worse_than_greedy(problem: RoutingProblem) -> None:
-    """OR-Tools plans pass the checker and never lose to the greedy plan they start from."""
-    greedy = solve_greedy(problem)
+def test_random_problems_give_checked_plans_no_worse_than_regret_insertion(
+    problem: RoutingProblem,
+) -> None:
+    """OR-Tools plans pass the checker and never lose to the regret-insertion start."""
+    start = solve_regret_insertion(problem)
     result = solve_routing(problem, 0.15, params=FAST)
     report = check_routes(problem, result)
-    if check_routes(problem, greedy).feasible:
+    if check_routes(problem, start).feasible:
         assert report.feasible, report.violations
-        assert result.objective <= greedy.objective
+        assert result.objective <= start.objective
     if report.feasible:
         assert report.objective == result.objective
 
 
 def test_a_solution_limit_ends_the_search_by_work_not_by_the_clock() -> None:
     """A search ended by its solution limit (not by its generous budget) improves on the
-    greedy start and gives the same plan on every run; one solution is the start itself."""
+    regret-insertion start and gives the same plan on every run; one solution is the start
+    itself."""
     p = community_problem(np.random.default_rng(11), stops=60)
-    greedy = solve_greedy(p)
+    start = solve_regret_insertion(p)
 
     def params(limit: int) -> RoutingParams:
         return RoutingParams(isolate=False, use_vroom=False, solution_limit=limit)
 
     first = checked(p, solve_routing(p, 20.0, params=params(1)))
-    assert first.routes == greedy.routes and first.warnings == (FALLBACK,)
+    assert first.routes == start.routes and first.warnings == (FALLBACK,)
     searched = checked(p, solve_routing(p, 20.0, params=params(30)))
-    assert searched.objective < greedy.objective
+    assert searched.objective < start.objective
     assert searched.routes == checked(p, solve_routing(p, 20.0, params=params(30))).routes

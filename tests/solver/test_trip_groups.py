@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from solver.checker import check_routes
-from solver.greedy import solve_greedy
 from solver.problem import NONE, InvalidProblem, RoutingProblem
+from solver.regret_insertion import solve_regret_insertion
 from solver.routing import RoutingParams, solve_routing
 
 INLINE = RoutingParams(isolate=False, use_vroom=False)
@@ -127,7 +127,7 @@ def test_a_grouped_stop_without_a_pair_must_be_an_on_board_delivery() -> None:
 
 def test_both_solvers_keep_the_rule_where_bundling_across_merchants_is_shortest() -> None:
     p = _two_merchants()
-    for result in (solve_greedy(p), solve_routing(p, 0.5, params=INLINE)):
+    for result in (solve_regret_insertion(p), solve_routing(p, 0.5, params=INLINE)):
         report = check_routes(p, result)
         assert report.feasible, report.violations
         assert not result.dropped
@@ -135,10 +135,10 @@ def test_both_solvers_keep_the_rule_where_bundling_across_merchants_is_shortest(
 
 @pytest.mark.parametrize("seed", range(6))
 def test_random_communities_give_plans_the_checker_accepts(seed: int) -> None:
-    """Greedy, in-process OR-Tools and the portfolio all keep one group per trip."""
+    """Regret insertion, in-process OR-Tools and the portfolio all keep one group per trip."""
     p = _community(seed)
     results = [
-        solve_greedy(p),
+        solve_regret_insertion(p),
         solve_routing(p, 0.4, params=INLINE),
         solve_routing(p, 0.4, params=RoutingParams(use_vroom=False)),
     ]

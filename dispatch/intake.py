@@ -1,0 +1,225 @@
+"""Intake: validating requests, quoting them, and accepting orders and jobs once.
+
+Orders and jobs share one path: validate → price → build the record → one
+atomic write with the idempotency record. A retried request with the same
+key and body gets the first record back; the same key with another body is a
+``Conflict``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import geo
+from dispatch.clock import Clock
+from dispatch.errors import Conflict, InvalidInput, NotFound, OutsideGeofence
+from dispatch.events import jsonable, new_event
+from dispatch.fences import FenceCache
+from dispatch.model import Community, Job, LatLng, Order, Price
+from dispatch.pricing import Pricer, QuoteContext
+from dispatch.requests import JobRequest, OrderRequest, Quote
+from dispatch.settings import EngineSettings
+from dispatch.store.base import IdempotencyRecord, Store
+
+__all__ = ["Intake", "body_hash"]
+
+Work = TypeVar("Work", Order, Job)
+IdFactory = Callable[[str], str]
+
+
+def body_hash(payload: Any) -> str:
+    """A stable hash of a request body (what an idempotency key is bound to)."""
+    raw = json.dumps(jsonable(payload), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class Intake:
+    """Quotes and accepts work; see the module docstring."""
+
+    store: Store
+    clock: Clock
+    settings: EngineSettings
+    pricer: Pricer
+    fences: FenceCache
+    ids: IdFactory
+
+    # ---- validation ---------------------------------------------------------------
+
+    def community(self, community_id: str) -> Community:
+        c = self.store.get_community(community_id)
+        if c is None:
+            raise NotFound(f"community {community_id} does not exist")
+        return c
+
+    def check_point(self, community: Community, point: LatLng, what: str) -> None:
+        try:
+            geo.validate_latlng(point.lat, point.lng)
+        except geo.InvalidInput as exc:
+            raise InvalidInput(f"{what}: {exc}") from exc
+        if not self.fences.get(community).contains(point.lat, point.lng):
+            raise OutsideGeofence(
+                f"{what} ({point.lat}, {point.lng}) is outside community {community.id}"
+            )
+
+    def context(self, request: OrderRequest | JobRequest) -> QuoteContext:
+        """Check a request against its community; what pricing needs to know of it."""
+        community = self.community(request.community_id)
+        now = self.clock.now()
+        if isinstance(request, OrderRequest):
+            self._check_order(community, request, now)
+            origin, destination = request.pickup, request.dropoff
+            distance = float(
+                geo.haversine_m(origin.lat, origin.lng, destination.lat, destination.lng)
+            )
+            duration = 0.0
+        else:
+            self._check_job(community, request, now)
+            origin, destination = request.location, None
+            distance = 0.0
+            duration = request.duration_min * 60.0
+        return QuoteContext(
+            community=community,
+            service_type=request.service_type,
+            cell=geo.cell_of(origin.lat, origin.lng, community.h3_resolution),
+            origin=origin,
+            destination=destination,
+            distance_m=distance,
+            duration_s=duration,
+            emergency=isinstance(request, JobRequest) and request.emergency,
+            now=now,
+        )
+
+    def _check_order(self, community: Community, request: OrderRequest, now: float) -> None:
+        self.check_point(community, request.pickup, "pickup")
+        self.check_point(community, request.dropoff, "dropoff")
+        if not 1 <= request.size <= 10:
+            raise InvalidInput("size must lie in [1, 10]")
+        ready = now if request.ready_at is None else request.ready_at
+        if not math.isfinite(ready) or not now - 3600 <= ready <= now + 7 * 86400:
+            raise InvalidInput("ready_at must lie between an hour ago and a week ahead")
+
+    def _check_job(self, community: Community, request: JobRequest, now: float) -> None:
+        self.check_point(community, request.location, "location")
+        if not (math.isfinite(request.duration_min) and 0 < request.duration_min <= 24 * 60):
+            raise InvalidInput("duration_min must lie in (0, 1440]")
+        if not request.skills:
+            raise InvalidInput("a job needs at least one skill")
+        start, end = request.window_start, request.window_end
+        if (start is None) != (end is None):
+            raise InvalidInput("give both window_start and window_end, or neither")
+        if start is not None and end is not None:
+            if end <= start:
+                raise InvalidInput("window_end must come after window_start")
+            if end <= now:
+                raise InvalidInput("the window has already ended")
+        if request.min_rating is not None and not 0 <= request.min_rating <= 5:
+            raise InvalidInput("min_rating must lie in [0, 5]")
+
+    # ---- quotes and creation --------------------------------------------------------
+
+    def quote(self, request: OrderRequest | JobRequest) -> Quote:
+        return self.pricer.quote(self.context(request))
+
+    def create_order(self, request: OrderRequest, key: str | None) -> Order:
+        def build(ctx: QuoteContext, price: Price) -> Order:
+            now = ctx.now
+            return Order(
+                id=self.ids("o"),
+                community_id=request.community_id,
+                pickup=request.pickup,
+                dropoff=request.dropoff,
+                created_at=now,
+                ready_at=now if request.ready_at is None else request.ready_at,
+                promised_by=now + ctx.community.delivery_sla_s,
+                price=price,
+                service_type=request.service_type,
+                merchant_id=request.merchant_id,
+                size=request.size,
+                priority=request.priority,
+            )
+
+        return self._create("order", request, key, build, self.store.get_order)
+
+    def create_job(self, request: JobRequest, key: str | None) -> Job:
+        def build(ctx: QuoteContext, price: Price) -> Job:
+            now = ctx.now
+            due = now + ctx.community.emergency_sla_s if request.emergency else request.window_end
+            return Job(
+                id=self.ids("j"),
+                community_id=request.community_id,
+                location=request.location,
+                skills=frozenset(request.skills),
+                duration_s=request.duration_min * 60.0,
+                created_at=now,
+                price=price,
+                service_type=request.service_type,
+                window_start=request.window_start,
+                window_end=request.window_end,
+                emergency=request.emergency,
+                min_rating=request.min_rating,
+                due_by=due,
+            )
+
+        return self._create("job", request, key, build, self.store.get_job)
+
+    def _create(
+        self,
+        scope: str,
+        request: OrderRequest | JobRequest,
+        key: str | None,
+        build: Callable[[QuoteContext, Price], Work],
+        read: Callable[[str], Work | None],
+    ) -> Work:
+        """Validate, price, build and write once; replay the first answer for a retry."""
+        h = None
+        if key is not None:
+            if not 1 <= len(key) <= 255:
+                raise InvalidInput("Idempotency-Key must be 1-255 characters")
+            h = body_hash(request)
+            replay = self._replay(scope, key, h, read)
+            if replay is not None:
+                return replay
+        ctx = self.context(request)
+        q = self.pricer.quote(ctx)
+        record = build(ctx, Price(q.base, q.multiplier, q.total, q.rule_version))
+        idem = None
+        if key is not None and h is not None:
+            expires = ctx.now + self.settings.idempotency_ttl_s
+            idem = IdempotencyRecord(scope, key, h, record.id, expires)
+        cid = record.community_id
+        try:
+            self.store.write(
+                cid,
+                orders=[record] if isinstance(record, Order) else [],
+                jobs=[record] if isinstance(record, Job) else [],
+                events=[new_event(ctx.now, cid, f"{scope}.created", record.id, record)],
+                expect={record.id: 0},
+                idempotency=idem,
+            )
+        except Conflict:
+            if key is None or h is None:
+                raise
+            replay = self._replay(scope, key, h, read)  # a concurrent twin won the race
+            if replay is None:
+                raise
+            return replay
+        return record
+
+    def _replay(
+        self, scope: str, key: str, h: str, read: Callable[[str], Work | None]
+    ) -> Work | None:
+        rec = self.store.get_idempotency(scope, key, self.clock.now())
+        if rec is None:
+            return None
+        if rec.body_hash != h:
+            raise Conflict(f"Idempotency-Key {key!r} was used with a different body")
+        found = read(rec.entity_id)
+        if found is None:
+            raise NotFound(f"{scope} {rec.entity_id} does not exist")
+        return found

@@ -1,0 +1,114 @@
+"""Work in progress: cancellations and what workers report, through the state machines.
+
+Each change is one version-guarded write of the record and its event, so a
+report that races with a tick (or with another report) fails with ``Conflict``
+instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from dispatch.clock import Clock
+from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.events import new_event
+from dispatch.lifecycle import (
+    JOB_EVENTS,
+    ORDER_EVENTS,
+    check_job_transition,
+    check_order_transition,
+)
+from dispatch.model import Job, JobState, Order, OrderState
+from dispatch.store.base import Store
+
+__all__ = ["Progress"]
+
+#: Which time stamp a state sets, and the event type a job's state is announced as.
+_ORDER_STAMP = {OrderState.PICKED_UP: "picked_up_at", OrderState.DELIVERED: "delivered_at"}
+_JOB_STAMP = {
+    JobState.EN_ROUTE: "started_at",
+    JobState.IN_SERVICE: "arrived_at",
+    JobState.COMPLETED: "completed_at",
+    JobState.FAILED: "closed_at",
+}
+_JOB_EVENT_NAME = {JobState.EN_ROUTE: "started", JobState.IN_SERVICE: "arrived"}
+
+
+@dataclass
+class Progress:
+    """Cancels and worker reports for orders and jobs."""
+
+    store: Store
+    clock: Clock
+
+    def order(self, order_id: str) -> Order:
+        o = self.store.get_order(order_id)
+        if o is None:
+            raise NotFound(f"order {order_id} does not exist")
+        return o
+
+    def job(self, job_id: str) -> Job:
+        j = self.store.get_job(job_id)
+        if j is None:
+            raise NotFound(f"job {job_id} does not exist")
+        return j
+
+    def cancel_order(self, order_id: str) -> Order:
+        """Cancel before pickup; cancelling a cancelled order returns it unchanged."""
+        o = self.order(order_id)
+        if o.state == OrderState.CANCELLED:
+            return o
+        check_order_transition(o.id, o.state, OrderState.CANCELLED)
+        return self._save(o, OrderState.CANCELLED, {"closed_at": self.clock.now()}, "cancelled")
+
+    def cancel_job(self, job_id: str) -> Job:
+        j = self.job(job_id)
+        if j.state == JobState.CANCELLED:
+            return j
+        check_job_transition(j.id, j.state, JobState.CANCELLED)
+        return self._save(j, JobState.CANCELLED, {"closed_at": self.clock.now()}, "cancelled")
+
+    def order_event(self, order_id: str, type: str, worker_id: str) -> Order:
+        """A courier reports picked_up, delivered or failed for an order it carries."""
+        target = ORDER_EVENTS.get(type)
+        if target is None:
+            raise InvalidInput(f"unknown order event {type!r}; expected {sorted(ORDER_EVENTS)}")
+        o = self.order(order_id)
+        self._check_worker(worker_id)
+        if o.worker_id != worker_id:
+            raise Conflict(f"order {order_id} is not assigned to worker {worker_id}")
+        check_order_transition(o.id, o.state, target)
+        stamp = _ORDER_STAMP.get(target, "closed_at")
+        return self._save(o, target, {stamp: self.clock.now()}, target.value)
+
+    def job_event(self, job_id: str, type: str, worker_id: str) -> Job:
+        """A technician reports started, arrived, completed or failed."""
+        target = JOB_EVENTS.get(type)
+        if target is None:
+            raise InvalidInput(f"unknown job event {type!r}; expected {sorted(JOB_EVENTS)}")
+        j = self.job(job_id)
+        self._check_worker(worker_id)
+        if j.worker_id != worker_id:
+            raise Conflict(f"job {job_id} is not assigned to worker {worker_id}")
+        check_job_transition(j.id, j.state, target)
+        name = _JOB_EVENT_NAME.get(target, target.value)
+        return self._save(j, target, {_JOB_STAMP[target]: self.clock.now()}, name)
+
+    def _check_worker(self, worker_id: str) -> None:
+        if self.store.get_worker(worker_id) is None:
+            raise NotFound(f"worker {worker_id} does not exist")
+
+    def _save(self, old: Any, state: Any, stamps: dict[str, Any], event: str) -> Any:
+        """Write the record in its new state with its event; the version guards the write."""
+        new = dataclasses.replace(old, state=state, version=old.version + 1, **stamps)
+        scope = "order" if isinstance(new, Order) else "job"
+        self.store.write(
+            new.community_id,
+            orders=[new] if isinstance(new, Order) else [],
+            jobs=[new] if isinstance(new, Job) else [],
+            events=[new_event(self.clock.now(), new.community_id, f"{scope}.{event}", new.id, new)],
+            expect={old.id: old.version},
+        )
+        return new

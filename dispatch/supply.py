@@ -1,0 +1,123 @@
+"""Demand and supply per H3 cell: what surge pricing and quote ETAs read.
+
+``MarketView`` is the narrow snapshot the pricer sees (never the engine or
+its store): open work, workers and the committed plan of one community. The
+counting itself is a pure function of that view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import geo
+from dispatch.model import (
+    Community,
+    Job,
+    Order,
+    OrderState,
+    Plan,
+    Worker,
+    WorkerKind,
+    WorkerStatus,
+)
+from dispatch.store.base import Store
+
+__all__ = ["MarketSource", "MarketView", "StoreMarket", "count_demand_supply", "is_fresh"]
+
+#: Most orders a dispatcher stacks on a courier: (community, worker) → orders per trip.
+TripRule = Callable[[Community, Worker], int]
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """A community's open work, workers and plan at ``now``."""
+
+    community: Community
+    orders: Sequence[Order]
+    jobs: Sequence[Job]
+    workers: Sequence[Worker]
+    plan: Plan | None
+    now: float
+
+
+class MarketSource(Protocol):
+    """Where a pricer reads its view of a community from."""
+
+    def view(self, community: Community, now: float) -> MarketView: ...
+
+    def workers(self, community: Community) -> Sequence[Worker]:
+        """The community's workers alone (what a quote's ETA needs)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoreMarket:
+    """Reads the view from a store (one pass over the community's records)."""
+
+    store: Store
+
+    def view(self, community: Community, now: float) -> MarketView:
+        cid = community.id
+        return MarketView(
+            community=community,
+            orders=self.store.list_open_orders(cid),
+            jobs=self.store.list_open_jobs(cid),
+            workers=self.store.list_workers(cid),
+            plan=self.store.get_plan(cid),
+            now=now,
+        )
+
+    def workers(self, community: Community) -> Sequence[Worker]:
+        return self.store.list_workers(community.id)
+
+
+def is_fresh(worker: Worker, now: float, staleness_s: float) -> bool:
+    """Whether the worker's last fix is recent enough to count on it."""
+    return worker.position_ts is not None and now - worker.position_ts <= staleness_s
+
+
+def count_demand_supply(
+    view: MarketView,
+    *,
+    demand_window_s: float,
+    soon_free_s: float,
+    staleness_s: float,
+    orders_per_trip: TripRule,
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Demand and supply per cell (before k-ring smoothing).
+
+    Demand: open, unpicked work plus everything placed within the demand
+    window, at its origin's cell. Supply: fresh, working workers, each counted
+    by the room left in its trip under the dispatcher's bundling rule (room a
+    dispatcher never uses is no supply), or fully when soon free.
+    """
+    community, now = view.community, view.now
+    res = community.h3_resolution
+    recent = now - demand_window_s
+    demand: dict[int, float] = {}
+    for o in view.orders:
+        if o.state in (OrderState.PENDING, OrderState.ASSIGNED) or o.created_at >= recent:
+            c = geo.cell_of(o.pickup.lat, o.pickup.lng, res)
+            demand[c] = demand.get(c, 0.0) + 1.0
+    for j in view.jobs:
+        c = geo.cell_of(j.location.lat, j.location.lng, res)
+        demand[c] = demand.get(c, 0.0) + 1.0
+    supply: dict[int, float] = {}
+    soon = now + soon_free_s
+    for w in view.workers:
+        if w.cell is None or not is_fresh(w, now, staleness_s):
+            continue
+        if w.status not in (WorkerStatus.AVAILABLE, WorkerStatus.BUSY):
+            continue
+        stops = view.plan.routes.get(w.id, ()) if view.plan else ()
+        if w.kind == WorkerKind.TECHNICIAN:
+            free = 1.0 if not stops or stops[-1].departs <= soon else 0.0
+        else:  # a trip's room: each order is two stops until picked up
+            room = 2.0 * orders_per_trip(community, w)
+            free = max(0.0, 1.0 - len(stops) / room)
+            if stops and stops[-1].departs <= soon:
+                free = 1.0
+        supply[w.cell] = supply.get(w.cell, 0.0) + free
+    return demand, supply

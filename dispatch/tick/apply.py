@@ -1,0 +1,231 @@
+"""Applying a plan: solver routes → the changed orders, jobs, events and new plan.
+
+Pure: it reads a snapshot, the built problem and the solver's result and
+returns what the commit must write, with the versions it must find. Nothing
+here touches the store, so every rule of assignment, reassignment, at-risk
+flags and events is tested on plain values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from dispatch.events import new_event
+from dispatch.model import Job, JobState, Order, OrderState, Plan, PlannedStop, StopKind
+from dispatch.settings import EngineSettings
+from dispatch.store.base import NewEvent
+from dispatch.tick.build import TickProblem
+from dispatch.tick.snapshot import TickSnapshot
+from solver import RoutingResult
+
+__all__ = ["PlanChanges", "apply_plan"]
+
+#: A pending order this close to its promise, still without a courier, is at risk.
+UNASSIGNED_RISK_S = 600.0
+
+
+@dataclass(frozen=True)
+class PlanChanges:
+    """Everything one commit writes, and the versions it expects to find."""
+
+    plan: Plan
+    expect_plan: int
+    orders: tuple[Order, ...]
+    jobs: tuple[Job, ...]
+    events: tuple[NewEvent, ...]
+    expect: dict[str, int]
+    assigned: int
+    unassigned: int
+    at_risk: int
+
+    @property
+    def changes_work(self) -> bool:
+        """Whether any order or job changes (a plan alone may still move ETAs)."""
+        return bool(self.orders or self.jobs)
+
+
+@dataclass
+class _Routes:
+    owner: dict[str, str]
+    eta: dict[tuple[StopKind, str], float]
+    routes: dict[str, tuple[PlannedStop, ...]]
+
+
+def _routes(snap: TickSnapshot, tp: TickProblem, result: RoutingResult) -> _Routes:
+    """Planned stops per worker with their times; owners and ETAs of each entity."""
+    now = snap.now
+    p = tp.problem
+    assert p.service_time is not None
+    out = _Routes({}, {}, {})
+    for k, (route, starts) in enumerate(zip(result.routes, result.start_times, strict=True)):
+        worker = tp.workers[k]
+        planned = []
+        for s, t in zip(route, starts, strict=True):
+            ref = tp.stops[s]
+            out.owner[ref.entity_id] = worker.id
+            out.eta[(ref.kind, ref.entity_id)] = now + t
+            arrive = now + t
+            planned.append(
+                PlannedStop(
+                    ref.kind, ref.entity_id, ref.location, arrive, arrive + int(p.service_time[s])
+                )
+            )
+        if planned:
+            out.routes[worker.id] = tuple(planned)
+    # Keep routes of workers outside this tick (stale or on break) for their on-board work.
+    if snap.plan is not None:
+        in_tick = {w.id for w in tp.workers}
+        for wid, stops in snap.plan.routes.items():
+            if wid not in out.routes and wid not in in_tick:
+                out.routes[wid] = stops
+    return out
+
+
+def _order_change(
+    o: Order, r: _Routes, now: float, settings: EngineSettings
+) -> tuple[Order, str | None, int, int]:
+    """The order after the plan, its event type, and whether it was (un)assigned."""
+    new_worker = r.owner.get(o.id)
+    drop_eta = r.eta.get((StopKind.DROPOFF, o.id))
+    pick_eta = r.eta.get((StopKind.PICKUP, o.id))
+    risky = drop_eta is not None and drop_eta > o.promised_by - settings.at_risk_margin_s
+    if o.state == OrderState.PICKED_UP:
+        return dataclasses.replace(o, eta_dropoff=drop_eta, at_risk=risky), None, 0, 0
+    if new_worker is None:
+        if o.state == OrderState.ASSIGNED:
+            new = dataclasses.replace(
+                o,
+                state=OrderState.PENDING,
+                worker_id=None,
+                eta_pickup=None,
+                eta_dropoff=None,
+                at_risk=True,
+            )
+            return new, "order.unassigned", 0, 1
+        new = dataclasses.replace(o, at_risk=now > o.promised_by - UNASSIGNED_RISK_S)
+        return new, ("order.at_risk" if new.at_risk and not o.at_risk else None), 0, 1
+    new = dataclasses.replace(
+        o,
+        state=OrderState.ASSIGNED,
+        worker_id=new_worker,
+        eta_pickup=pick_eta,
+        eta_dropoff=drop_eta,
+        at_risk=risky,
+        assigned_at=o.assigned_at if o.worker_id == new_worker else now,
+    )
+    if o.state == OrderState.PENDING:
+        return new, "order.assigned", 1, 0
+    if o.worker_id != new_worker:
+        return new, "order.reassigned", 1, 0
+    return new, ("order.at_risk" if risky and not o.at_risk else None), 0, 0
+
+
+def _job_change(j: Job, r: _Routes, now: float) -> tuple[Job, str | None, int, int]:
+    """The job after the plan, its event type, and whether it was (un)assigned."""
+    new_worker = r.owner.get(j.id)
+    job_eta = r.eta.get((StopKind.JOB, j.id))
+    risky = job_eta is not None and j.due_by is not None and job_eta > j.due_by
+    if j.state in (JobState.EN_ROUTE, JobState.IN_SERVICE):
+        return dataclasses.replace(j, eta=job_eta or j.eta, at_risk=risky), None, 0, 0
+    if new_worker is None:
+        if j.state == JobState.ASSIGNED:
+            new = dataclasses.replace(
+                j, state=JobState.PENDING, worker_id=None, eta=None, at_risk=True
+            )
+            return new, "job.unassigned", 0, 1
+        return dataclasses.replace(j, at_risk=True), (None if j.at_risk else "job.at_risk"), 0, 1
+    new = dataclasses.replace(
+        j,
+        state=JobState.ASSIGNED,
+        worker_id=new_worker,
+        eta=job_eta,
+        at_risk=risky,
+        assigned_at=j.assigned_at if j.worker_id == new_worker else now,
+    )
+    if j.state == JobState.PENDING:
+        return new, "job.assigned", 1, 0
+    if j.worker_id != new_worker:
+        return new, "job.reassigned", 1, 0
+    return new, ("job.at_risk" if risky and not j.at_risk else None), 0, 0
+
+
+def _sequences(plan: Plan | None) -> dict[str, tuple[tuple[StopKind, str], ...]]:
+    """Each worker's stops in order, without their times."""
+    if plan is None:
+        return {}
+    return {
+        wid: tuple((s.kind, s.entity_id) for s in stops)
+        for wid, stops in plan.routes.items()
+        if stops
+    }
+
+
+def apply_plan(
+    snap: TickSnapshot,
+    tp: TickProblem,
+    result: RoutingResult,
+    settings: EngineSettings,
+    *,
+    solve_ms: float,
+    fallback: bool,
+    dispatcher: str | None = None,
+) -> PlanChanges:
+    """What committing ``result`` changes; every changed record's version goes up by one.
+
+    ``plan.committed`` names the ``dispatcher`` that committed it and is left out
+    when the tick changed nothing anyone acts on: no work changed hands or
+    flags and every worker keeps the same sequence of stops.
+    """
+    now = snap.now
+    cid = snap.community.id
+    r = _routes(snap, tp, result)
+    orders: list[Order] = []
+    jobs: list[Job] = []
+    events: list[NewEvent] = []
+    expect: dict[str, int] = {}
+    assigned = unassigned = at_risk = 0
+    for o in tp.orders:
+        new, kind, a, u = _order_change(o, r, now, settings)
+        assigned, unassigned = assigned + a, unassigned + u
+        if new != o:
+            new = dataclasses.replace(new, version=o.version + 1)
+            orders.append(new)
+            expect[o.id] = o.version
+            if kind:
+                events.append(new_event(now, cid, kind, o.id, new))
+        at_risk += int(new.at_risk)
+    for j in tp.jobs:
+        new_j, kind, a, u = _job_change(j, r, now)
+        assigned, unassigned = assigned + a, unassigned + u
+        if new_j != j:
+            new_j = dataclasses.replace(new_j, version=j.version + 1)
+            jobs.append(new_j)
+            expect[j.id] = j.version
+            if kind:
+                events.append(new_event(now, cid, kind, j.id, new_j))
+        at_risk += int(new_j.at_risk)
+    version = snap.plan_version + 1
+    plan = Plan(community_id=cid, version=version, created_at=now, routes=r.routes)
+    if events or _sequences(plan) != _sequences(snap.plan):
+        data: dict[str, object] = {
+            "version": version,
+            "assigned": assigned,
+            "unassigned": unassigned,
+            "fallback": fallback,
+            "solve_ms": round(solve_ms, 1),
+        }
+        if dispatcher is not None:
+            data["dispatcher"] = dispatcher
+        events.append(new_event(now, cid, "plan.committed", cid, data))
+    return PlanChanges(
+        plan=plan,
+        expect_plan=snap.plan_version,
+        orders=tuple(orders),
+        jobs=tuple(jobs),
+        events=tuple(events),
+        expect=expect,
+        assigned=assigned,
+        unassigned=unassigned,
+        at_risk=at_risk,
+    )

@@ -1,0 +1,412 @@
+"""Building a tick's problem: a snapshot of open work and workers → one RoutingProblem.
+
+Pure: the same snapshot, settings and travel model give the same problem.
+
+Time inside the problem is whole seconds from the tick's ``now``; distances
+are metres. Deliveries are pickup-delivery pairs; every second until the door
+costs (weighted by member tier) and a pickup too late for a direct ride to keep
+the promise costs more; orders already on board are deliveries committed to
+their courier (with the load in the courier's initial load); with the
+community's one-merchant-per-trip rule each order's merchant is its trip group;
+technician jobs are single stops restricted by skills and rating, booked
+windows hard, emergencies a heavily weighted soft deadline. Already assigned
+work prefers its worker (churn penalty). Candidate couriers per order are
+pruned to the nearest few by travel time, plus the current assignee.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dispatch.model import (
+    PRIORITY_WEIGHT,
+    Community,
+    Job,
+    JobState,
+    LatLng,
+    Order,
+    OrderState,
+    StopKind,
+    Worker,
+    WorkerKind,
+    WorkerStatus,
+)
+from dispatch.settings import EngineSettings
+from dispatch.tick.snapshot import TickSnapshot
+from geo import MatrixProvider
+from solver.problem import HORIZON_MAX, NONE, RoutingProblem
+
+__all__ = ["StopRef", "TickProblem", "build_problem", "build_tick_problem", "dispatchable"]
+
+
+@dataclass(frozen=True)
+class StopRef:
+    """What a problem stop stands for."""
+
+    kind: StopKind
+    entity_id: str
+    location: LatLng
+
+
+@dataclass
+class TickProblem:
+    """A built problem with the maps back to the domain."""
+
+    problem: RoutingProblem
+    stops: list[StopRef]
+    workers: list[Worker]
+    orders: list[Order]
+    jobs: list[Job]
+    initial_routes: list[list[int]] = field(default_factory=list)
+
+
+def dispatchable(worker: Worker, now: float, settings: EngineSettings) -> bool:
+    """Fresh position, on shift, and willing to work."""
+    if worker.status not in (WorkerStatus.AVAILABLE, WorkerStatus.BUSY):
+        return False
+    if worker.position is None or worker.position_ts is None:
+        return False
+    if now - worker.position_ts > settings.location_staleness_s:
+        return False
+    return worker.shift_end is None or worker.shift_end > now
+
+
+def _rel(t: float | None, now: float) -> int:
+    """Seconds from now, clamped at 0 (the solver's clock starts at the tick)."""
+    if t is None:
+        return 0
+    return max(0, math.floor(t - now))
+
+
+def build_tick_problem(
+    snap: TickSnapshot, settings: EngineSettings, matrices: MatrixProvider
+) -> TickProblem:
+    """The routing problem of a snapshot, warm-started from its committed plan."""
+    return build_problem(
+        snap.community,
+        snap.workers,
+        snap.orders,
+        snap.jobs,
+        snap.previous_routes(),
+        snap.now,
+        settings,
+        matrices,
+    )
+
+
+def build_problem(
+    community: Community,
+    workers: Sequence[Worker],
+    orders: Sequence[Order],
+    jobs: Sequence[Job],
+    previous_routes: dict[str, list[tuple[StopKind, str]]],
+    now: float,
+    settings: EngineSettings,
+    matrices: MatrixProvider,
+) -> TickProblem:
+    """Translate the community's state into one RoutingProblem."""
+    fleet = [w for w in workers if dispatchable(w, now, settings)]
+    index = {w.id: k for k, w in enumerate(fleet)}
+    open_orders = [
+        o
+        for o in orders
+        if o.state in (OrderState.PENDING, OrderState.ASSIGNED)
+        or (o.state == OrderState.PICKED_UP and o.worker_id in index)
+    ]
+    open_jobs = [
+        j
+        for j in jobs
+        if j.state in (JobState.PENDING, JobState.ASSIGNED)
+        or (j.state in (JobState.EN_ROUTE, JobState.IN_SERVICE) and j.worker_id in index)
+    ]
+
+    points: list[LatLng] = [w.position for w in fleet if w.position is not None]
+    stops: list[StopRef] = []
+    loc: list[int] = []
+    service: list[int] = []
+    demand: list[int] = []
+    tw_start: list[int] = []
+    tw_end: list[int] = []
+    soft: list[int] = []
+    weight: list[int] = []
+    drop: list[int] = []
+    committed: list[int] = []
+    preferred: list[int] = []
+    allowed: list[frozenset[int] | None] = []
+    pairs: list[tuple[int, int]] = []
+    group: list[int] = []
+    merchant_group: dict[tuple[str, ...], int] = {}
+
+    def group_of(o: Order) -> int:
+        """The order's merchant as a trip group (when trips keep to one merchant)."""
+        if not community.single_merchant_trips:
+            return NONE
+        key = (
+            ("id", o.merchant_id)
+            if o.merchant_id
+            else ("at", f"{o.pickup.lat:.6f}", f"{o.pickup.lng:.6f}")
+        )
+        return merchant_group.setdefault(key, len(merchant_group))
+
+    initial_load = np.zeros(len(fleet), dtype=np.int64)
+    busy_until = np.zeros(len(fleet), dtype=np.int64)
+
+    couriers = [k for k, w in enumerate(fleet) if w.kind == WorkerKind.COURIER]
+    capacity = np.array(
+        [
+            community.orders_per_trip(w.capacity) if w.kind == WorkerKind.COURIER else 0
+            for w in fleet
+        ],
+        dtype=np.int64,
+    )
+
+    def add_stop(ref: StopRef, **values: int | frozenset[int] | None) -> int:
+        points.append(ref.location)
+        stops.append(ref)
+        loc.append(len(points) - 1)
+        service.append(int(values.get("service", 0)))  # type: ignore[arg-type]
+        demand.append(int(values.get("demand", 0)))  # type: ignore[arg-type]
+        tw_start.append(int(values.get("tw_start", 0)))  # type: ignore[arg-type]
+        tw_end.append(int(values.get("tw_end", HORIZON_MAX)))  # type: ignore[arg-type]
+        soft.append(int(values.get("soft", NONE)))  # type: ignore[arg-type]
+        weight.append(int(values.get("weight", 0)))  # type: ignore[arg-type]
+        drop.append(int(values.get("drop", settings.drop_penalty)))  # type: ignore[arg-type]
+        committed.append(int(values.get("committed", NONE)))  # type: ignore[arg-type]
+        preferred.append(int(values.get("preferred", NONE)))  # type: ignore[arg-type]
+        allowed.append(values.get("allowed"))  # type: ignore[arg-type]
+        group.append(int(values.get("group", NONE)))  # type: ignore[arg-type]
+        return len(stops) - 1
+
+    courier_set = frozenset(couriers)
+    for o in open_orders:
+        w = PRIORITY_WEIGHT[o.priority] * settings.lateness_cost_per_s
+        deadline = _rel(o.promised_by, now)
+        if o.state == OrderState.PICKED_UP:
+            k = index[str(o.worker_id)]
+            initial_load[k] += o.size
+            add_stop(
+                StopRef(StopKind.DROPOFF, o.id, o.dropoff),
+                service=settings.dropoff_service_s,
+                demand=-o.size,
+                soft=deadline,
+                weight=w,
+                committed=k,
+                group=group_of(o),
+            )
+            continue
+        fits = frozenset(k for k in couriers if capacity[k] >= o.size)
+        trip = group_of(o)
+        prefer = index.get(o.worker_id, NONE) if o.worker_id else NONE
+        p = add_stop(
+            StopRef(StopKind.PICKUP, o.id, o.pickup),
+            service=settings.pickup_service_s,
+            demand=o.size,
+            tw_start=_rel(o.ready_at, now),
+            drop=settings.drop_penalty,
+            preferred=prefer,
+            allowed=fits if fits != courier_set else None,
+            group=trip,
+        )
+        d = add_stop(
+            StopRef(StopKind.DROPOFF, o.id, o.dropoff),
+            service=settings.dropoff_service_s,
+            demand=-o.size,
+            soft=deadline,
+            weight=w,
+            drop=settings.drop_penalty,
+            preferred=prefer,
+            allowed=fits if fits != courier_set else None,
+            group=trip,
+        )
+        pairs.append((p, d))
+
+    technicians = [k for k, w in enumerate(fleet) if w.kind == WorkerKind.TECHNICIAN]
+    for j in open_jobs:
+        fits = frozenset(
+            k
+            for k in technicians
+            if j.skills <= fleet[k].skills
+            and (j.min_rating is None or fleet[k].rating >= j.min_rating)
+        )
+        duration = max(0, math.ceil(j.duration_s))
+        if j.state in (JobState.EN_ROUTE, JobState.IN_SERVICE):
+            k = index[str(j.worker_id)]
+            if j.state == JobState.IN_SERVICE:
+                # The technician is on site: busy until the job ends, then free.
+                end = (j.arrived_at or now) + j.duration_s
+                busy_until[k] = max(busy_until[k], _rel(end, now))
+                continue
+            add_stop(
+                StopRef(StopKind.JOB, j.id, j.location),
+                service=duration,
+                soft=_rel(j.due_by, now) if j.due_by else NONE,
+                weight=settings.emergency_weight if j.emergency else settings.lateness_cost_per_s,
+                committed=k,
+            )
+            continue
+        prefer = index.get(j.worker_id, NONE) if j.worker_id else NONE
+        values: dict[str, int | frozenset[int] | None] = {
+            "service": duration,
+            "preferred": prefer,
+            "allowed": fits,
+        }
+        if j.emergency:
+            values["soft"] = _rel(j.due_by, now)
+            values["weight"] = settings.emergency_weight
+            values["drop"] = settings.drop_penalty * 10
+        elif j.window_start is not None and j.window_end is not None:
+            values["tw_start"] = _rel(j.window_start, now)
+            values["tw_end"] = max(_rel(j.window_start, now), _rel(j.window_end, now))
+            values["soft"] = _rel(j.window_end, now)
+            values["weight"] = settings.lateness_cost_per_s
+        else:
+            values["soft"] = _rel(j.due_by, now) if j.due_by else NONE
+            values["weight"] = settings.lateness_cost_per_s
+        add_stop(StopRef(StopKind.JOB, j.id, j.location), **values)
+
+    profiles = sorted({w.vehicle.value for w in fleet}) or ["bicycle"]
+    profile_of = {name: i for i, name in enumerate(profiles)}
+    if points:
+        dist, times = matrices.matrices([p.lat for p in points], [p.lng for p in points], profiles)
+    else:
+        dist = np.zeros((0, 0), dtype=np.int64)
+        times = np.zeros((len(profiles), 0, 0), dtype=np.int64)
+
+    _delivery_time_costs(open_orders, stops, pairs, loc, times, soft, weight, settings)
+    allowed_final = _prune(
+        allowed, pairs, times, fleet, couriers, loc, profile_of, settings, preferred
+    )
+    shift_end = np.array(
+        [_rel(w.shift_end, now) if w.shift_end is not None else HORIZON_MAX for w in fleet],
+        dtype=np.int64,
+    )
+    n_vehicles = len(fleet)
+    problem = RoutingProblem(
+        travel_time=times,
+        travel_cost=dist,
+        stop_location=np.array(loc, dtype=np.int64),
+        vehicle_start=np.arange(n_vehicles, dtype=np.int64),
+        service_time=np.array(service, dtype=np.int64),
+        demand=np.array(demand, dtype=np.int64).reshape(-1, 1),
+        tw_start=np.array(tw_start, dtype=np.int64),
+        tw_end=np.array(tw_end, dtype=np.int64),
+        soft_deadline=np.array(soft, dtype=np.int64),
+        lateness_weight=np.array(weight, dtype=np.int64),
+        drop_penalty=np.array(drop, dtype=np.int64),
+        allowed_vehicles=tuple(allowed_final) if allowed_final else None,
+        committed_vehicle=np.array(committed, dtype=np.int64),
+        preferred_vehicle=np.array(preferred, dtype=np.int64),
+        churn_penalty=np.full(len(stops), settings.churn_penalty, dtype=np.int64),
+        pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
+        capacity=capacity.reshape(-1, 1),
+        vehicle_initial_load=np.minimum(initial_load, capacity).reshape(-1, 1)
+        if n_vehicles
+        else None,
+        vehicle_start_time=busy_until,
+        vehicle_end_time=np.maximum(shift_end, busy_until),
+        vehicle_profile=np.array([profile_of[w.vehicle.value] for w in fleet], dtype=np.int64),
+        trip_group=np.array(group, dtype=np.int64),
+    )
+    tick = TickProblem(problem, stops, fleet, list(open_orders), list(open_jobs))
+    tick.initial_routes = _warm_start(tick, previous_routes, index)
+    return tick
+
+
+def _delivery_time_costs(
+    orders: Sequence[Order],
+    stops: list[StopRef],
+    pairs: list[tuple[int, int]],
+    loc: list[int],
+    times: np.ndarray,
+    soft: list[int],
+    weight: list[int],
+    settings: EngineSettings,
+) -> None:
+    """Price the promise with slack, or every second to the door; not only lateness.
+
+    A cost only past the promise leaves the solver indifferent between handing
+    an order over now or just before the promise, so it bundles and queues
+    freely and any surprise (a late kitchen, a slow courier) makes the order
+    late. So a dropoff costs ``promise_cost_per_s`` per second past the promise
+    minus ``promise_buffer_s``: bundles that eat the buffer of an order, on board
+    or not, pay for it. With no buffer set, every dropoff instead costs
+    ``delivery_time_cost_per_s`` per second from now. Either way tiers multiply,
+    and the pickup carries the promise's last moment: picking up after the last
+    moment from which a direct ride still meets the promise costs
+    ``promise_cost_per_s`` per second.
+    """
+    if not stops:
+        return
+    tier = {o.id: PRIORITY_WEIGHT[o.priority] for o in orders}
+    if settings.promise_cost_per_s > 0 and times.shape[0]:
+        fastest = times.min(axis=0)
+        for p, d in pairs:
+            if soft[d] == NONE:
+                continue
+            direct = int(fastest[loc[p], loc[d]]) + settings.pickup_service_s
+            soft[p] = max(0, soft[d] - direct)
+            weight[p] = settings.promise_cost_per_s * tier[stops[p].entity_id]
+    buffer = settings.promise_buffer_s
+    for s, ref in enumerate(stops):
+        if ref.kind != StopKind.DROPOFF:
+            continue
+        if buffer is not None and soft[s] != NONE:
+            soft[s] = max(0, soft[s] - buffer)
+            weight[s] = settings.promise_cost_per_s * tier[ref.entity_id]
+        else:
+            soft[s] = 0
+            weight[s] = settings.delivery_time_cost_per_s * tier[ref.entity_id]
+
+
+def _prune(
+    allowed: list[frozenset[int] | None],
+    pairs: list[tuple[int, int]],
+    times: np.ndarray,
+    fleet: Sequence[Worker],
+    couriers: list[int],
+    loc: list[int],
+    profile_of: dict[str, int],
+    settings: EngineSettings,
+    preferred: list[int],
+) -> list[frozenset[int] | None]:
+    """Keep, per order, the couriers that can reach its pickup soonest (plus its assignee)."""
+    out = list(allowed)
+    k_max = settings.candidates_per_order
+    if len(couriers) <= k_max or not pairs:
+        return out
+    start_profile = np.array([profile_of[fleet[k].vehicle.value] for k in couriers])
+    start_loc = np.array(couriers)  # worker k's position is location k
+    for p, d in pairs:
+        given = allowed[p]
+        base = given if given is not None else frozenset(couriers)
+        reach = times[start_profile, start_loc, loc[p]]
+        order = np.argsort(reach, kind="stable")
+        chosen = [couriers[i] for i in order if couriers[i] in base][:k_max]
+        keep = set(chosen)
+        if preferred[p] != NONE:
+            keep.add(preferred[p])
+        out[p] = out[d] = frozenset(keep)
+    return out
+
+
+def _warm_start(
+    tick: TickProblem,
+    previous: dict[str, list[tuple[StopKind, str]]],
+    index: dict[str, int],
+) -> list[list[int]]:
+    """The previous plan's routes in this problem's stop indices (unknown stops skipped)."""
+    lookup = {(s.kind, s.entity_id): i for i, s in enumerate(tick.stops)}
+    routes: list[list[int]] = [[] for _ in tick.workers]
+    for worker_id, stops in previous.items():
+        k = index.get(worker_id)
+        if k is None:
+            continue
+        for key in stops:
+            i = lookup.get(key)
+            if i is not None:
+                routes[k].append(i)
+    return routes

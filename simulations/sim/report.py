@@ -1,0 +1,221 @@
+"""One self-contained HTML page per run: KPI table and figures embedded as PNG.
+
+Figures: on-time rate and open orders over time; the click-to-door
+histogram; supply, demand and surge multiplier over time; a map of the
+community's H3 cells coloured by demand and by mean surge multiplier, with
+merchants and a few workers' paths. No network, no external files.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+import geo
+from dispatch.model import WorkerKind
+from simulations.sim.records import SimulationResult
+
+MAX_PATHS = 6
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _hours(result: SimulationResult, t_s: np.ndarray) -> np.ndarray:
+    return (result.world.start_hour + t_s / 3600.0) % 48.0
+
+
+def fig_service(result: SimulationResult) -> Figure:
+    """On-time rate per sample window and open orders over time."""
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    s = result.samples
+    t = _hours(result, np.array([x.t_s for x in s], dtype=float))
+    rate = np.array(
+        [x.delivered_on_time / x.delivered if x.delivered else np.nan for x in s], dtype=float
+    )
+    ax.plot(t, 100 * rate, color="tab:green", marker=".", label="on time (%)")
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("local hour")
+    ax.set_ylabel("on-time deliveries in window (%)")
+    ax2 = ax.twinx()
+    ax2.plot(t, [x.open_orders for x in s], color="tab:blue", label="open orders")
+    ax2.plot(t, [x.unassigned for x in s], color="tab:red", ls="--", label="without worker")
+    ax2.set_ylabel("orders")
+    ax2.set_ylim(bottom=0)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [str(ln.get_label()) for ln in lines], loc="upper left", fontsize=8)
+    ax.set_title("Service level and open orders")
+    return fig
+
+
+def fig_click_to_door(result: SimulationResult) -> Figure:
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    minutes = [
+        (o.delivered_s - o.created_s) / 60.0 for o in result.orders if o.delivered_s is not None
+    ]
+    if minutes:
+        ax.hist(minutes, bins=min(40, max(5, len(minutes) // 5)), color="tab:blue", alpha=0.8)
+    promise = result.world.community.delivery_sla_min
+    ax.axvline(promise, color="tab:red", ls="--", label=f"promise ({promise:g} min)")
+    ax.set_xlabel("click-to-door (minutes)")
+    ax.set_ylabel("orders")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Click-to-door of {len(minutes)} delivered orders")
+    return fig
+
+
+def fig_supply_demand(result: SimulationResult) -> Figure:
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    s = result.samples
+    t = _hours(result, np.array([x.t_s for x in s], dtype=float))
+    per_hour = 3600.0 / max(result.world.sample_interval_s, 1.0)
+    ax.plot(t, [x.couriers_on for x in s], color="tab:green", label="couriers on shift")
+    ax.plot(t, [x.couriers_idle for x in s], color="tab:olive", ls=":", label="couriers idle")
+    ax.plot(t, [x.created * per_hour for x in s], color="tab:blue", label="orders per hour")
+    ax.set_xlabel("local hour")
+    ax.set_ylabel("couriers / orders per hour")
+    ax.set_ylim(bottom=0)
+    ax2 = ax.twinx()
+    q = np.array([np.nan if x.quote_multiplier is None else x.quote_multiplier for x in s])
+    ax2.plot(t, q, color="tab:red", marker=".", label="mean quoted multiplier")
+    cell_max = [x.cell_multiplier_max for x in s]
+    ax2.plot(t, cell_max, color="tab:purple", ls="--", label="max cell")
+    ax2.set_ylabel("surge multiplier")
+    top = max([1.5, *cell_max, *(q[np.isfinite(q)].tolist())])
+    ax2.set_ylim(0.95, top + 0.1)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [str(ln.get_label()) for ln in lines], loc="upper left", fontsize=8)
+    ax.set_title("Supply, demand and surge")
+    return fig
+
+
+def fig_map(result: SimulationResult) -> Figure:
+    """The community's cells coloured by demand (left) and mean surge (right)."""
+    c = result.world.community
+    fence = geo.Geofence.circle(c.center.lat, c.center.lng, c.radius_m)
+    proj = geo.LocalProjection(c.center.lat, c.center.lng)
+    cells = sorted(set(fence.cells(c.h3_resolution)) | set(result.cell_demand))
+    polys = []
+    for cell in cells:
+        b = geo.cell_boundary(cell)
+        x, y = proj.to_xy([p[0] for p in b], [p[1] for p in b])
+        polys.append(np.column_stack([x, y]) / 1000.0)
+    demand = np.array([result.cell_demand.get(cell, 0) for cell in cells], dtype=float)
+    surge = np.array(
+        [
+            result.cell_multiplier[cell][0] / result.cell_multiplier[cell][1]
+            if result.cell_multiplier.get(cell, (0.0, 0))[1]
+            else 1.0
+            for cell in cells
+        ],
+        dtype=float,
+    )
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    r_km = c.radius_m / 1000.0
+    theta = np.linspace(0, 2 * np.pi, 200)
+    for k, (values, title, cmap) in enumerate(
+        [(demand, "order requests by merchant cell", "Blues"), (surge, "mean surge", "Reds")]
+    ):
+        ax = fig.add_subplot(1, 2, k + 1)
+        coll = PolyCollection(polys, array=values, cmap=cmap, edgecolors="0.85", linewidths=0.3)
+        if k == 1:
+            coll.set_clim(1.0, max(1.01, float(values.max())))
+        ax.add_collection(coll)
+        fig.colorbar(coll, ax=ax, shrink=0.8)
+        ax.plot(r_km * np.cos(theta), r_km * np.sin(theta), color="0.3", lw=1)
+        mx, my = proj.to_xy(
+            [m.location.lat for m in result.world.merchants],
+            [m.location.lng for m in result.world.merchants],
+        )
+        ax.scatter(mx / 1000, my / 1000, s=8, color="black", marker="^", label="merchants")
+        if k == 0:
+            _paths(ax, result, proj)
+        ax.set_aspect("equal")
+        ax.set_xlim(-r_km * 1.05, r_km * 1.05)
+        ax.set_ylim(-r_km * 1.05, r_km * 1.05)
+        ax.set_xlabel("km east")
+        ax.set_ylabel("km north")
+        ax.set_title(title)
+        ax.legend(loc="lower left", fontsize=7)
+    return fig
+
+
+def _paths(ax: Any, result: SimulationResult, proj: geo.LocalProjection) -> None:
+    couriers = [a for a in result.agents if a.plan.kind == WorkerKind.COURIER and len(a.path) > 1]
+    for i, a in enumerate(sorted(couriers, key=lambda a: -a.metres)[:MAX_PATHS]):
+        x, y = proj.to_xy([p[1] for p in a.path], [p[2] for p in a.path])
+        ax.plot(x / 1000, y / 1000, lw=0.6, alpha=0.7, label="busiest couriers" if i == 0 else None)
+
+
+def _kpi_rows(kpis: Mapping[str, Any]) -> str:
+    rows = []
+    for key, value in kpis.items():
+        shown = "–" if value is None else f"{value:g}" if isinstance(value, float) else value
+        rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(str(shown))}</td></tr>")
+    return "\n".join(rows)
+
+
+def render_html(
+    result: SimulationResult, kpis: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> str:
+    """The report page as a string."""
+    w = result.world
+    figures = [
+        ("Service level", fig_service(result)),
+        ("Click-to-door", fig_click_to_door(result)),
+        ("Supply, demand and surge", fig_supply_demand(result)),
+        ("Community map", fig_map(result)),
+    ]
+    imgs = "\n".join(
+        f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
+        f'src="data:image/png;base64,{_png(fig)}">'
+        for title, fig in figures
+    )
+    more = ""
+    if extra:
+        more = f"<h2>MDRP metrics</h2><table>{_kpi_rows(extra)}</table>"
+    title = f"Simulation {w.name}: {result.policy}, surge {'on' if result.surge else 'off'}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1100px; }}
+table {{ border-collapse: collapse; }} td {{ border: 1px solid #ccc; padding: 2px 8px; }}
+td:last-child {{ text-align: right; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Community {html.escape(w.community.name)} ({w.community.radius_m / 1000:g} km),
+seed {result.seed}, {result.end_s / 3600:.2f} simulated hours, {len(w.workers)} workers,
+surge rules version {result.rule_version}.</p>
+<h2>KPIs</h2><table>{_kpi_rows(kpis)}</table>
+{more}
+{imgs}
+</body></html>
+"""
+
+
+def write_report(
+    result: SimulationResult,
+    kpis: Mapping[str, Any],
+    path: Path,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    path.write_text(render_html(result, kpis, extra), encoding="utf-8")
+    return path

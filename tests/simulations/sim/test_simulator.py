@@ -1,0 +1,242 @@
+"""The simulator: determinism, conservation of orders, KPI arithmetic, injected policies."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+
+import geo
+from dispatch.clock import ManualClock
+from dispatch.community import CommunitySpec
+from dispatch.engine import Engine
+from dispatch.errors import InvalidInput
+from dispatch.model import LatLng, OrderState, ServiceType, Vehicle, WorkerKind
+from dispatch.policies import NearestIdlePolicy, OptimizerPolicy, RegretInsertionPolicy
+from dispatch.requests import LocationUpdate, OrderRequest, WorkerSpec
+from dispatch.settings import EngineSettings
+from dispatch.store.memory import MemoryStore
+from simulations.sim.demand import build_world
+from simulations.sim.eventlog import replay
+from simulations.sim.kpis import comparable, compute_kpis
+from simulations.sim.runner import (
+    REPRODUCIBLE_BUDGET_S,
+    REPRODUCIBLE_SOLUTIONS,
+    SimulationOptions,
+    prepare,
+    run,
+)
+from simulations.sim.scenario import Scenario
+from simulations.sim.simulator import Simulation
+from simulations.sim.world import Behaviour, Merchant, OrderArrival, WorkerPlan, World
+from solver.routing import RoutingParams
+
+CENTER = LatLng(31.2304, 121.4737)
+
+
+@pytest.mark.parametrize("policy", ["nearest-idle", "optimizer"])
+def test_same_seed_same_kpis(tiny: Scenario, policy: str) -> None:
+    """Two runs of one seed agree on every KPI but wall-clock timings."""
+    a = compute_kpis(Simulation(build_world(tiny, 5), policy=policy).run())
+    b = compute_kpis(Simulation(build_world(tiny, 5), policy=policy).run())
+    assert comparable(a) == comparable(b)
+    assert a["orders_total"] > 0
+
+
+def test_a_policy_name_or_object_gives_the_same_run(tiny: Scenario) -> None:
+    """A registry name builds the policy with the world's solver parameters; the result
+    records the policy's own name; an unknown name is InvalidInput naming the known ones."""
+    world = build_world(tiny, 5)
+    by_name = Simulation(world, policy="regret-insertion")
+    by_object = Simulation(world, policy=RegretInsertionPolicy())
+    assert by_name.engine.policy == by_object.engine.policy == RegretInsertionPolicy()
+    assert Simulation(world).engine.policy == OptimizerPolicy(world.routing)
+    a, b = by_name.run(), by_object.run()
+    assert a.policy == b.policy == "regret-insertion"
+    assert comparable(compute_kpis(a)) == comparable(compute_kpis(b))
+    with pytest.raises(InvalidInput, match="nearest-idle"):
+        Simulation(world, policy="greedy")
+
+
+def test_reproducible_runs_end_every_search_by_work(tiny: Scenario) -> None:
+    """--reproducible: searches capped by a solution count under a budget only a stuck
+    search reaches, and two runs of the optimizer agree on every KPI."""
+    options = SimulationOptions(scenario=tiny, seed=5, reproducible=True, report=False)
+    world, _, _ = prepare(options)
+    assert world.routing.solution_limit == REPRODUCIBLE_SOLUTIONS
+    assert world.community.solver_budget_s == REPRODUCIBLE_BUDGET_S
+    assert prepare(replace(options, reproducible=False))[0].routing.solution_limit is None
+    a, b = run(options).kpis, run(options).kpis
+    assert comparable(a) == comparable(b) and a["orders_delivered"] > 0
+
+
+def test_other_seed_other_day(tiny: Scenario) -> None:
+    """Another seed draws another day (arrivals differ)."""
+    a, b = build_world(tiny, 1), build_world(tiny, 2)
+    assert [o.t for o in a.orders] != [o.t for o in b.orders]
+
+
+def test_every_order_ends_in_exactly_one_state(tiny: Scenario) -> None:
+    """Created orders = delivered + cancelled + failed + open, each once, as the log says."""
+    result = Simulation(build_world(tiny, 7), policy="nearest-idle").run()
+    k = compute_kpis(result)
+    ids = [o.id for o in result.orders]
+    assert len(ids) == len(set(ids)) == k["orders_total"]
+    states = Counter(o.state for o in result.orders)
+    assert set(states) <= {"delivered", "cancelled", "failed", "pending", "assigned", "picked_up"}
+    assert (
+        k["orders_delivered"] + k["orders_cancelled"] + k["orders_failed"] + k["orders_open_at_end"]
+        == k["orders_total"]
+    )
+    assert k["orders_cancelled"] > 0  # the tiny scenario has impatient customers
+    created = [e for e in result.events if e["type"] == "order.created"]
+    assert len(created) == k["orders_total"]
+    history = replay(result.events)
+    for o in result.orders:
+        assert history[o.id].final == o.state
+    for o in result.orders:
+        if o.state == "delivered":
+            assert o.picked_s is not None and o.delivered_s is not None
+            assert o.created_s <= o.picked_s <= o.delivered_s
+
+
+def _hand_made_world() -> tuple[World, LatLng]:
+    proj = geo.LocalProjection(CENTER.lat, CENTER.lng)
+    lat, lng = proj.to_latlng([0.0], [600.0])
+    home = LatLng(float(lat[0]), float(lng[0]))
+    merchant = Merchant("m1", CENTER, ServiceType.TAKEOUT, 300.0)
+    orders = (
+        OrderArrival(t=60.0, merchant=0, dropoff=home, prep_estimate_s=300.0, prep_actual_s=300.0),
+        OrderArrival(
+            t=1500.0, merchant=0, dropoff=home, prep_estimate_s=120.0, prep_actual_s=120.0
+        ),
+    )
+    courier = WorkerPlan(
+        "c1", WorkerKind.COURIER, Vehicle.BICYCLE, start_s=0.0, end_s=3600.0, home=CENTER
+    )
+    world = World(
+        name="hand-made",
+        community=CommunitySpec("hand", "Hand", CENTER, radius_m=1000.0, dispatch_interval_s=30.0),
+        t0=1_767_225_600.0,
+        horizon_s=2400.0,
+        end_s=3600.0,
+        merchants=(merchant,),
+        orders=orders,
+        jobs=(),
+        workers=(courier,),
+        settings=EngineSettings(pickup_service_s=120, dropoff_service_s=60),
+    )
+    return world, home
+
+
+def test_kpi_arithmetic_on_a_hand_made_day() -> None:
+    """Two orders, one courier: every KPI follows from travel and service times by hand."""
+    world, home = _hand_made_world()
+    result = Simulation(world, policy="nearest-idle", surge=False).run()
+    k = compute_kpis(result)
+    bike = geo.profile("bicycle")
+    t = geo.eta_s(CENTER.lat, CENTER.lng, home.lat, home.lng, bike)  # merchant → home
+    back = geo.eta_s(home.lat, home.lng, CENTER.lat, CENTER.lng, bike)
+    # o1: ready at 360 with the courier waiting there; picked 360, leaves 480, at the door 480+t
+    c2d_1 = 480 + t - 60
+    # o2: placed 1500, courier at the home: at the merchant 1500+back (ready 1620), leaves +120
+    pick_2 = max(1500 + back, 1620)
+    c2d_2 = pick_2 + 120 + t - 1500
+    assert k["orders_total"] == k["orders_delivered"] == 2
+    assert k["on_time_rate"] == 1.0
+    assert k["click_to_door_p50_min"] == pytest.approx((c2d_1 + c2d_2) / 2 / 60, abs=1e-3)
+    low, high = sorted([c2d_1, c2d_2])
+    assert k["click_to_door_p90_min"] == pytest.approx((low + 0.9 * (high - low)) / 60, abs=1e-3)
+    assert k["ready_to_pickup_p50_min"] == pytest.approx((pick_2 - 1620) / 2 / 60, abs=1e-3)
+    # the courier starts at the merchant: three legs (to the door, back, to the door)
+    metres = 3 * float(geo.haversine_m(CENTER.lat, CENTER.lng, home.lat, home.lng)) * 1.3
+    assert k["km_per_order"] == pytest.approx(metres / 1000 / 2, rel=1e-3)
+    assert result.end_s == 2400.0  # all done at the first sample after demand stopped
+    busy = 2 * t + back + 2 * 120 + 2 * 60
+    assert k["courier_utilization"] == pytest.approx(busy / 2400.0, abs=1e-4)
+    assert k["orders_per_courier_hour"] == pytest.approx(2 / (2400 / 3600), abs=1e-4)
+    assert k["mean_surge_multiplier"] == 1.0 and k["quotes_declined"] == 0
+    assert k["unassigned_at_end"] == 0 and k["jobs_total"] == 0
+
+
+def test_nearest_idle_sends_the_nearest_idle_courier() -> None:
+    """Orders go to the nearest courier with no work; a busy courier gets nothing more."""
+    clock = ManualClock()
+    counter = itertools.count()
+    engine = Engine(
+        EngineSettings(),
+        MemoryStore(),
+        clock,
+        policy=NearestIdlePolicy(),
+        ids=lambda p: f"{p}{next(counter)}",
+    )
+    engine.upsert_community(CommunitySpec("c", "C", CENTER, radius_m=2000.0))
+    proj = geo.LocalProjection(CENTER.lat, CENTER.lng)
+    spots = {"near": (100.0, 0.0), "far": (900.0, 0.0)}
+    for wid, (x, y) in spots.items():
+        engine.upsert_worker(WorkerSpec(wid, WorkerKind.COURIER, "c"))
+        lat, lng = proj.to_latlng([x], [y])
+        engine.update_location(LocationUpdate(wid, float(lat[0]), float(lng[0])))
+    lat, lng = proj.to_latlng([0.0, 300.0], [0.0, 800.0])
+    pickup, dropoff = LatLng(float(lat[0]), float(lng[0])), LatLng(float(lat[1]), float(lng[1]))
+    req = OrderRequest("c", pickup, dropoff)
+    first = engine.create_order(req)
+    engine.tick("c")
+    assert engine.get_order(first.id).worker_id == "near"
+    second = engine.create_order(req)
+    engine.tick("c")
+    assert engine.get_order(second.id).worker_id == "far"
+    third = engine.create_order(req)
+    result = engine.tick("c")
+    assert engine.get_order(third.id).state == OrderState.PENDING
+    assert result.unassigned == 1
+    assert [s.kind.value for s in engine.route("near")] == ["pickup", "dropoff"]
+
+
+def test_surge_counts_only_the_room_the_dispatcher_uses() -> None:
+    """A courier with one order and room for three is 2/3 free under the engine's bundling,
+    but not free at all under one-order-per-trip dispatch: room it never uses is no supply."""
+    frees = []
+    clock = ManualClock()
+    params = RoutingParams(use_vroom=False, isolate=False)
+    engines = [
+        Engine(EngineSettings(), MemoryStore(), clock, policy=OptimizerPolicy(params)),
+        Engine(EngineSettings(), MemoryStore(), clock, policy=NearestIdlePolicy()),
+    ]
+    for engine in engines:
+        engine.upsert_community(CommunitySpec("c", "C", CENTER, radius_m=2000.0))
+        engine.upsert_worker(WorkerSpec("w", WorkerKind.COURIER, "c", capacity=3))
+        engine.update_location(LocationUpdate("w", CENTER.lat, CENTER.lng))
+        proj = geo.LocalProjection(CENTER.lat, CENTER.lng)
+        lat, lng = proj.to_latlng([1500.0, 1800.0], [0.0, 0.0])
+        far = (LatLng(float(lat[0]), float(lng[0])), LatLng(float(lat[1]), float(lng[1])))
+        engine.create_order(OrderRequest("c", *far))
+        engine.tick("c")
+        _, supply = engine.demand_supply("c")
+        frees.append(sum(supply.values()))
+    assert frees[0] == pytest.approx(1 - 2 / 6)
+    assert frees[1] == 0.0
+
+
+def test_idle_couriers_ride_back_towards_the_merchants() -> None:
+    """With idle_return_m the courier waits near the merchant after a delivery (halfway inside
+    the limit, so it does not ride again), so the second
+    order is picked up the moment it is ready; without it the courier starts from the home."""
+    world, home = _hand_made_world()
+    stays = compute_kpis(Simulation(world, policy="nearest-idle", surge=False).run())
+    returning_world = replace(world, behaviour=Behaviour(idle_return_m=200.0))
+    returns = compute_kpis(Simulation(returning_world, policy="nearest-idle", surge=False).run())
+    bike = geo.profile("bicycle")
+    back = geo.eta_s(home.lat, home.lng, CENTER.lat, CENTER.lng, bike)
+    assert 1500 + back > 1620  # from the home the courier is late for the second order
+    late_by = 1500 + back - 1620
+    assert stays["ready_to_pickup_p50_min"] == pytest.approx(late_by / 2 / 60, abs=1e-3)
+    assert returns["ready_to_pickup_p50_min"] == 0.0
+    assert returns["click_to_door_p90_min"] < stays["click_to_door_p90_min"]
+    # legs: to the door, back to 100 m short of the merchant (after each delivery), the last
+    # 100 m to the merchant, to the door again
+    one_way = float(geo.haversine_m(CENTER.lat, CENTER.lng, home.lat, home.lng)) * 1.3
+    metres = 2 * one_way + 2 * one_way * 500.0 / 600.0 + one_way * 100.0 / 600.0
+    assert returns["km_per_order"] == pytest.approx(metres / 1000 / 2, rel=0.03)
