@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from api import problems
 from api.auth import Authenticator, load_keys
 from api.changes import Changes
+from api.dispatcher_health import dispatcher_age_s
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestContext
 from api.routes import (
@@ -38,6 +39,7 @@ from dispatch import Engine, MemoryStore, WallClock
 from dispatch.clock import Clock
 from dispatch.policies import make_policy
 from dispatch.store.base import Store
+from dispatch.ticking import MemoryTickQueue, TickQueue
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,38 @@ def build_engine(settings: ApiSettings, store: Store, clock: Clock) -> Engine:
     return Engine(settings.engine, store, clock, policy=policy)
 
 
+def build_ticker(
+    cfg: ApiSettings, engine: Engine, metrics: Metrics, changes: Changes, owner: str
+) -> Ticker | None:
+    """The in-process dispatcher, when this process should tick.
+
+    The memory store always ticks here (nobody else can); with Redis only with
+    ``with_worker``, on the shared Redis queue beside ``dispatch worker`` processes.
+    """
+    if not cfg.tick_enabled:
+        return None
+    from dispatch.store.redis import RedisStore
+
+    queue: TickQueue | None = None
+    if isinstance(engine.store, RedisStore):
+        if not cfg.with_worker:
+            return None
+        from dispatch.ticking.redis_queue import RedisTickQueue
+
+        queue = RedisTickQueue(engine.store, reclaim_idle_s=cfg.tick_reclaim_idle_s)
+    else:
+        queue = MemoryTickQueue(reclaim_idle_s=cfg.tick_reclaim_idle_s)
+    return Ticker(
+        engine,
+        metrics,
+        changes,
+        owner,
+        cfg.tick_poll_s,
+        queue=queue,
+        concurrency=cfg.tick_concurrency,
+    )
+
+
 def create_app(
     settings: ApiSettings | None = None,
     *,
@@ -103,9 +137,8 @@ def create_app(
                 "NO API KEYS CONFIGURED: every route is open to anyone who can reach this "
                 "process; set DISPATCH_API_KEYS"
             )
-        ticker: Ticker | None = None
-        if cfg.tick_enabled:
-            ticker = Ticker(app.state.engine, metrics, changes, owner, cfg.tick_poll_s)
+        ticker = build_ticker(cfg, app.state.engine, metrics, changes, owner)
+        if ticker is not None:
             ticker.start()
         app.state.ticker = ticker
         try:
@@ -125,7 +158,12 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    metrics = Metrics(lambda: app.state.engine)
+
+    def age() -> float | None:
+        engine = app.state.engine
+        return None if engine is None else dispatcher_age_s(app, engine)
+
+    metrics = Metrics(lambda: app.state.engine, age)
     app.state.settings = cfg
     app.state.auth = auth
     app.state.metrics = metrics

@@ -1,4 +1,4 @@
-"""The `dispatch` command line: demo, simulate, serve, bench."""
+"""The `dispatch` command line: demo, simulate, serve, worker, bench."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import typer
 from api.cli_bench import bench_app
 from api.cli_serve import serve
 from api.cli_simulate import demo, simulate
+from api.cli_worker import worker
 
 app = typer.Typer(
     help="Community delivery and technician dispatch optimizer.",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.command()(serve)
+app.command()(worker)
 app.command()(simulate)
 app.command()(demo)
 

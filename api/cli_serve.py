@@ -38,6 +38,13 @@ def serve(
         bool, typer.Option(help="--redis-url names a node of a Redis Cluster.")
     ] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            help="With --store redis, also run a tick worker in this process "
+            "(the memory store always ticks in-process)."
+        ),
+    ] = False,
     settings_file: Annotated[
         Path | None,
         typer.Option(
@@ -66,6 +73,14 @@ def serve(
         os.environ["DISPATCH_REDIS_CLUSTER"] = "true"
     if settings_file is not None:
         os.environ[SETTINGS_FILE_ENV] = str(settings_file)
+    if with_worker:
+        os.environ["DISPATCH_WITH_WORKER"] = "true"
+    if (store == "memory" or with_worker) and "DISPATCH_SOLVER__WORKERS" not in os.environ:
+        # Ticks share this box with HTTP: leave serving a core where there are several.
+        from api.worker_service import available_cores, solver_processes
+
+        spare = max(1, available_cores() - 1)
+        os.environ["DISPATCH_SOLVER__WORKERS"] = str(solver_processes(spare, 1))
     try:
         settings = ApiSettings()
         keys = load_keys(settings.api_keys, settings.api_keys_file)

@@ -56,10 +56,35 @@ class _OpenWork(Collector):
         yield jobs
 
 
+class _DispatcherAge(Collector):
+    """Seconds since a dispatcher last completed a step, read at scrape time."""
+
+    def __init__(self, age: Callable[[], float | None]) -> None:
+        self._age = age
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "dispatch_dispatcher_age_seconds",
+            "Seconds since a dispatcher (tick worker) last completed a step",
+        )
+        try:
+            age = self._age()
+        except DispatchError as exc:  # a scrape must not fail because the store is down
+            log.warning("metrics could not read the dispatcher's health: %s", exc)
+            age = None
+        if age is not None:
+            gauge.add_metric([], age)
+        yield gauge
+
+
 class Metrics:
     """The metrics of one app and the few calls the routes and the ticker make."""
 
-    def __init__(self, engine: Callable[[], Engine | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine | None] = lambda: None,
+        dispatcher_age: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.request_seconds = Histogram(
@@ -80,6 +105,11 @@ class Metrics:
         self.fallbacks = Counter(
             "dispatch_solver_fallbacks_total",
             "Ticks that fell back to the regret-insertion plan",
+            registry=r,
+        )
+        self.worker_step_failures = Counter(
+            "dispatch_worker_step_failures_total",
+            "Tick-worker steps that failed on the store (retried with backoff)",
             registry=r,
         )
         self.tick_retries = Counter(
@@ -106,6 +136,7 @@ class Metrics:
             registry=r,
         )
         r.register(_OpenWork(engine))
+        r.register(_DispatcherAge(dispatcher_age))
         self._communities: set[str] = set()
 
     def observe_tick(self, result: TickResult) -> None:

@@ -70,7 +70,29 @@ class ApiSettings(BaseSettings):
     feed_recheck_s: float = Field(
         default=1.0, gt=0, allow_inf_nan=False, description="Recheck period of feeds."
     )
-    instance_id: str = Field(default="", max_length=64, description="Lease owner name.")
+    with_worker: bool = Field(
+        default=False,
+        description="With the Redis store, also run a tick worker in this process "
+        "(the memory store always ticks in-process).",
+    )
+    tick_concurrency: int = Field(
+        default=1, ge=1, le=64, description="Ticks an in-process worker runs at once."
+    )
+    tick_reclaim_idle_s: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="A tick held this long by a silent worker is handed to another.",
+    )
+    stall_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Readiness fails when no dispatcher completed a step for this long.",
+    )
+    instance_id: str = Field(
+        default="", max_length=64, description="This process's name as a dispatcher."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     settings_file: FilePath | None = Field(
         default=None,

@@ -1,17 +1,18 @@
-"""The background dispatcher: ticks each community every dispatch interval.
+"""The in-process dispatcher: a ``dispatch.ticking.TickWorker`` run beside the API.
 
-Each community is ticked when its ``dispatch_interval_s`` has passed on the
-engine's clock. Ticks carry this process's ``owner`` name, so with a shared
-Redis store only the holder of a community's lease solves it (the others get a
-skipped result and try again next interval). Stopping releases held leases, so
-another process takes over at once instead of after the lease's time to live.
+With the memory store (the embedded default) ``dispatch serve`` ticks in its
+own process through an in-memory queue; with Redis it only serves unless
+``--with-worker`` asks it to run a tick worker too (on the shared Redis
+queue, beside any ``dispatch worker`` processes). The worker runs in a thread
+of its own, so solving never blocks the event loop; every committed tick wakes
+the long polls and route streams of this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import threading
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,69 +20,109 @@ from api.changes import Changes
 from api.metrics import Metrics
 from dispatch.engine import Engine
 from dispatch.requests import TickResult
+from dispatch.ticking import MemoryTickQueue, TickQueue, TickWorker
+
+__all__ = ["MetricsObserver", "Ticker"]
 
 log = logging.getLogger(__name__)
 
 
-class Ticker:
-    """Runs due ticks; ``run`` loops until ``stop``; ``run_due`` is one pass (tests call it)."""
+class MetricsObserver:
+    """Counts a worker's outcomes in the app's metrics and wakes waiters after a commit."""
 
     def __init__(
-        self, engine: Engine, metrics: Metrics, changes: Changes, owner: str, poll_s: float = 1.0
+        self,
+        metrics: Metrics,
+        changes: Changes | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.metrics = metrics
+        self.changes = changes
+        self.loop = loop
+
+    def ticked(self, result: TickResult) -> None:
+        self.metrics.observe_tick(result)
+        if self.changes is not None and self.loop is not None and not self.loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self.changes.notify(), self.loop)
+
+    def tick_failed(self, community_id: str, error: BaseException) -> None:
+        self.metrics.ticks.labels("failed").inc()
+
+    def lease_busy(self, community_id: str) -> None:
+        self.metrics.ticks.labels("lease_busy").inc()
+
+    def fenced(self, community_id: str) -> None:
+        self.metrics.ticks.labels("fenced").inc()
+
+    def step_failed(self, error: BaseException) -> None:
+        self.metrics.worker_step_failures.inc()
+
+
+class Ticker:
+    """Runs a tick worker in a background thread; ``run_due`` is one drained pass (tests)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        changes: Changes,
+        owner: str,
+        poll_s: float = 1.0,
+        *,
+        queue: TickQueue | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.changes = changes
         self.owner = owner
-        self.poll_s = poll_s
-        self._due: dict[str, float] = {}
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.observer = MetricsObserver(metrics, changes)
+        self.worker = TickWorker(
+            engine,
+            queue or MemoryTickQueue(reclaim_idle_s=max(engine.settings.lease_ttl_s, 1.0)),
+            owner,
+            concurrency=concurrency,
+            poll_s=poll_s,
+            observer=self.observer,
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def health(self) -> object:
+        return self.worker.health
 
     async def run_due(self) -> list[TickResult]:
-        """Tick every community whose interval has passed; one failure spares the others."""
-        engine = self.engine
-        results = []
-        for community in await run_in_threadpool(engine.list_communities):
-            now = engine.clock.now()
-            if self._due.get(community.id, now) > now:
-                continue
-            self._due[community.id] = now + community.dispatch_interval_s
-            try:
-                result = await run_in_threadpool(engine.tick, community.id, owner=self.owner)
-            except Exception:
-                self.metrics.ticks.labels("failed").inc()
-                log.exception("tick of community %s failed", community.id)
-                continue
-            self.metrics.observe_tick(result)
-            results.append(result)
-        if any(not r.skipped for r in results):
+        """Every due tick now, in this call (one failing community spares the others)."""
+        results = await run_in_threadpool(self.worker.drain)
+        if results:
             await self.changes.notify()
         return results
 
-    async def run(self) -> None:
-        """Loop until ``stop`` is called."""
-        while not self._stop.is_set():
-            await self.run_due()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.poll_s)
+    async def worker_step(self) -> list[TickResult]:
+        """One step of the worker: at most ``concurrency`` ticks (tests order steps with it)."""
+        results = await run_in_threadpool(self.worker.step)
+        if results:
+            await self.changes.notify()
+        return results
 
     def start(self) -> None:
+        """Start the worker thread (call from the app's event loop)."""
+        self.observer.loop = asyncio.get_running_loop()
         self._stop.clear()
-        self._task = asyncio.create_task(self.run(), name=f"ticker-{self.owner}")
+        self._thread = threading.Thread(
+            target=self.worker.run, args=(self._stop,), name=f"ticker-{self.owner}", daemon=True
+        )
+        self._thread.start()
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._thread is not None and self._thread.is_alive()
 
     async def stop(self) -> None:
-        """Stop after the tick in progress, then give up this process's leases."""
+        """Stop after the tick in progress (a lease is never held between ticks)."""
         self._stop.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-        for community_id in list(self._due):
-            try:
-                await run_in_threadpool(self.engine.store.release_lease, community_id, self.owner)
-            except Exception:  # shutting down: a lease left behind just expires
-                log.warning("could not release the lease of %s", community_id)
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await run_in_threadpool(thread.join)
+        await run_in_threadpool(self.worker.close)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, MetricsDep
+from api.dispatcher_health import dispatcher_age_s
 from api.problems import problem, responses
 from api.schemas import Health
 
@@ -13,18 +14,31 @@ router = APIRouter(tags=["health"])
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model_exclude_none=True)
 def healthz() -> Health:
     """The process is alive."""
     return Health(status="ok")
 
 
 @router.get("/readyz", responses=responses(503, auth=False), response_model=Health)
-async def readyz(engine: EngineDep) -> Response:
-    """The state store answers (503 otherwise)."""
-    if await run_in_threadpool(engine.store.ping):
-        return Response(Health(status="ready").model_dump_json(), media_type="application/json")
-    return problem(503, "the state store does not answer", headers={"Retry-After": "5"})
+async def readyz(engine: EngineDep, request: Request) -> Response:
+    """The state store answers and a dispatcher completed a step lately (503 otherwise).
+
+    The dispatcher is this process's own ticker when it runs one, else the
+    freshest ``dispatch worker`` heartbeat on the shared store.
+    """
+    if not await run_in_threadpool(engine.store.ping):
+        return problem(503, "the state store does not answer", headers={"Retry-After": "5"})
+    age = await run_in_threadpool(dispatcher_age_s, request.app, engine)
+    limit = request.app.state.settings.stall_after_s
+    if age is not None and age > limit:
+        return problem(
+            503,
+            f"no dispatcher completed a step for {age:.0f} s (limit {limit:g} s)",
+            headers={"Retry-After": "5"},
+        )
+    body = Health(status="ready", dispatcher_age_s=None if age is None else round(age, 3))
+    return Response(body.model_dump_json(exclude_none=True), media_type="application/json")
 
 
 @router.get(

@@ -353,4 +353,9 @@ class RulesPreviewOut(RulesOut):
 
 
 class Health(Out):
-    status: str
+    status: str = Field(description="ok, ready, or why not.")
+    dispatcher_age_s: float | None = Field(
+        default=None,
+        description="Seconds since a dispatcher last completed a step "
+        "(None: no dispatcher seen yet).",
+    )
