@@ -74,7 +74,7 @@ def build_store(settings: ApiSettings) -> Store:
 def build_engine(settings: ApiSettings, store: Store, clock: Clock) -> Engine:
     """The engine the settings describe: its knobs, and the named policy with the solver's."""
     policy = make_policy(settings.policy, settings.solver)
-    return Engine(settings.engine, store, clock, policy=policy)
+    return Engine(settings.engine, store, clock, policy=policy, background_pricing=True)
 
 
 def build_ticker(

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from dispatch.engine import Engine
 from dispatch.errors import DispatchError
+from dispatch.model import Order
 from dispatch.requests import TickResult
 
 log = logging.getLogger(__name__)
@@ -36,24 +37,35 @@ class _OpenWork(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         orders = GaugeMetricFamily("dispatch_orders", "Open orders by state", labels=["state"])
         jobs = GaugeMetricFamily("dispatch_jobs", "Open technician jobs by state", labels=["state"])
+        risk = GaugeMetricFamily(
+            "dispatch_at_risk",
+            "Open orders and jobs flagged at risk of missing their promise",
+            labels=["kind"],
+        )
         engine = self._engine()
         order_counts = dict.fromkeys(_OPEN_ORDER_STATES, 0)
         job_counts = dict.fromkeys(_OPEN_JOB_STATES, 0)
+        at_risk = {"order": 0, "job": 0}
         if engine is not None:
             try:
                 for community in engine.list_communities():
                     for o in engine.open_orders(community.id):
                         order_counts[o.state.value] = order_counts.get(o.state.value, 0) + 1
+                        at_risk["order"] += int(o.at_risk)
                     for j in engine.open_jobs(community.id):
                         job_counts[j.state.value] = job_counts.get(j.state.value, 0) + 1
+                        at_risk["job"] += int(j.at_risk)
             except DispatchError as exc:  # a scrape must not fail because the store is down
                 log.warning("metrics could not read open work: %s", exc)
         for state, n in order_counts.items():
             orders.add_metric([state], n)
         for state, n in job_counts.items():
             jobs.add_metric([state], n)
+        for kind, n in at_risk.items():
+            risk.add_metric([kind], n)
         yield orders
         yield jobs
+        yield risk
 
 
 class _DispatcherAge(Collector):
@@ -117,6 +129,19 @@ class Metrics:
             "Tick commits retried after losing a version race to a concurrent write",
             registry=r,
         )
+        self.deliveries = Counter(
+            "dispatch_deliveries_total",
+            "Orders delivered, by member tier and whether they met their promise",
+            ["tier", "on_time"],
+            registry=r,
+        )
+        self.click_to_door = Histogram(
+            "dispatch_click_to_door_seconds",
+            "From order to door, by member tier",
+            ["tier"],
+            buckets=(600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 3000, 3600, 5400),
+            registry=r,
+        )
         self.locations = Counter(
             "dispatch_location_updates_total",
             "Location updates by outcome",
@@ -149,6 +174,15 @@ class Metrics:
             self.fallbacks.inc()
         if result.retries:
             self.tick_retries.inc(result.retries)
+
+    def observe_delivery(self, order: Order) -> None:
+        """A delivered order: on time or late by tier, and its click-to-door time."""
+        if order.delivered_at is None:
+            return
+        tier = order.priority.value
+        on_time = order.delivered_at <= order.promised_by
+        self.deliveries.labels(tier, "true" if on_time else "false").inc()
+        self.click_to_door.labels(tier).observe(max(0.0, order.delivered_at - order.created_at))
 
     def observe_locations(self, accepted: int, rejected: int) -> None:
         if accepted:

@@ -65,7 +65,9 @@ class Engine:
     """Communities, workers, orders, jobs and ticks; see the module docstring.
 
     policy: plans each tick (default: the optimiser); matrix_provider: travel
-    times for ticks and quote ETAs; ids: makes new order and job ids.
+    times for ticks and quote ETAs; ids: makes new order and job ids;
+    background_pricing: refresh stale surge state off the request path (servers;
+    the default recomputes in the request, deterministic for simulations).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class Engine:
         policy: DispatchPolicy | None = None,
         matrix_provider: geo.MatrixProvider | None = None,
         ids: IdFactory | None = None,
+        background_pricing: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -91,6 +94,8 @@ class Engine:
             self.matrices,
             staleness_s=settings.location_staleness_s,
             orders_per_trip=self.orders_per_trip,
+            refresh_s=settings.surge_refresh_s,
+            background=background_pricing,
         )
         self.rulebook = RuleBook(store, self.pricer)
         self.intake = Intake(store, clock, settings, self.pricer, self.fences, ids or _uuid_ids)

@@ -1,23 +1,39 @@
 """Quotes: surge from a narrow view of the community, priced by ``dispatch.surge``.
 
 ``dispatch.surge`` is pure (rules, field, prices). The ``Pricer`` holds the
-active rule set and, per community, the surge field recomputed at most every
+active rule set and, per community, a market state recomputed at most every
 ``refresh_s`` seconds from a ``MarketView`` (open work, workers, plan) that a
-``MarketSource`` provides; the smoothing state lives in a ``SurgeStates``
-store. It never sees the engine. ETAs come from the injected travel model.
+``MarketSource`` provides: the surge field and a ``SupplyIndex`` of fresh
+workers by cell. The smoothing state lives in a ``SurgeStates`` store. It never
+sees the engine. ETAs come from the injected travel model.
+
+A quote reads the cached state only, so its cost does not grow with the
+community: one surge lookup and a nearest-worker lookup over a few cells. With
+``background=True`` (servers) a stale state is served while one thread per
+community recomputes it, so no request pays for the pass over every record;
+without it (the simulator, tests: deterministic) the request that finds the
+state stale recomputes it first.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import geo
-from dispatch.eta import quote_eta_s
+from dispatch.eta import CANDIDATES, quote_eta_s
 from dispatch.model import DELIVERY_SERVICES, Community, LatLng, ServiceType, WorkerKind
 from dispatch.requests import Quote
-from dispatch.supply import MarketSource, MarketView, TripRule, count_demand_supply
+from dispatch.supply import (
+    MarketSource,
+    MarketView,
+    SupplyIndex,
+    TripRule,
+    count_demand_supply,
+)
 from dispatch.surge import (
     InvalidRules,
     RuleSet,
@@ -43,6 +59,8 @@ __all__ = [
     "rules_to_dict",
 ]
 
+log = logging.getLogger(__name__)
+
 
 class SurgeStates(Protocol):
     """Where each community's smoothing state is kept between refreshes."""
@@ -66,12 +84,23 @@ class QuoteContext:
     now: float
 
 
+@dataclass(frozen=True)
+class MarketState:
+    """What quotes read of a community: its surge field and where its fresh workers are."""
+
+    snapshot: SurgeSnapshot
+    index: SupplyIndex
+    ts: float
+
+
 class Pricer:
-    """The active rule set and the per-community surge fields.
+    """The active rule set and the per-community market states.
 
     market: reads a community's view; states: keeps smoothing state;
     matrices: travel times for ETAs; staleness_s: older fixes are no supply;
-    orders_per_trip: the dispatcher's bundling rule (room it never uses is no supply).
+    orders_per_trip: the dispatcher's bundling rule (room it never uses is no supply);
+    refresh_s: the longest a market state is served before it is recomputed;
+    background: recompute stale states in a thread instead of in the request.
     """
 
     def __init__(
@@ -84,6 +113,7 @@ class Pricer:
         orders_per_trip: TripRule,
         rules: RuleSet | None = None,
         refresh_s: float = 5.0,
+        background: bool = False,
     ) -> None:
         self.market = market
         self.states = states
@@ -92,11 +122,15 @@ class Pricer:
         self.orders_per_trip = orders_per_trip
         self.rules = rules or default_rules()
         self.refresh_s = refresh_s
-        self._snapshots: dict[str, SurgeSnapshot] = {}
+        self.background = background
+        self._cache: dict[str, MarketState] = {}
+        self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
 
     def set_rules(self, rules: RuleSet) -> None:
-        self.rules = rules
-        self._snapshots.clear()
+        with self._lock:
+            self.rules = rules
+            self._cache.clear()
 
     def demand_supply(self, view: MarketView) -> tuple[dict[int, float], dict[int, float]]:
         """Demand and supply per cell of a view (before k-ring smoothing)."""
@@ -108,42 +142,69 @@ class Pricer:
             orders_per_trip=self.orders_per_trip,
         )
 
-    def snapshot(
-        self,
-        community: Community,
-        now: float,
-        *,
-        fresh: bool = False,
-        view: MarketView | None = None,
-    ) -> SurgeSnapshot:
-        """The community's surge field, recomputed at most every ``refresh_s`` seconds."""
-        cached = self._snapshots.get(community.id)
-        if (
-            not fresh
-            and cached is not None
-            and now - cached.ts < self.refresh_s
-            and cached.rule_version == self.rules.version
-        ):
-            return cached
-        demand, supply = self.demand_supply(view or self.market.view(community, now))
+    def state(self, community: Community, now: float, *, fresh: bool = False) -> MarketState:
+        """The community's market state, recomputed when older than ``refresh_s``."""
+        cached = self._cache.get(community.id)
+        usable = cached is not None and cached.snapshot.rule_version == self.rules.version
+        if not fresh and usable and cached is not None:
+            if now - cached.ts < self.refresh_s:
+                return cached
+            if self.background:
+                self._refresh_later(community, now)
+                return cached
+        return self._compute(community, now)
+
+    def cached(self, community_id: str) -> MarketState | None:
+        """The state quotes would read now, without refreshing it."""
+        return self._cache.get(community_id)
+
+    def snapshot(self, community: Community, now: float, *, fresh: bool = False) -> SurgeSnapshot:
+        """The community's surge field (see ``state``)."""
+        return self.state(community, now, fresh=fresh).snapshot
+
+    def _compute(self, community: Community, now: float) -> MarketState:
+        view = self.market.view(community, now)
+        demand, supply = self.demand_supply(view)
         stored = self.states.get_surge_state(community.id)
         try:
-            state = SurgeState.from_dict(stored) if stored else None
+            prev = SurgeState.from_dict(stored) if stored else None
         except ValueError:  # an unreadable old record: start smoothing afresh
-            state = None
+            prev = None
         snap, new_state = update_surge(
-            self.rules, state, demand, supply, now, geo.disk, community.id
+            self.rules, prev, demand, supply, now, geo.disk, community.id
         )
         self.states.put_surge_state(community.id, new_state.to_dict())
-        self._snapshots[community.id] = snap
-        return snap
+        state = MarketState(snap, SupplyIndex(view.workers, now, self.staleness_s), now)
+        with self._lock:
+            old = self._cache.get(community.id)
+            if old is None or old.ts <= now:
+                self._cache[community.id] = state
+        return state
+
+    def _refresh_later(self, community: Community, now: float) -> None:
+        """Recompute in a thread of its own, one at a time per community."""
+        with self._lock:
+            if community.id in self._refreshing:
+                return
+            self._refreshing.add(community.id)
+
+        def run() -> None:
+            try:
+                self._compute(community, now)
+            except Exception:  # the stale state keeps serving; the next quote tries again
+                log.exception("surge refresh of %s failed", community.id)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(community.id)
+
+        threading.Thread(target=run, name=f"surge-{community.id}", daemon=True).start()
 
     def quote(self, ctx: QuoteContext) -> Quote:
-        """Price and ETA of a validated request."""
-        snap = self.snapshot(ctx.community, ctx.now)
+        """Price and ETA of a validated request from the cached market state."""
+        state = self.state(ctx.community, ctx.now)
         pb = price_quote(
             self.rules,
-            snap,
+            state.snapshot,
             ctx.service_type,
             ctx.cell,
             ctx.distance_m,
@@ -155,11 +216,9 @@ class Pricer:
             WorkerKind.COURIER if ctx.service_type in DELIVERY_SERVICES else WorkerKind.TECHNICIAN
         )
         eta = quote_eta_s(
-            [w for w in self.market.workers(ctx.community) if w.kind == kind],
+            state.index.nearest(kind, ctx.cell, CANDIDATES),
             ctx.origin,
             ctx.destination,
-            ctx.now,
-            staleness_s=self.staleness_s,
             matrices=self.matrices,
             fallback_s=ctx.community.delivery_sla_s,
         )

@@ -12,7 +12,8 @@ class EngineSettings:
 
     location_staleness_s: a worker whose last fix is older is not dispatched to.
     max_future_skew_s / max_past_skew_s: accepted range of location timestamps.
-    lease_ttl_s: how long a dispatcher owns a community's ticks without renewing.
+    lease_ttl_s: how long a tick holds its community's lease (at least twice the solver
+        budget + 5 s); a dispatcher that dies mid-tick is replaced after it.
     churn_penalty: cost (seconds-equivalent) of moving already assigned work.
     drop_penalty: cost of leaving an order unassigned in a tick (large, finite).
     emergency_weight: lateness weight of emergency jobs (pre-empts everything else).
@@ -28,6 +29,8 @@ class EngineSettings:
         second a pickup comes later than the last moment from which a direct ride keeps
         the promise (tiers multiply; 0: off).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
+    surge_refresh_s: quotes read a community's surge field and worker index computed at
+        most this long ago (recomputing them reads every open record of the community).
     """
 
     location_staleness_s: float = 60.0
@@ -47,6 +50,7 @@ class EngineSettings:
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
     candidates_per_order: int = 25
+    surge_refresh_s: float = 5.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -55,6 +59,7 @@ class EngineSettings:
             "max_past_skew_s",
             "lease_ttl_s",
             "idempotency_ttl_s",
+            "surge_refresh_s",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):

@@ -15,6 +15,7 @@ import geo
 from dispatch.model import (
     Community,
     Job,
+    LatLng,
     Order,
     OrderState,
     Plan,
@@ -24,7 +25,15 @@ from dispatch.model import (
 )
 from dispatch.store.base import Store
 
-__all__ = ["MarketSource", "MarketView", "StoreMarket", "count_demand_supply", "is_fresh"]
+__all__ = [
+    "MarketSource",
+    "MarketView",
+    "Placed",
+    "StoreMarket",
+    "SupplyIndex",
+    "count_demand_supply",
+    "is_fresh",
+]
 
 #: Most orders a dispatcher stacks on a courier: (community, worker) → orders per trip.
 TripRule = Callable[[Community, Worker], int]
@@ -47,10 +56,6 @@ class MarketSource(Protocol):
 
     def view(self, community: Community, now: float) -> MarketView: ...
 
-    def workers(self, community: Community) -> Sequence[Worker]:
-        """The community's workers alone (what a quote's ETA needs)."""
-        ...
-
 
 @dataclass(frozen=True)
 class StoreMarket:
@@ -68,9 +73,6 @@ class StoreMarket:
             plan=self.store.get_plan(cid),
             now=now,
         )
-
-    def workers(self, community: Community) -> Sequence[Worker]:
-        return self.store.list_workers(community.id)
 
 
 def is_fresh(worker: Worker, now: float, staleness_s: float) -> bool:
@@ -121,3 +123,60 @@ def count_demand_supply(
                 free = 1.0
         supply[w.cell] = supply.get(w.cell, 0.0) + free
     return demand, supply
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A fresh worker where it was last seen."""
+
+    id: str
+    vehicle: str
+    position: LatLng
+    cell: int
+
+
+class SupplyIndex:
+    """Fresh, working workers by kind and H3 cell: nearest-worker lookups whose cost
+    does not grow with the community's size (they walk rings of cells outwards from
+    the origin and stop once enough workers are found).
+
+    ``visited`` counts the cells and workers the lookups examined (tests count it).
+    """
+
+    def __init__(self, workers: Sequence[Worker], now: float, staleness_s: float) -> None:
+        self._cells: dict[WorkerKind, dict[int, list[Placed]]] = {}
+        self._all: dict[WorkerKind, list[Placed]] = {}
+        for w in workers:
+            if w.position is None or w.cell is None or not is_fresh(w, now, staleness_s):
+                continue
+            if w.status not in (WorkerStatus.AVAILABLE, WorkerStatus.BUSY):
+                continue
+            placed = Placed(w.id, w.vehicle.value, w.position, w.cell)
+            self._cells.setdefault(w.kind, {}).setdefault(w.cell, []).append(placed)
+            self._all.setdefault(w.kind, []).append(placed)
+        self.visited = 0
+
+    def count(self, kind: WorkerKind) -> int:
+        return len(self._all.get(kind, ()))
+
+    def nearest(self, kind: WorkerKind, cell: int, want: int, max_rings: int = 64) -> list[Placed]:
+        """At least ``want`` workers of ``kind`` near ``cell`` (all of them when fewer):
+        rings are walked until ``want`` are found, then one ring more, since a worker
+        in the next ring may be nearer than one found at a corner of this one."""
+        everyone = self._all.get(kind, [])
+        if len(everyone) <= want:
+            self.visited += len(everyone)
+            return list(everyone)
+        cells = self._cells[kind]
+        found: list[Placed] = []
+        extra = None
+        for k in range(max_rings + 1):
+            for c in geo.ring(cell, k):
+                self.visited += 1
+                found.extend(cells.get(c, ()))
+            if extra is None and len(found) >= want:
+                extra = k + 1
+            if extra is not None and k >= extra:
+                break
+        self.visited += len(found)
+        return found

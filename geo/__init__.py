@@ -19,6 +19,7 @@ from geo.cells import (
     disk,
     grid_distance,
     is_valid_cell,
+    ring,
 )
 from geo.coords import EARTH_RADIUS_M, LocalProjection, validate_latlng, validate_latlng_arrays
 from geo.errors import InvalidInput
@@ -68,6 +69,7 @@ __all__ = [
     "haversine_m",
     "is_valid_cell",
     "profile",
+    "ring",
     "time_matrix_s",
     "validate_latlng",
     "validate_latlng_arrays",

@@ -75,6 +75,21 @@ def disk(cell: int, k: int) -> tuple[int, ...]:
     return tuple(sorted(int(c) for c in h3i.grid_disk(_checked(cell), int(k))))
 
 
+def ring(cell: int, k: int) -> tuple[int, ...]:
+    """Cells exactly k grid steps away, sorted (k=0: the cell itself; 6k cells away from
+    pentagons). Walking rings outwards visits each cell of a disk once."""
+    if not _is_int(k) or not 0 <= int(k) <= MAX_DISK_K:
+        raise InvalidInput(f"k must be an integer in [0, {MAX_DISK_K}], got {k!r}")
+    c = _checked(cell)
+    if k == 0:
+        return (int(c),)
+    try:
+        return tuple(sorted(int(x) for x in h3i.grid_ring(c, int(k))))
+    except h3.H3BaseException:  # a pentagon nearby: fall back to the difference of disks
+        inner = set(h3i.grid_disk(c, int(k) - 1))
+        return tuple(sorted(int(x) for x in h3i.grid_disk(c, int(k)) if x not in inner))
+
+
 def cell_center(cell: int) -> tuple[float, float]:
     """The cell's centre as ``(lat, lng)``."""
     lat, lng = h3i.cell_to_latlng(_checked(cell))

@@ -56,7 +56,12 @@ def cancel_order(order_id: Id, engine: EngineDep, _: OrderService) -> OrderOut:
 
 
 @router.post("/{order_id}/events", responses=responses(404, 409))
-def order_event(order_id: Id, body: OrderEventIn, engine: EngineDep, who: CourierApp) -> OrderOut:
+def order_event(
+    order_id: Id, body: OrderEventIn, engine: EngineDep, metrics: MetricsDep, who: CourierApp
+) -> OrderOut:
     """The courier reports picked_up, delivered or failed (409: illegal transition)."""
     check_worker(who, body.worker_id)
-    return OrderOut.of(engine.order_event(order_id, body.type, body.worker_id))
+    order = engine.order_event(order_id, body.type, body.worker_id)
+    if body.type == "delivered":
+        metrics.observe_delivery(order)
+    return OrderOut.of(order)

@@ -138,6 +138,29 @@ async def test_order_from_quote_to_delivery(
     assert types == ["order.created", "order.assigned", "order.picked_up", "order.delivered"]
 
 
+async def test_deliveries_feed_the_service_level_metrics(
+    client: httpx.AsyncClient, courier: str, clock: ManualClock
+) -> None:
+    """On-time and late deliveries are counted by tier with their click-to-door time."""
+    gold = (await client.post("/v1/orders", json=order_body(priority="gold"), headers=OS)).json()
+    std = (await client.post("/v1/orders", json=order_body(), headers=OS)).json()
+    await client.post("/v1/communities/c1/dispatch", headers=OPS)
+    for oid in (gold["id"], std["id"]):
+        ev = {"type": "picked_up", "worker_id": "w1"}
+        assert (await client.post(f"/v1/orders/{oid}/events", json=ev, headers=APP)).is_success
+    clock.advance(600)
+    ev = {"type": "delivered", "worker_id": "w1"}
+    assert (await client.post(f"/v1/orders/{gold['id']}/events", json=ev, headers=APP)).is_success
+    clock.advance(1800)  # 40 minutes after ordering: past the 30-minute promise
+    assert (await client.post(f"/v1/orders/{std['id']}/events", json=ev, headers=APP)).is_success
+    text = (await client.get("/metrics")).text
+    assert 'dispatch_deliveries_total{on_time="true",tier="gold"} 1.0' in text
+    assert 'dispatch_deliveries_total{on_time="false",tier="standard"} 1.0' in text
+    assert 'dispatch_click_to_door_seconds_bucket{le="600.0",tier="gold"} 1.0' in text
+    assert 'dispatch_click_to_door_seconds_count{tier="standard"} 1.0' in text
+    assert 'dispatch_at_risk{kind="order"} 0.0' in text
+
+
 async def test_illegal_transitions_are_409(client: httpx.AsyncClient, courier: str) -> None:
     """Delivering a pending order, or as another courier, is a conflict."""
     order = (await client.post("/v1/orders", json=order_body(), headers=OS)).json()

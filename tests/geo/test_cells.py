@@ -20,6 +20,7 @@ from geo import (
     disk,
     grid_distance,
     is_valid_cell,
+    ring,
 )
 
 SHANGHAI = (31.2304, 121.4737)
@@ -33,6 +34,19 @@ def test_disk_sizes_and_order() -> None:
     assert len(d1) == 7 and len(d2) == 19
     assert list(d2) == sorted(d2) and c in d1 and set(d1) <= set(d2)
     assert sorted(grid_distance(c, x) for x in d2) == [0] + [1] * 6 + [2] * 12
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 5])
+def test_rings_partition_the_disk(k: int) -> None:
+    """Rings 0..k are disjoint, sorted, exactly k steps away, and together make disk k."""
+    for c in (cell_of(*SHANGHAI), int(h3i.get_pentagons(9)[0])):
+        rings = [ring(c, j) for j in range(k + 1)]
+        assert all(list(r) == sorted(r) for r in rings)
+        assert all(grid_distance(c, x) == j for j, r in enumerate(rings) for x in r)
+        cells = [x for r in rings for x in r]
+        assert len(cells) == len(set(cells)) and set(cells) == set(disk(c, k))
+    with pytest.raises(InvalidInput):
+        ring(cell_of(*SHANGHAI), -1)
 
 
 def test_disk_around_a_pentagon_is_smaller() -> None:
