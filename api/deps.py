@@ -6,17 +6,21 @@ declared through ``HTTPBearer`` so the OpenAPI document shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Authenticator, Principal, check_role
 from api.changes import Changes
 from api.metrics import Metrics
 from api.settings import ApiSettings
 from dispatch.engine import Engine
+from dispatch.store.memory import MemoryStore
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -26,27 +30,53 @@ _bearer = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_metrics(request: Request) -> Metrics:
+class EngineCalls:
+    """Runs engine calls the way the store needs: inline for the memory store (pure
+    CPU, no I/O: a thread-pool hop would only add latency), in the thread pool for
+    Redis (blocking I/O must not stall the event loop)."""
+
+    def __init__(self, inline: bool) -> None:
+        self.inline = inline
+
+    async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.inline:
+            return fn(*args)
+        return await run_in_threadpool(fn, *args)
+
+
+async def get_calls(request: Request) -> EngineCalls:
+    engine: Engine | None = request.app.state.engine
+    inline = engine is not None and isinstance(engine.store, MemoryStore)
+    return EngineCalls(inline)
+
+
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-def get_changes(request: Request) -> Changes:
+async def get_changes(request: Request) -> Changes:
     return request.app.state.changes  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def require(*roles: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Principal]:
-    """A dependency admitting callers that hold one of ``roles``."""
+def require(
+    *roles: str,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+    """A dependency admitting callers that hold one of ``roles``.
+
+    Dependencies are coroutines: they do no I/O, and a plain function would cost
+    each request a hop through the thread pool.
+    """
     wanted = frozenset(roles)
 
-    def dependency(request: Request, credentials: Credentials) -> Principal:
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
         auth: Authenticator = request.app.state.auth
         principal = auth.resolve(credentials.credentials if credentials else None)
         check_role(principal, wanted)
@@ -58,6 +88,7 @@ def require(*roles: str) -> Callable[[Request, HTTPAuthorizationCredentials | No
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+CallDep = Annotated[EngineCalls, Depends(get_calls)]
 ChangesDep = Annotated[Changes, Depends(get_changes)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 

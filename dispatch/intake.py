@@ -186,7 +186,7 @@ class Intake:
             if replay is not None:
                 return replay
         ctx = self.context(request)
-        q = self.pricer.quote(ctx)
+        q = self.pricer.price(ctx)
         record = build(ctx, Price(q.base, q.multiplier, q.total, q.rule_version))
         idem = None
         if key is not None and h is not None:

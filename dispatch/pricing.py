@@ -36,6 +36,7 @@ from dispatch.supply import (
 )
 from dispatch.surge import (
     InvalidRules,
+    PriceBreakdown,
     RuleSet,
     SurgeSnapshot,
     SurgeState,
@@ -199,10 +200,12 @@ class Pricer:
 
         threading.Thread(target=run, name=f"surge-{community.id}", daemon=True).start()
 
-    def quote(self, ctx: QuoteContext) -> Quote:
-        """Price and ETA of a validated request from the cached market state."""
-        state = self.state(ctx.community, ctx.now)
-        pb = price_quote(
+    def price(self, ctx: QuoteContext) -> PriceBreakdown:
+        """The price of a validated request (no ETA: what accepting an order needs)."""
+        return self._price(ctx, self.state(ctx.community, ctx.now))
+
+    def _price(self, ctx: QuoteContext, state: MarketState) -> PriceBreakdown:
+        return price_quote(
             self.rules,
             state.snapshot,
             ctx.service_type,
@@ -212,6 +215,11 @@ class Pricer:
             ctx.duration_s or None,
             emergency=ctx.emergency,
         )
+
+    def quote(self, ctx: QuoteContext) -> Quote:
+        """Price and ETA of a validated request from the cached market state."""
+        state = self.state(ctx.community, ctx.now)
+        pb = self._price(ctx, state)
         kind = (
             WorkerKind.COURIER if ctx.service_type in DELIVERY_SERVICES else WorkerKind.TECHNICIAN
         )

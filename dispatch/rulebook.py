@@ -23,7 +23,14 @@ class RuleBook:
         self.pricer = pricer
 
     def active(self) -> RuleSet:
-        """The store's active rule set (its first use stores the shipped rules)."""
+        """The store's active rule set (its first use stores the shipped rules).
+
+        Per request this reads the version only; the rule set itself is read again
+        when another process activated a new one.
+        """
+        version = self.store.rules_version()
+        if version and version == self.pricer.rules.version:
+            return self.pricer.rules
         stored = self.store.get_rules()
         if stored is None:
             data = rules_to_dict(self.pricer.rules)

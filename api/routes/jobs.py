@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.auth import check_worker
-from api.deps import CourierApp, EngineDep, MetricsDep, OrderService, OrderServiceOrOps
+from api.deps import (
+    CallDep,
+    CourierApp,
+    EngineDep,
+    MetricsDep,
+    OrderService,
+    OrderServiceOrOps,
+)
 from api.problems import responses
 from api.routes.orders import IdempotencyKey
 from api.schemas import Id, JobEventIn, JobIn, JobOut
@@ -14,15 +21,16 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))
-def post_job(
+async def post_job(
     body: JobIn,
     engine: EngineDep,
+    call: CallDep,
     metrics: MetricsDep,
     _: OrderService,
     idempotency_key: IdempotencyKey = None,
 ) -> JobOut:
     """Book a technician; emergencies are due within the community's emergency SLA."""
-    job = engine.create_job(body.request(), idempotency_key)
+    job = await call(engine.create_job, body.request(), idempotency_key)
     metrics.observe_price(job.community_id, job.price.multiplier)
     return JobOut.of(job)
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import check_role, check_worker
-from api.deps import CourierApp, EngineDep, MetricsDep
+from api.deps import CallDep, CourierApp, EngineDep, MetricsDep
 from api.problems import problem, responses
 from api.schemas import ItemError, LocationBatchIn, LocationBatchOut, LocationIn, StopOut
 from dispatch.errors import DispatchError, NotFound, StoreUnavailable
@@ -21,8 +21,8 @@ COURIER = frozenset({"courier-app"})
 
 
 @router.post("/v1/locations", responses=responses())
-def post_locations(
-    body: LocationBatchIn, engine: EngineDep, metrics: MetricsDep, who: CourierApp
+async def post_locations(
+    body: LocationBatchIn, engine: EngineDep, call: CallDep, metrics: MetricsDep, who: CourierApp
 ) -> LocationBatchOut:
     """Up to 5 000 positions; good items are kept, bad ones reported by index."""
     allowed = [i for i, u in enumerate(body.updates) if who.may_act_for(u.worker_id)]
@@ -31,7 +31,7 @@ def post_locations(
         for i, u in enumerate(body.updates)
         if not who.may_act_for(u.worker_id)
     ]
-    result = engine.update_locations([body.updates[i].update() for i in allowed])
+    result = await call(engine.update_locations, [body.updates[i].update() for i in allowed])
     errors = [
         ItemError(index=allowed[idx], worker_id=wid, detail=msg) for idx, wid, msg in result.errors
     ]

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, status
 
 from api.auth import check_worker
-from api.deps import CourierApp, EngineDep, MetricsDep, OrderService, OrderServiceOrOps
+from api.deps import (
+    CallDep,
+    CourierApp,
+    EngineDep,
+    MetricsDep,
+    OrderService,
+    OrderServiceOrOps,
+)
 from api.problems import responses
 from api.schemas import Id, OrderEventIn, OrderIn, OrderOut
 
@@ -26,9 +33,10 @@ IdempotencyKey = Annotated[
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))
-def post_order(
+async def post_order(
     body: OrderIn,
     engine: EngineDep,
+    call: CallDep,
     metrics: MetricsDep,
     _: OrderService,
     idempotency_key: IdempotencyKey = None,
@@ -38,30 +46,37 @@ def post_order(
     A retry with the same ``Idempotency-Key`` and body returns the same order, also
     when the retries arrive concurrently; the same key with another body is 409.
     """
-    order = engine.create_order(body.request(), idempotency_key)
+    order = await call(engine.create_order, body.request(), idempotency_key)
     metrics.observe_price(order.community_id, order.price.multiplier)
     return OrderOut.of(order)
 
 
 @router.get("/{order_id}", responses=responses(404))
-def get_order(order_id: Id, engine: EngineDep, _: OrderServiceOrOps) -> OrderOut:
+async def get_order(
+    order_id: Id, engine: EngineDep, call: CallDep, _: OrderServiceOrOps
+) -> OrderOut:
     """State, courier, ETA, promise and price of an order."""
-    return OrderOut.of(engine.get_order(order_id))
+    return OrderOut.of(await call(engine.get_order, order_id))
 
 
 @router.post("/{order_id}/cancel", responses=responses(404, 409))
-def cancel_order(order_id: Id, engine: EngineDep, _: OrderService) -> OrderOut:
+async def cancel_order(order_id: Id, engine: EngineDep, call: CallDep, _: OrderService) -> OrderOut:
     """Cancel before pickup (409 after); cancelling again returns the cancelled order."""
-    return OrderOut.of(engine.cancel_order(order_id))
+    return OrderOut.of(await call(engine.cancel_order, order_id))
 
 
 @router.post("/{order_id}/events", responses=responses(404, 409))
-def order_event(
-    order_id: Id, body: OrderEventIn, engine: EngineDep, metrics: MetricsDep, who: CourierApp
+async def order_event(
+    order_id: Id,
+    body: OrderEventIn,
+    engine: EngineDep,
+    call: CallDep,
+    metrics: MetricsDep,
+    who: CourierApp,
 ) -> OrderOut:
     """The courier reports picked_up, delivered or failed (409: illegal transition)."""
     check_worker(who, body.worker_id)
-    order = engine.order_event(order_id, body.type, body.worker_id)
+    order = await call(engine.order_event, order_id, body.type, body.worker_id)
     if body.type == "delivered":
         metrics.observe_delivery(order)
     return OrderOut.of(order)

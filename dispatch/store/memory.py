@@ -287,6 +287,10 @@ class MemoryStore:
         with self._lock:
             return copy.deepcopy(self._rules)
 
+    def rules_version(self) -> int:
+        with self._lock:
+            return self._rules_version if self._rules is not None else 0
+
     def put_rules(self, data: Mapping[str, Any]) -> int:
         with self._lock:
             self._rules_version += 1

@@ -378,6 +378,10 @@ class RedisStore(RedisBase):
             return None
         return {**json.loads(raw), "version": int(version)}
 
+    def rules_version(self) -> int:
+        raw = self._call(self.r.get, self._g("rules-version"))
+        return int(raw) if raw else 0
+
     def put_rules(self, data: Mapping[str, Any]) -> int:
         """The rule set and its new version are stored in one step."""
         body = dumps({k: v for k, v in data.items() if k != "version"})

@@ -129,9 +129,12 @@ def test_leases(store: Store) -> None:
 
 def test_rules_are_versioned_and_surge_state_kept(store: Store) -> None:
     """Each stored rule set gets the next version; surge state round-trips per community."""
+    assert store.rules_version() == 0
     v1 = store.put_rules({"name": "a"})
+    assert store.rules_version() == v1
     v2 = store.put_rules({"name": "b"})
     assert v2 == v1 + 1 and store.get_rules() == {"name": "b", "version": v2}
+    assert store.rules_version() == v2
     store.put_surge_state("c1", {"ts": 1.0, "ratio": {"abc": 1.5}})
     assert store.get_surge_state("c1") == {"ts": 1.0, "ratio": {"abc": 1.5}}
     assert store.get_surge_state("c2") is None
