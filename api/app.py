@@ -78,7 +78,12 @@ def build_engine(settings: ApiSettings, store: Store, clock: Clock) -> Engine:
 
 
 def build_ticker(
-    cfg: ApiSettings, engine: Engine, metrics: Metrics, changes: Changes, owner: str
+    cfg: ApiSettings,
+    engine: Engine,
+    metrics: Metrics,
+    changes: Changes,
+    owner: str,
+    route_changes: Changes | None = None,
 ) -> Ticker | None:
     """The in-process dispatcher, when this process should tick.
 
@@ -106,6 +111,7 @@ def build_ticker(
         cfg.tick_poll_s,
         queue=queue,
         concurrency=cfg.tick_concurrency,
+        route_changes=route_changes,
     )
 
 
@@ -124,7 +130,8 @@ def create_app(
     cfg = settings or ApiSettings()
     auth = Authenticator(load_keys(cfg.api_keys, cfg.api_keys_file))
     owner = cfg.instance_id or f"api-{uuid.uuid4().hex[:12]}"
-    changes = Changes()
+    changes = Changes()  # anything that adds events: wakes long polls
+    route_changes = Changes()  # what can change a worker's route: wakes route streams
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,7 +144,7 @@ def create_app(
                 "NO API KEYS CONFIGURED: every route is open to anyone who can reach this "
                 "process; set DISPATCH_API_KEYS"
             )
-        ticker = build_ticker(cfg, app.state.engine, metrics, changes, owner)
+        ticker = build_ticker(cfg, app.state.engine, metrics, changes, owner, route_changes)
         if ticker is not None:
             ticker.start()
         app.state.ticker = ticker
@@ -168,6 +175,7 @@ def create_app(
     app.state.auth = auth
     app.state.metrics = metrics
     app.state.changes = changes
+    app.state.route_changes = route_changes
     app.state.engine = engine
     app.state.ticker = None
     app.state.owner = owner
@@ -175,5 +183,5 @@ def create_app(
     for module in (communities, workers, locations, quotes, orders, jobs, events, surge, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=cfg.body_limit_bytes)
-    app.add_middleware(RequestContext, metrics=metrics, changes=changes)
+    app.add_middleware(RequestContext, metrics=metrics, changes=changes, routes=route_changes)
     return app

@@ -24,6 +24,21 @@ from api.problems import MEDIA_TYPE, problem_bytes
 
 access = logging.getLogger("api.access")
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: POSTs that change nothing a feed or a route shows: waking every waiter would be waste.
+_NO_EVENTS = frozenset(
+    {"/v1/quotes", "/v1/surge/rules/preview", "/v1/locations", "/v1/workers/{worker_id}/location"}
+)
+#: Requests that can change a worker's route (route streams re-read it after them).
+_ROUTE_CHANGING = frozenset(
+    {
+        "/v1/orders/{order_id}/cancel",
+        "/v1/orders/{order_id}/events",
+        "/v1/jobs/{job_id}/cancel",
+        "/v1/jobs/{job_id}/events",
+        "/v1/communities/{community_id}/dispatch",
+        "/v1/workers/{worker_id}",
+    }
+)
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -86,10 +101,13 @@ class BodyLimit:
 class RequestContext:
     """Request id, access log, latency histogram, and wake-ups after changes."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, changes: Changes) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, changes: Changes, routes: Changes | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.changes = changes
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,5 +147,7 @@ class RequestContext:
                 extra={"route": template, "status": status, "ms": round(elapsed * 1000, 2)},
             )
             request_id.reset(token)
-        if method in _MUTATING and status < 400:
+        if method in _MUTATING and status < 400 and template not in _NO_EVENTS:
             await self.changes.notify()
+            if self.routes is not None and template in _ROUTE_CHANGING:
+                await self.routes.notify()

@@ -35,15 +35,20 @@ class MetricsObserver:
         metrics: Metrics,
         changes: Changes | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        routes: Changes | None = None,
     ) -> None:
         self.metrics = metrics
         self.changes = changes
+        self.routes = routes
         self.loop = loop
 
     def ticked(self, result: TickResult) -> None:
         self.metrics.observe_tick(result)
-        if self.changes is not None and self.loop is not None and not self.loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self.changes.notify(), self.loop)
+        if self.loop is None or self.loop.is_closed():
+            return
+        for waiters in (self.changes, self.routes):
+            if waiters is not None:
+                asyncio.run_coroutine_threadsafe(waiters.notify(), self.loop)
 
     def tick_failed(self, community_id: str, error: BaseException) -> None:
         self.metrics.ticks.labels("failed").inc()
@@ -71,12 +76,14 @@ class Ticker:
         *,
         queue: TickQueue | None = None,
         concurrency: int = 1,
+        route_changes: Changes | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.changes = changes
         self.owner = owner
-        self.observer = MetricsObserver(metrics, changes)
+        self.route_changes = route_changes
+        self.observer = MetricsObserver(metrics, changes, routes=route_changes)
         self.worker = TickWorker(
             engine,
             queue or MemoryTickQueue(reclaim_idle_s=max(engine.settings.lease_ttl_s, 1.0)),
@@ -96,14 +103,19 @@ class Ticker:
         """Every due tick now, in this call (one failing community spares the others)."""
         results = await run_in_threadpool(self.worker.drain)
         if results:
-            await self.changes.notify()
+            await self._notify()
         return results
+
+    async def _notify(self) -> None:
+        await self.changes.notify()
+        if self.route_changes is not None:
+            await self.route_changes.notify()
 
     async def worker_step(self) -> list[TickResult]:
         """One step of the worker: at most ``concurrency`` ticks (tests order steps with it)."""
         results = await run_in_threadpool(self.worker.step)
         if results:
-            await self.changes.notify()
+            await self._notify()
         return results
 
     def start(self) -> None:

@@ -87,7 +87,7 @@ class _Session:
         self.worker_id = worker_id
         self.engine = state.engine
         self.metrics = state.metrics
-        self.changes = state.changes
+        self.changes = state.route_changes  # only what can change a route wakes us
         self.limit: int = state.settings.ws_max_frame_bytes
         self.recheck_s: float = state.settings.feed_recheck_s
         self.lock = asyncio.Lock()

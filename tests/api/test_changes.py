@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import anyio
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from api.changes import Changes
+from tests.api.conftest import APP, OPS, OS, north, order_body
 
 pytestmark = pytest.mark.anyio
 
@@ -33,3 +36,24 @@ async def test_a_missed_change_returns_at_once_and_quiet_times_out() -> None:
         assert await changes.wait(0, 60) == 1
         assert await changes.wait(1, 0.01) == 1
         assert await changes.wait(1, 0) == 1
+
+
+async def test_only_requests_that_change_state_wake_waiters(
+    client: httpx.AsyncClient, courier: str, app: FastAPI
+) -> None:
+    """Quotes and positions wake nobody; an order wakes feed readers but not route streams;
+    a dispatch wakes both."""
+    feed, routes = app.state.changes, app.state.route_changes
+
+    def seen() -> tuple[int, int]:
+        return feed.generation, routes.generation
+
+    before = seen()
+    assert (await client.post("/v1/quotes", json=order_body(), headers=OS)).status_code == 200
+    body = {"updates": [{"worker_id": "w1", **north(10)}]}
+    assert (await client.post("/v1/locations", json=body, headers=APP)).status_code == 200
+    assert seen() == before
+    assert (await client.post("/v1/orders", json=order_body(), headers=OS)).status_code == 201
+    assert seen() == (before[0] + 1, before[1])
+    assert (await client.post("/v1/communities/c1/dispatch", headers=OPS)).status_code == 200
+    assert seen() == (before[0] + 2, before[1] + 1)
