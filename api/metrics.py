@@ -111,6 +111,12 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10),
             registry=r,
         )
+        self.tick_start_delay = Histogram(
+            "dispatch_tick_start_delay_seconds",
+            "How long after its community fell due a tick started",
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+            registry=r,
+        )
         self.ticks = Counter(
             "dispatch_ticks_total", "Dispatch ticks by outcome", ["outcome"], registry=r
         )

@@ -42,6 +42,9 @@ class MetricsObserver:
         self.routes = routes
         self.loop = loop
 
+    def started(self, community_id: str, delay_s: float) -> None:
+        self.metrics.tick_start_delay.observe(delay_s)
+
     def ticked(self, result: TickResult) -> None:
         self.metrics.observe_tick(result)
         if self.loop is None or self.loop.is_closed():

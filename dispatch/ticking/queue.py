@@ -12,6 +12,9 @@ Semantics every implementation keeps (one shared contract test checks them):
   Acknowledging twice, or a tick another consumer reclaimed, is harmless.
 * ``beat`` records that a consumer finished a tick at ``now``; ``beats`` reads them
   (readiness: how long since any dispatcher last ticked).
+* A claim carries ``offered_at``, the time its community was offered (due), so a
+  worker can tell how late a tick starts.
+* ``reset`` forgets everything (benchmarks between phases; never in service).
 * Time is never read inside a queue: callers pass ``now`` from their clock.
 """
 
@@ -33,6 +36,7 @@ class TickClaim:
     community_id: str
     entry_id: str
     reclaimed: bool = False  # taken over from a consumer that stopped answering
+    offered_at: float | None = None  # when it was offered (due), by the callers' clock
 
 
 class TickQueue(Protocol):
@@ -57,6 +61,8 @@ class TickQueue(Protocol):
     def beat(self, consumer: str, now: float) -> None: ...
 
     def beats(self) -> dict[str, float]: ...
+
+    def reset(self) -> None: ...
 
 
 @dataclass
@@ -87,7 +93,7 @@ class MemoryTickQueue:
                 if cid in self._pending or self._next.get(cid, now) > now:
                     continue
                 entry_id = f"{next(self._ids)}"
-                self._entries[entry_id] = _Entry(TickClaim(cid, entry_id))
+                self._entries[entry_id] = _Entry(TickClaim(cid, entry_id, offered_at=now))
                 self._pending[cid] = entry_id
                 self._next[cid] = now + interval
                 out.append(cid)
@@ -101,7 +107,8 @@ class MemoryTickQueue:
                     break
                 if e.holder is not None and now - e.since >= self.reclaim_idle_s:
                     e.holder, e.since = consumer, now
-                    out.append(TickClaim(e.claim.community_id, e.claim.entry_id, True))
+                    c = e.claim
+                    out.append(TickClaim(c.community_id, c.entry_id, True, c.offered_at))
             for e in self._entries.values():
                 if len(out) >= count:
                     break
@@ -127,3 +134,11 @@ class MemoryTickQueue:
     def beats(self) -> dict[str, float]:
         with self._lock:
             return dict(self._beats)
+
+    def reset(self) -> None:
+        """Forget every tick, due time and heartbeat (benchmarks between phases)."""
+        with self._lock:
+            self._entries.clear()
+            self._pending.clear()
+            self._next.clear()
+            self._beats.clear()

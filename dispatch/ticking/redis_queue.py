@@ -39,7 +39,7 @@ for i = 2, #ARGV, 2 do
   if redis.call('HEXISTS', KEYS[2], cid) == 0 then
     local nxt = redis.call('HGET', KEYS[3], cid)
     if not nxt or tonumber(nxt) <= now then
-      local id = redis.call('XADD', KEYS[1], '*', 'c', cid)
+      local id = redis.call('XADD', KEYS[1], '*', 'c', cid, 'at', ARGV[1])
       redis.call('HSET', KEYS[2], cid, id)
       redis.call('HSET', KEYS[3], cid, string.format('%.17g', now + tonumber(ARGV[i + 1])))
       out[#out + 1] = cid
@@ -102,7 +102,7 @@ class RedisTickQueue:
         )
         for entry_id, fields in reply[1]:
             if fields:  # a deleted entry (acknowledged meanwhile) has none
-                out.append(TickClaim(fields["c"], entry_id, True))
+                out.append(TickClaim(fields["c"], entry_id, True, _at(fields)))
         left = count - len(out)
         if left > 0:
             block = int(block_s * 1000) if block_s > 0 and not out else None
@@ -111,7 +111,7 @@ class RedisTickQueue:
             )
             for _stream, entries in read or []:
                 for entry_id, fields in entries:
-                    out.append(TickClaim(fields["c"], entry_id))
+                    out.append(TickClaim(fields["c"], entry_id, offered_at=_at(fields)))
         return out
 
     def done(self, claim: TickClaim) -> None:
@@ -126,6 +126,17 @@ class RedisTickQueue:
 
     def beats(self) -> dict[str, float]:
         return read_beats(self.store)
+
+    def reset(self) -> None:
+        keys = [self._stream, self._pending_key, self._next_key, self._beats_key]
+        for key in keys:  # one at a time: each is one slot, and so is every key here
+            self._call(self.r.delete, key)
+        self._call(self._create_group)
+
+
+def _at(fields: dict[str, str]) -> float | None:
+    raw = fields.get("at")
+    return float(raw) if raw else None
 
 
 def read_beats(store: RedisStore) -> dict[str, float]:

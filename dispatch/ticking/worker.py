@@ -21,17 +21,29 @@ from typing import Protocol
 
 from dispatch.engine import Engine
 from dispatch.errors import LeaseLost, StoreUnavailable
+from dispatch.model import Community
 from dispatch.requests import TickResult
+from dispatch.settings import EngineSettings
 from dispatch.store.base import Fence
 from dispatch.ticking.queue import TickClaim, TickQueue
 
-__all__ = ["Backoff", "TickObserver", "TickWorker", "WorkerHealth"]
+__all__ = ["Backoff", "TickObserver", "TickWorker", "WorkerHealth", "tick_lease_s"]
 
 log = logging.getLogger(__name__)
 
 
+def tick_lease_s(settings: EngineSettings, community: Community) -> float:
+    """How long a tick holds its community's lease: the setting, or longer when the
+    community's budget needs it (twice the budget and 5 s to commit)."""
+    return max(settings.lease_ttl_s, 2 * community.solver_budget_s + 5.0)
+
+
 class TickObserver(Protocol):
     """Hooks for metrics: every outcome of a worker's steps."""
+
+    def started(self, community_id: str, delay_s: float) -> None:
+        """A tick starts ``delay_s`` after its community was offered (due)."""
+        ...
 
     def ticked(self, result: TickResult) -> None: ...
     def tick_failed(self, community_id: str, error: BaseException) -> None: ...
@@ -41,6 +53,9 @@ class TickObserver(Protocol):
 
 
 class NullObserver:
+    def started(self, community_id: str, delay_s: float) -> None:
+        pass
+
     def ticked(self, result: TickResult) -> None:
         pass
 
@@ -100,6 +115,7 @@ class TickWorker:
     backoff: Backoff = field(default_factory=Backoff)
     rng: random.Random = field(default_factory=random.Random)
     beat_every_s: float = 1.0
+    communities_every_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 64:
@@ -110,7 +126,9 @@ class TickWorker:
         self.health = WorkerHealth(self.name, self._engine.clock.now())
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"tick-{self.name}")
         self._last_beat: float | None = None
-        self._retry: list[TickClaim] = []  # ticks the store failed under: run them first
+        self._retry: list[TickClaim] = []  # ticks to try again first (store down, lease busy)
+        self._communities: list[tuple[str, float]] = []
+        self._communities_at: float | None = None
 
     # ---- one step ---------------------------------------------------------------
 
@@ -119,8 +137,7 @@ class TickWorker:
         propagate (``run`` retries them)."""
         engine = self._engine
         now = engine.clock.now()
-        due = [(c.id, c.dispatch_interval_s) for c in engine.store.list_communities()]
-        self.queue.offer(due, now)
+        self.queue.offer(self._due_candidates(now), now)
         retry, self._retry = self._retry[: self.concurrency], self._retry[self.concurrency :]
         room = self.concurrency - len(retry)
         claims = retry + (self.queue.claim(self.name, room, now, block_s) if room else [])
@@ -142,9 +159,20 @@ class TickWorker:
             self._last_beat = now
         return results
 
+    def _due_candidates(self, now: float) -> list[tuple[str, float]]:
+        """Every community and its interval, read again every ``communities_every_s``
+        (the list changes rarely; reading it each step costs every worker a pass)."""
+        at = self._communities_at
+        if at is None or not 0 <= now - at < self.communities_every_s:
+            listed = self._engine.store.list_communities()
+            self._communities = [(c.id, c.dispatch_interval_s) for c in listed]
+            self._communities_at = now
+        return self._communities
+
     def drain(self, max_steps: int = 10_000) -> list[TickResult]:
         """Steps until no tick is left to claim now (an in-process pass over every due
-        community); store errors propagate."""
+        community, the community list read afresh); store errors propagate."""
+        self._communities_at = None
         out: list[TickResult] = []
         left: int | None = None
         for _ in range(max_steps):
@@ -165,12 +193,21 @@ class TickWorker:
                 self.queue.done(claim)
                 return None
             now = engine.clock.now()
-            ttl = max(engine.settings.lease_ttl_s, 2 * community.solver_budget_s + 5.0)
-            token = engine.store.acquire_lease(cid, self.name, ttl, now)
-            if token is None:  # another dispatcher is ticking it right now
+            token = engine.store.acquire_lease(
+                cid, self.name, tick_lease_s(engine.settings, community), now
+            )
+            if token is None:
                 self.observer.lease_busy(cid)
-                self.queue.done(claim)
+                if claim.reclaimed:
+                    # Taken over from a silent worker that may have died mid-tick holding
+                    # the lease: try again each step until the lease is free, rather than
+                    # dropping the tick until the community's next due time.
+                    self._retry.append(claim)
+                else:  # another dispatcher is ticking it right now
+                    self.queue.done(claim)
                 return None
+            if claim.offered_at is not None:
+                self.observer.started(cid, max(0.0, now - claim.offered_at))
             try:
                 result = engine.pipeline.run(community, now, fence=Fence(self.name, token))
             finally:

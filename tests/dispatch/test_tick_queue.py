@@ -42,7 +42,7 @@ def test_next_tick_is_due_one_interval_after_the_offer(queue: TickQueue) -> None
     """After a tick is done its community waits for its interval before the next offer."""
     queue.offer([("c1", 10.0)], now=0.0)
     (claim,) = queue.claim("w1", 5, now=1.0)
-    assert claim == TickClaim("c1", claim.entry_id) and not claim.reclaimed
+    assert claim == TickClaim("c1", claim.entry_id, offered_at=0.0) and not claim.reclaimed
     queue.done(claim)
     assert queue.offer([("c1", 10.0)], now=9.0) == []
     assert queue.offer([("c1", 10.0)], now=10.0) == ["c1"]
@@ -106,3 +106,14 @@ def test_redis_queue_keeps_its_keys_in_the_global_slot(redis_url: str, redis_pre
         assert keys and all(k.startswith(f"{redis_prefix}:{{~}}:") for k in keys)
     finally:
         store.close()
+
+
+def test_reset_forgets_ticks_due_times_and_beats(queue: TickQueue) -> None:
+    """After reset every community is offered afresh and no beat remains."""
+    queue.offer([("c1", 60.0)], now=0.0)
+    queue.beat("w1", 1.0)
+    queue.reset()
+    assert queue.pending() == 0 and queue.beats() == {}
+    assert queue.offer([("c1", 60.0)], now=1.0) == ["c1"]
+    (claim,) = queue.claim("w1", 1, now=1.0)
+    assert claim.offered_at == 1.0

@@ -15,6 +15,7 @@ from dispatch.policies import RegretInsertionPolicy
 from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, WorkerSpec
 from dispatch.store.base import Store
 from dispatch.ticking import Backoff, MemoryTickQueue, TickQueue, TickWorker
+from dispatch.ticking.worker import tick_lease_s
 from tests.dispatch.conftest import CENTER, offset
 
 
@@ -138,3 +139,67 @@ def test_concurrency_is_bounded() -> None:
     engine = _engine(MemoryStore(), ManualClock())
     with pytest.raises(ValueError, match="concurrency"):
         TickWorker(engine, MemoryTickQueue(), "w", concurrency=0)
+
+
+class _Recorder:
+    """Records start delays and lease refusals."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.busy = 0
+
+    def started(self, community_id: str, delay_s: float) -> None:
+        self.delays.append(delay_s)
+
+    def ticked(self, result: object) -> None:
+        pass
+
+    def tick_failed(self, community_id: str, error: BaseException) -> None:
+        pass
+
+    def lease_busy(self, community_id: str) -> None:
+        self.busy += 1
+
+    def fenced(self, community_id: str) -> None:
+        pass
+
+    def step_failed(self, error: BaseException) -> None:
+        pass
+
+
+def test_a_dead_workers_tick_is_retried_until_its_lease_frees() -> None:
+    """A tick reclaimed from a worker that died holding the lease is not dropped: the
+    survivor retries it each step and ticks as soon as the lease expires."""
+    clock = ManualClock()
+    store = MemoryStore()
+    engine = _engine(store, clock)
+    _community(engine, "a")
+    queue = MemoryTickQueue(reclaim_idle_s=5.0)
+    queue.offer([("a", 10.0)], clock.now())
+    (held,) = queue.claim("dead", 1, clock.now())  # claimed, then the worker died ...
+    community = engine.get_community("a")
+    lease_s = tick_lease_s(engine.settings, community)
+    assert store.acquire_lease("a", "dead", lease_s, clock.now())  # ... holding the lease
+    recorder = _Recorder()
+    survivor = TickWorker(engine, queue, "survivor", observer=recorder)  # type: ignore[arg-type]
+    clock.advance(5.0)
+    assert survivor.step() == [] and recorder.busy == 1  # reclaimed, but the lease holds
+    clock.advance(lease_s - 5.0 + 0.1)
+    (result,) = survivor.step()
+    assert result.community_id == "a" and result.assigned == 1
+    assert queue.pending() == 0
+    assert recorder.delays == [pytest.approx(lease_s + 0.1)]
+    assert held.offered_at == pytest.approx(clock.now() - lease_s - 0.1)
+
+
+def test_new_communities_are_seen_within_the_listing_period() -> None:
+    """The community list is cached for ``communities_every_s``, then read again."""
+    clock = ManualClock()
+    engine = _engine(MemoryStore(), clock)
+    _community(engine, "a")
+    worker = TickWorker(engine, MemoryTickQueue(), "w1", communities_every_s=2.0)
+    assert [r.community_id for r in worker.step()] == ["a"]
+    _community(engine, "b")
+    assert worker.step() == []  # not listed yet
+    clock.advance(2.0)
+    assert [r.community_id for r in worker.step()] == ["b"]
