@@ -40,9 +40,7 @@ schema = _fuzz_schema()
 
 
 @schema.parametrize()
-@settings(
-    max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-)
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_generated_requests_get_documented_answers(case: schemathesis.Case) -> None:
     """Whatever the generated request, the answer is documented and never a server error."""
     case.call_and_validate(
