@@ -62,6 +62,9 @@ class MetricsObserver:
     def fenced(self, community_id: str) -> None:
         self.metrics.ticks.labels("fenced").inc()
 
+    def raced(self, community_id: str) -> None:
+        self.metrics.ticks.labels("raced").inc()
+
     def step_failed(self, error: BaseException) -> None:
         self.metrics.worker_step_failures.inc()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dispatch.engine import Engine
-from dispatch.errors import LeaseLost, StoreUnavailable
+from dispatch.errors import Conflict, LeaseLost, StoreUnavailable
 from dispatch.model import Community
 from dispatch.requests import TickResult
 from dispatch.settings import EngineSettings
@@ -49,6 +49,10 @@ class TickObserver(Protocol):
     def tick_failed(self, community_id: str, error: BaseException) -> None: ...
     def lease_busy(self, community_id: str) -> None: ...
     def fenced(self, community_id: str) -> None: ...
+    def raced(self, community_id: str) -> None:
+        """A tick lost the version race on each of its bounded attempts."""
+        ...
+
     def step_failed(self, error: BaseException) -> None: ...
 
 
@@ -66,6 +70,9 @@ class NullObserver:
         pass
 
     def fenced(self, community_id: str) -> None:
+        pass
+
+    def raced(self, community_id: str) -> None:
         pass
 
     def step_failed(self, error: BaseException) -> None:
@@ -214,6 +221,13 @@ class TickWorker:
                 engine.store.release_lease(cid, self.name)
         except LeaseLost:
             self.observer.fenced(cid)
+            self._done_quietly(claim)
+            return None
+        except Conflict as exc:  # lost every bounded retry to concurrent writes: not a fault
+            self.observer.raced(cid)
+            log.warning(
+                "tick of %s raced with writes on every attempt; next due time: %s", cid, exc
+            )
             self._done_quietly(claim)
             return None
         except Exception as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dispatch import Engine, EngineSettings, ManualClock, MemoryStore, StoreUnavailable
+from dispatch import Conflict, Engine, EngineSettings, ManualClock, MemoryStore, StoreUnavailable
 from dispatch.model import OrderState, WorkerKind
 from dispatch.policies import RegretInsertionPolicy
 from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, WorkerSpec
@@ -147,6 +147,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.delays: list[float] = []
         self.busy = 0
+        self.races = 0
 
     def started(self, community_id: str, delay_s: float) -> None:
         self.delays.append(delay_s)
@@ -162,6 +163,9 @@ class _Recorder:
 
     def fenced(self, community_id: str) -> None:
         pass
+
+    def raced(self, community_id: str) -> None:
+        self.races += 1
 
     def step_failed(self, error: BaseException) -> None:
         pass
@@ -203,3 +207,29 @@ def test_new_communities_are_seen_within_the_listing_period() -> None:
     assert worker.step() == []  # not listed yet
     clock.advance(2.0)
     assert [r.community_id for r in worker.step()] == ["b"]
+
+
+class _AlwaysRacing(MemoryStore):
+    """Every plan commit loses a version race to a concurrent write."""
+
+    def write(self, community_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs.get("plan") is not None:
+            raise Conflict("changed concurrently (test)")
+        return super().write(community_id, **kwargs)
+
+
+def test_a_tick_that_keeps_losing_races_is_counted_not_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Races lost on every bounded attempt are counted as raced and logged as a warning,
+    never as an error or a failed tick; the tick is acknowledged."""
+    clock = ManualClock()
+    engine = _engine(_AlwaysRacing(), clock)
+    _community(engine, "a")
+    recorder = _Recorder()
+    worker = TickWorker(engine, MemoryTickQueue(), "w1", observer=recorder)  # type: ignore[arg-type]
+    with caplog.at_level("WARNING"):
+        assert worker.step() == []
+    assert recorder.races == 1 and worker.health.failures == 0
+    assert worker.queue.pending() == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
