@@ -8,8 +8,9 @@ instead of overwriting it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from dispatch.clock import Clock
 from dispatch.errors import Conflict, InvalidInput, NotFound
@@ -34,6 +35,17 @@ _JOB_STAMP = {
     JobState.FAILED: "closed_at",
 }
 _JOB_EVENT_NAME = {JobState.EN_ROUTE: "started", JobState.IN_SERVICE: "arrived"}
+
+
+State = TypeVar("State", OrderState, JobState)
+
+
+def _target(events: Mapping[str, State], scope: str, type: str) -> State:
+    """The state a reported event leads to; an unknown event names the known ones."""
+    target = events.get(type)
+    if target is None:
+        raise InvalidInput(f"unknown {scope} event {type!r}; expected {sorted(events)}")
+    return target
 
 
 @dataclass
@@ -72,33 +84,28 @@ class Progress:
 
     def order_event(self, order_id: str, type: str, worker_id: str) -> Order:
         """A courier reports picked_up, delivered or failed for an order it carries."""
-        target = ORDER_EVENTS.get(type)
-        if target is None:
-            raise InvalidInput(f"unknown order event {type!r}; expected {sorted(ORDER_EVENTS)}")
+        target = _target(ORDER_EVENTS, "order", type)
         o = self.order(order_id)
-        self._check_worker(worker_id)
-        if o.worker_id != worker_id:
-            raise Conflict(f"order {order_id} is not assigned to worker {worker_id}")
+        self._check_assignee("order", o, worker_id)
         check_order_transition(o.id, o.state, target)
         stamp = _ORDER_STAMP.get(target, "closed_at")
         return self._save(o, target, {stamp: self.clock.now()}, target.value)
 
     def job_event(self, job_id: str, type: str, worker_id: str) -> Job:
         """A technician reports started, arrived, completed or failed."""
-        target = JOB_EVENTS.get(type)
-        if target is None:
-            raise InvalidInput(f"unknown job event {type!r}; expected {sorted(JOB_EVENTS)}")
+        target = _target(JOB_EVENTS, "job", type)
         j = self.job(job_id)
-        self._check_worker(worker_id)
-        if j.worker_id != worker_id:
-            raise Conflict(f"job {job_id} is not assigned to worker {worker_id}")
+        self._check_assignee("job", j, worker_id)
         check_job_transition(j.id, j.state, target)
         name = _JOB_EVENT_NAME.get(target, target.value)
         return self._save(j, target, {_JOB_STAMP[target]: self.clock.now()}, name)
 
-    def _check_worker(self, worker_id: str) -> None:
+    def _check_assignee(self, scope: str, work: Order | Job, worker_id: str) -> None:
+        """The reporting worker exists and carries the work."""
         if self.store.get_worker(worker_id) is None:
             raise NotFound(f"worker {worker_id} does not exist")
+        if work.worker_id != worker_id:
+            raise Conflict(f"{scope} {work.id} is not assigned to worker {worker_id}")
 
     def _save(self, old: Any, state: Any, stamps: dict[str, Any], event: str) -> Any:
         """Write the record in its new state with its event; the version guards the write."""

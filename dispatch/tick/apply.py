@@ -114,11 +114,8 @@ def _order_change(
         at_risk=risky,
         assigned_at=o.assigned_at if o.worker_id == new_worker else now,
     )
-    if o.state == OrderState.PENDING:
-        return new, "order.assigned", 1, 0
-    if o.worker_id != new_worker:
-        return new, "order.reassigned", 1, 0
-    return new, ("order.at_risk" if risky and not o.at_risk else None), 0, 0
+    kind, moved = _assigned("order", o.state == OrderState.PENDING, o.worker_id, new, o.at_risk)
+    return new, kind, moved, 0
 
 
 def _job_change(j: Job, r: _Routes, now: float) -> tuple[Job, str | None, int, int]:
@@ -143,11 +140,19 @@ def _job_change(j: Job, r: _Routes, now: float) -> tuple[Job, str | None, int, i
         at_risk=risky,
         assigned_at=j.assigned_at if j.worker_id == new_worker else now,
     )
-    if j.state == JobState.PENDING:
-        return new, "job.assigned", 1, 0
-    if j.worker_id != new_worker:
-        return new, "job.reassigned", 1, 0
-    return new, ("job.at_risk" if risky and not j.at_risk else None), 0, 0
+    kind, moved = _assigned("job", j.state == JobState.PENDING, j.worker_id, new, j.at_risk)
+    return new, kind, moved, 0
+
+
+def _assigned(
+    scope: str, was_pending: bool, old_worker: str | None, new: Order | Job, was_at_risk: bool
+) -> tuple[str | None, int]:
+    """The event of work the plan gives a worker, and whether it counts as (re)assigned."""
+    if was_pending:
+        return f"{scope}.assigned", 1
+    if old_worker != new.worker_id:
+        return f"{scope}.reassigned", 1
+    return (f"{scope}.at_risk" if new.at_risk and not was_at_risk else None), 0
 
 
 def _sequences(plan: Plan | None) -> dict[str, tuple[tuple[StopKind, str], ...]]:
@@ -185,26 +190,22 @@ def apply_plan(
     events: list[NewEvent] = []
     expect: dict[str, int] = {}
     assigned = unassigned = at_risk = 0
-    for o in tp.orders:
-        new, kind, a, u = _order_change(o, r, now, settings)
+    changes: list[tuple[Order | Job, tuple[Order | Job, str | None, int, int]]] = [
+        (o, _order_change(o, r, now, settings)) for o in tp.orders
+    ]
+    changes += [(j, _job_change(j, r, now)) for j in tp.jobs]
+    for old, (new, kind, a, u) in changes:
         assigned, unassigned = assigned + a, unassigned + u
-        if new != o:
-            new = dataclasses.replace(new, version=o.version + 1)
-            orders.append(new)
-            expect[o.id] = o.version
+        if new != old:
+            new = dataclasses.replace(new, version=old.version + 1)
+            if isinstance(new, Order):
+                orders.append(new)
+            else:
+                jobs.append(new)
+            expect[old.id] = old.version
             if kind:
-                events.append(new_event(now, cid, kind, o.id, new))
+                events.append(new_event(now, cid, kind, old.id, new))
         at_risk += int(new.at_risk)
-    for j in tp.jobs:
-        new_j, kind, a, u = _job_change(j, r, now)
-        assigned, unassigned = assigned + a, unassigned + u
-        if new_j != j:
-            new_j = dataclasses.replace(new_j, version=j.version + 1)
-            jobs.append(new_j)
-            expect[j.id] = j.version
-            if kind:
-                events.append(new_event(now, cid, kind, j.id, new_j))
-        at_risk += int(new_j.at_risk)
     version = snap.plan_version + 1
     plan = Plan(community_id=cid, version=version, created_at=now, routes=r.routes)
     if events or _sequences(plan) != _sequences(snap.plan):
