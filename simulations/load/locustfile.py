@@ -1,160 +1,196 @@
 """Load test of a running ``dispatch serve`` on this machine (locust).
 
-Three kinds of users share one community set up at the start: the order
-service (quotes, orders, reads, some cancellations), the courier app
-(position batches of its own couriers, route reads, progress reports) and
-ops (dispatch ticks and the surge map). The run is bounded: the host must be
-a loopback address, at most ``MAX_USERS`` users, and ``MAX_RUN_TIME_S`` seconds
-when no run time is given.
+Four kinds of users share one community set up at the start:
 
-Run, with the server started by ``dispatch serve`` (open on 127.0.0.1)::
+- ``OrderService``: quotes, orders with an ``Idempotency-Key`` (now and then a
+  retry with the same key, which must return the same order), reads of its
+  orders, and a few cancellations;
+- ``Courier``: one courier each, over the WebSocket ``/v1/workers/{id}/stream``.
+  It registers itself, sends a position every ``DISPATCH_LOAD_POSITION_EVERY_S``
+  (each acknowledged; stats type ``WS``), follows the route the server pushes,
+  and at each stop sends its position there and reports ``picked_up`` or
+  ``delivered`` (``POST /v1/orders/{id}/events``), so orders reach the door;
+- ``Analyst``: the surge map and previews of the active rule set;
+- ``Ops``: the event feed, paged with ``after=``.
 
-    locust -f simulations/load/locustfile.py --headless -u 20 -r 5 -t 60s \
-        --host http://127.0.0.1:8000
+The server dispatches by itself (``dispatch serve`` ticks in-process with the
+memory store; with Redis run it with ``--with-worker``). Couriers move at
+``DISPATCH_LOAD_COURIER_SPEED_MPS`` (default 300 m/s: a time-lapse, so a short
+run completes deliveries).
+
+The run is bounded: the host must be a loopback address, at most ``MAX_USERS``
+users, and ``MAX_RUN_TIME_S`` seconds when no run time is given. It exits 1 when
+more than ``DISPATCH_LOAD_MAX_FAIL_RATIO`` (default 0.01) of the requests failed,
+2 when user code raised. Run, with ``dispatch serve`` started on 127.0.0.1::
+
+    locust -f simulations/load/locustfile.py --headless -u 40 -r 10 -t 60s \
+        --host http://127.0.0.1:8000 --only-summary
 
 Set ``DISPATCH_LOAD_KEY`` to an API key with every role when the server has keys.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import contextlib
 import itertools
-import math
-import os
+import json
+import logging
 import random
-from datetime import UTC, datetime, timedelta
+import time
+import uuid
 from typing import Any
-from urllib.parse import urlparse
 
-from locust import HttpUser, between, events, task
+import httpx
+from locust import FastHttpUser, between, constant, events, task
+from locust.env import Environment
+from locust.runners import WorkerRunner
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from simulations.load.world import (
+    ABORTED,
+    MAX_RUN_TIME_S,
+    MAX_USERS,
+    LoadKnobs,
+    Place,
+    SetupClient,
+    abort,
+    check_bounds,
+    community_body,
+    headers,
+    point,
+    step_towards,
+    ws_url,
+)
+
+__all__ = ["MAX_RUN_TIME_S", "MAX_USERS", "Analyst", "Courier", "Ops", "OrderService"]
 
 COMMUNITY = "load-test"
-CENTER = (31.2304, 121.4737)
-RADIUS_M = 3000.0
-COURIERS = 200
-COURIERS_PER_APP = 20
-MAX_USERS = 200
-MAX_RUN_TIME_S = 300
+KNOBS = LoadKnobs.from_env()
+#: The active surge rule set, read once at the start (analysts preview it).
+RULES: dict[str, Any] = {}
+_RUN = uuid.uuid4().hex[:6]  # couriers of this run: lc-<run>-<n>, unique per process
+_courier_numbers = itertools.count()
 
-_app_numbers = itertools.count()
-
-
-def loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+log = logging.getLogger(__name__)
 
 
-def point(rng: random.Random, spread: float = 0.9) -> dict[str, float]:
-    """A uniform point inside the community's circle (flat-earth offsets are fine at 3 km)."""
-    r = RADIUS_M * spread * math.sqrt(rng.random())
-    a = rng.uniform(0, 2 * math.pi)
-    lat = CENTER[0] + (r * math.sin(a)) / 111_320.0
-    lng = CENTER[1] + (r * math.cos(a)) / (111_320.0 * math.cos(math.radians(CENTER[0])))
-    return {"lat": round(lat, 6), "lng": round(lng, 6)}
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat()
-
-
-def headers() -> dict[str, str]:
-    key = os.environ.get("DISPATCH_LOAD_KEY")
-    return {"Authorization": f"Bearer {key}"} if key else {}
+def _latlng(p: Place) -> dict[str, float]:
+    return {"lat": p[0], "lng": p[1]}
 
 
 @events.init.add_listener
-def _bounds(environment: Any, **_kwargs: Any) -> None:
-    """Refuse remote hosts and oversized runs; cap the run time."""
-    opts = getattr(environment, "parsed_options", None)
+def _bounds(environment: Environment, **_kwargs: Any) -> None:
+    """Refuse remote hosts and oversized runs; cap the run time; keep libraries quiet."""
+    for name in ("httpx", "httpcore", "websockets"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    opts = environment.parsed_options
     if opts is None:
         return
-    host = opts.host or environment.host or ""
-    if host and not loopback(host):
-        raise SystemExit(f"refusing to load-test {host}: only loopback hosts are allowed")
-    if (opts.num_users or 0) > MAX_USERS:
-        raise SystemExit(f"at most {MAX_USERS} users, got {opts.num_users}")
+    why = check_bounds(opts.host or environment.host or "", opts.num_users)
+    if why:
+        raise SystemExit(why)
     if not opts.run_time:
         opts.run_time = MAX_RUN_TIME_S
 
 
 @events.test_start.add_listener
-def _setup(environment: Any, **_kwargs: Any) -> None:
-    """Create the community and its couriers once, before users start."""
-    import httpx
-
-    base = environment.host
-    if not base:
+def _setup(environment: Environment, **_kwargs: Any) -> None:
+    """Create the community once (not on distributed workers) and read the rule set;
+    a failed set-up ends the run at once (exit 1) with one line saying why."""
+    if not environment.host or isinstance(environment.runner, WorkerRunner):
         return
-    with httpx.Client(base_url=base, headers=headers(), timeout=10.0) as client:
-        client.put(
-            f"/v1/communities/{COMMUNITY}",
-            json={
-                "name": "Load test",
-                "center": {"lat": CENTER[0], "lng": CENTER[1]},
-                "radius_m": RADIUS_M,
-                "solver_budget_s": 1.0,
-            },
-        ).raise_for_status()
-        for i in range(COURIERS):
-            client.put(
-                f"/v1/workers/lc{i:03d}",
-                json={"kind": "courier", "community_id": COMMUNITY, "capacity": 3},
-            ).raise_for_status()
+    try:
+        with SetupClient(environment.host, KNOBS.key, budget_s=30.0) as setup:
+            setup.call(
+                "PUT",
+                f"/v1/communities/{COMMUNITY}",
+                community_body("Load test", KNOBS.dispatch_interval_s, KNOBS.solver_budget_s),
+            )
+            RULES.update(setup.call("GET", "/v1/surge/rules")["rules"])
+    except (OSError, RuntimeError, ValueError, httpx.HTTPError) as exc:
+        abort(environment, f"load test set-up failed: {exc}")
 
 
-class OrderService(HttpUser):
+@events.quitting.add_listener
+def _verdict(environment: Environment, **_kwargs: Any) -> None:
+    """Exit 1 when the set-up or too many requests failed, 2 when user code raised, else 0."""
+    if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
+        return
+    ratio = environment.stats.total.fail_ratio
+    if ABORTED:
+        environment.process_exit_code = 1
+    elif ratio > KNOBS.max_fail_ratio:
+        log.error(
+            "%.2f%% of requests failed (limit %.2f%%)", 100 * ratio, 100 * KNOBS.max_fail_ratio
+        )
+        environment.process_exit_code = 1
+    elif environment.runner.exceptions:
+        environment.process_exit_code = 2
+    else:
+        environment.process_exit_code = 0
+
+
+class OrderService(FastHttpUser):
     """Quotes, then orders some of them; reads and sometimes cancels its orders."""
 
     weight = 3
-    wait_time = between(0.2, 1.0)
+    wait_time = between(0.5, 1.5)
 
     def on_start(self) -> None:
         self.rng = random.Random()
         self.orders: list[str] = []
+        self.auth = headers(KNOBS.key)
 
     def _body(self) -> dict[str, Any]:
+        ready = time.time() + self.rng.uniform(0, 300)
         return {
             "community_id": COMMUNITY,
-            "pickup": point(self.rng, 0.6),
-            "dropoff": point(self.rng),
-            "ready_at": iso(datetime.now(UTC) + timedelta(minutes=self.rng.uniform(3, 15))),
+            "pickup": _latlng(point(self.rng, 0.6)),
+            "dropoff": _latlng(point(self.rng)),
+            "ready_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ready)),
         }
 
-    @task(4)
+    @task(6)
     def quote_and_order(self) -> None:
         body = self._body()
-        self.client.post("/v1/quotes", json=body, headers=headers(), name="/v1/quotes")
-        if self.rng.random() < 0.7:
-            key = f"lt-{self.rng.getrandbits(64):016x}"
+        self.client.post("/v1/quotes", json=body, headers=self.auth, name="/v1/quotes")
+        if self.rng.random() < 0.3:
+            return  # the resident declined
+        key = f"lt-{self.rng.getrandbits(64):016x}"
+        sent = {**self.auth, "Idempotency-Key": key}
+        with self.client.post(
+            "/v1/orders", json=body, headers=sent, name="/v1/orders", catch_response=True
+        ) as resp:
+            if resp.status_code != 201:
+                resp.failure(f"{resp.status_code}: {(resp.text or '')[:200]}")
+                return
+            order_id = resp.json()["id"]
+        self.orders = [*self.orders[-49:], order_id]
+        if self.rng.random() < 0.1:  # a client retry: the same key and body, the same order
             with self.client.post(
                 "/v1/orders",
                 json=body,
-                headers={**headers(), "Idempotency-Key": key},
-                name="/v1/orders",
+                headers=sent,
+                name="/v1/orders (retry)",
                 catch_response=True,
-            ) as resp:
-                if resp.status_code == 201:
-                    self.orders.append(resp.json()["id"])
-                    self.orders = self.orders[-50:]
+            ) as again:
+                if again.status_code != 201 or again.json()["id"] != order_id:
+                    again.failure(f"retry gave {again.status_code} {(again.text or '')[:200]}")
 
-    @task(2)
+    @task(3)
     def read_order(self) -> None:
         if self.orders:
             oid = self.rng.choice(self.orders)
-            self.client.get(f"/v1/orders/{oid}", headers=headers(), name="/v1/orders/{id}")
+            self.client.get(f"/v1/orders/{oid}", headers=self.auth, name="/v1/orders/{id}")
 
     @task(1)
     def cancel_order(self) -> None:
-        if self.orders:
+        if self.orders and self.rng.random() < 0.3:
             oid = self.orders.pop(self.rng.randrange(len(self.orders)))
             with self.client.post(
                 f"/v1/orders/{oid}/cancel",
-                headers=headers(),
+                headers=self.auth,
                 name="/v1/orders/{id}/cancel",
                 catch_response=True,
             ) as resp:
@@ -162,57 +198,226 @@ class OrderService(HttpUser):
                     resp.success()  # picked up meanwhile: an expected answer
 
 
-class CourierApp(HttpUser):
-    """Reports positions of its couriers in batches and reads their routes."""
+#: uvicorn closes keep-alive connections idle for 5 s; the HTTP client does not notice
+#: and fails its next request on the dead socket. Couriers talk HTTP seldom: past this
+#: idle time they open a new connection, as a phone's HTTP client would.
+HTTP_IDLE_S = 4.0
 
-    weight = 2
-    wait_time = between(1.0, 3.0)
+
+class Courier(FastHttpUser):
+    """One courier on the WebSocket: positions in, routes pushed; reports its stops."""
+
+    weight = 4
+    wait_time = constant(KNOBS.position_every_s)
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        n = next(_app_numbers)
-        first = (n * COURIERS_PER_APP) % COURIERS
-        self.workers = [f"lc{(first + i) % COURIERS:03d}" for i in range(COURIERS_PER_APP)]
-        self.where = {w: point(self.rng) for w in self.workers}
+        self.auth = headers(KNOBS.key)
+        self.worker_id = f"lc-{_RUN}-{next(_courier_numbers):04d}"
+        self.here: Place = point(self.rng)
+        self.wander: Place = point(self.rng)
+        self.route: list[dict[str, Any]] = []
+        self.done: set[tuple[str, str]] = set()  # (order id, stop kind) reported already
+        self.ws: ClientConnection | None = None
+        self.ws_context = contextlib.ExitStack()
+        self.http_at = time.monotonic()
+        self.client.put(
+            f"/v1/workers/{self.worker_id}",
+            json={"kind": "courier", "community_id": COMMUNITY, "capacity": 3},
+            headers=self.auth,
+            name="/v1/workers/{id}",
+        )
+        self._connect()
 
-    @task(5)
-    def positions(self) -> None:
-        updates = []
-        for w in self.workers:
-            p = self.where[w]
-            p = {"lat": p["lat"] + self.rng.uniform(-2e-4, 2e-4), "lng": p["lng"]}
-            if math.dist((p["lat"], p["lng"]), CENTER) * 111_320 < RADIUS_M * 0.95:
-                self.where[w] = p
-            updates.append({"worker_id": w, **self.where[w]})
-        self.client.post("/v1/locations", json={"updates": updates}, headers=headers())
+    def on_stop(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(WebSocketException, OSError, TimeoutError):
+                self._send_position(status="offline")  # off shift: no more work for it
+            self._drop_socket()
 
-    @task(1)
-    def route(self) -> None:
-        w = self.rng.choice(self.workers)
-        self.client.get(f"/v1/workers/{w}/route", headers=headers(), name="/v1/workers/{id}/route")
+    # ---- the socket -----------------------------------------------------------------
+
+    def _fire(self, name: str, started: float, length: int, exc: Exception | None = None) -> None:
+        self.environment.events.request.fire(
+            request_type="WS",
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000.0,
+            response_length=length,
+            exception=exc,
+            context={},
+        )
+
+    def _connect(self) -> None:
+        assert self.host is not None
+        started = time.perf_counter()
+        stack = contextlib.ExitStack()  # the socket's context: connect() is a context manager
+        try:
+            self.ws = stack.enter_context(
+                connect(
+                    ws_url(self.host, f"/v1/workers/{self.worker_id}/stream"),
+                    additional_headers=self.auth,
+                    open_timeout=10,
+                    proxy=None,
+                    compression=None,
+                )
+            )
+        except (WebSocketException, OSError, TimeoutError) as exc:
+            self.ws = None
+            self._fire("connect", started, 0, exc)
+            return
+        self.ws_context = stack
+        self._fire("connect", started, 0)
+
+    def _drop_socket(self) -> None:
+        self.ws = None
+        self.ws_context.close()
+
+    def _on_message(self, raw: str | bytes) -> str:
+        msg = json.loads(raw)
+        kind = str(msg.get("type"))
+        if kind == "route":
+            self.route = [s for s in msg["stops"] if (s["entity_id"], s["kind"]) not in self.done]
+            self._fire("route pushed", time.perf_counter(), len(raw))
+        return kind
+
+    def _send_position(self, status: str | None = None) -> None:
+        """One position, timed until its ack (route pushes read meanwhile are applied)."""
+        assert self.ws is not None
+        message: dict[str, Any] = _latlng(self.here)
+        if status is not None:
+            message["status"] = status
+        started = time.perf_counter()
+        self.ws.send(json.dumps(message))
+        deadline = started + 10.0
+        while True:
+            raw = self.ws.recv(timeout=max(0.0, deadline - time.perf_counter()))
+            kind = self._on_message(raw)
+            if kind == "ack":
+                self._fire("position", started, len(raw))
+                return
+            if kind == "error":
+                self._fire("position", started, len(raw), RuntimeError(str(raw)[:200]))
+                return
+
+    # ---- moving and reporting --------------------------------------------------------------
+
+    @task
+    def move(self) -> None:
+        if self.ws is None:
+            self._connect()
+            if self.ws is None:
+                return
+        stop = self.route[0] if self.route else None
+        target = (stop["location"]["lat"], stop["location"]["lng"]) if stop else self.wander
+        metres = KNOBS.courier_speed_mps * KNOBS.position_every_s
+        self.here, arrived = step_towards(self.here, target, metres)
+        try:
+            self._send_position()
+        except (WebSocketException, OSError, TimeoutError) as exc:
+            self._fire("position", time.perf_counter(), 0, exc)
+            self._drop_socket()
+            return
+        if not arrived:
+            return
+        if stop is None:
+            self.wander = point(self.rng)
+        elif any(
+            (s["entity_id"], s["kind"]) == (stop["entity_id"], stop["kind"]) for s in self.route
+        ):
+            self._report(stop)  # still ours after any route pushed meanwhile
+
+    def _report(self, stop: dict[str, Any]) -> None:
+        """Picked up or delivered; a stop taken away meanwhile (reassigned, cancelled) is
+        dropped; a write that lost a race with a tick is sent again."""
+        order_id, kind = stop["entity_id"], stop["kind"]
+        event = "picked_up" if kind == "pickup" else "delivered"
+        self.done.add((order_id, kind))
+        self.route = [s for s in self.route if (s["entity_id"], s["kind"]) != (order_id, kind)]
+        body = {"type": event, "worker_id": self.worker_id}
+        for attempt in range(3):
+            self._http()
+            with self.client.post(
+                f"/v1/orders/{order_id}/events",
+                json=body,
+                headers=self.auth,
+                name=f"/v1/orders/{{id}}/events {event}",
+                catch_response=True,
+            ) as resp:
+                if resp.status_code != 409:
+                    return  # 2xx, or a failure locust records as such
+                if not self._still_mine(order_id, event):
+                    resp.success()  # the plan moved on (reassigned, cancelled): stop dropped
+                    return
+                if attempt == 2:
+                    resp.failure(f"{event} lost three version races in a row")
+                    return
+                resp.success()  # a version race with a tick: send again
+
+    def _http(self) -> None:
+        """Before an HTTP request: drop connections the server has closed for idleness."""
+        now = time.monotonic()
+        if now - self.http_at > HTTP_IDLE_S:
+            self.client.client.clientpool.close()
+        self.http_at = now
+
+    def _still_mine(self, order_id: str, event: str) -> bool:
+        before = "assigned" if event == "picked_up" else "picked_up"
+        self._http()
+        resp = self.client.get(f"/v1/orders/{order_id}", headers=self.auth, name="/v1/orders/{id}")
+        if resp.status_code != 200:
+            return False
+        order = resp.json()
+        return bool(order["state"] == before and order["worker_id"] == self.worker_id)
 
 
-class Ops(HttpUser):
-    """Runs dispatch ticks and watches the surge map."""
+class Analyst(FastHttpUser):
+    """Watches the surge map and previews the active rule set on the community."""
 
     weight = 1
-    wait_time = between(2.0, 5.0)
+    wait_time = between(1.0, 3.0)
 
-    @task(2)
-    def dispatch(self) -> None:
-        with self.client.post(
-            f"/v1/communities/{COMMUNITY}/dispatch",
-            headers=headers(),
-            name="/v1/communities/{id}/dispatch",
-            catch_response=True,
-        ) as resp:
-            if resp.status_code == 409:
-                resp.success()  # another dispatcher holds the lease
+    def on_start(self) -> None:
+        self.auth = headers(KNOBS.key)
+        if not RULES:  # a distributed worker: the set-up ran on the master
+            resp = self.client.get("/v1/surge/rules", headers=self.auth, name="/v1/surge/rules")
+            if resp.status_code == 200:
+                RULES.update(resp.json()["rules"])
 
-    @task(1)
+    @task(3)
     def surge(self) -> None:
         self.client.get(
             f"/v1/communities/{COMMUNITY}/surge",
-            headers=headers(),
+            headers=self.auth,
             name="/v1/communities/{id}/surge",
         )
+
+    @task(1)
+    def preview(self) -> None:
+        self.client.post(
+            f"/v1/surge/rules/preview?community_id={COMMUNITY}",
+            json=RULES,
+            headers=self.auth,
+            name="/v1/surge/rules/preview",
+        )
+
+
+class Ops(FastHttpUser):
+    """Follows the event feed from where it last read."""
+
+    weight = 1
+    wait_time = between(0.5, 2.0)
+
+    def on_start(self) -> None:
+        self.auth = headers(KNOBS.key)
+        self.after = 0
+
+    @task
+    def feed(self) -> None:
+        with self.client.get(
+            f"/v1/events?after={self.after}&limit=200",
+            headers=self.auth,
+            name="/v1/events",
+            catch_response=True,
+        ) as resp:
+            if resp.status_code == 200:
+                self.after = int(resp.json()["last_seq"])
