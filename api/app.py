@@ -74,7 +74,15 @@ def build_store(settings: ApiSettings) -> Store:
 def build_engine(settings: ApiSettings, store: Store, clock: Clock) -> Engine:
     """The engine the settings describe: its knobs, and the named policy with the solver's."""
     policy = make_policy(settings.policy, settings.solver)
-    return Engine(settings.engine, store, clock, policy=policy, background_pricing=True)
+    shared = not isinstance(store, MemoryStore)  # other processes may change what it reads
+    return Engine(
+        settings.engine,
+        store,
+        clock,
+        policy=policy,
+        background_pricing=True,
+        read_cache_s=settings.read_cache_s if shared else 0.0,
+    )
 
 
 def build_ticker(
@@ -180,7 +188,9 @@ def create_app(
     app.state.ticker = None
     app.state.owner = owner
     problems.install(app)
-    for module in (communities, workers, locations, quotes, orders, jobs, events, surge, health):
+    # The hot paths first: a request is matched against the routes in this order.
+    hot_first = (quotes, orders, locations, workers, jobs, events, communities, surge, health)
+    for module in hot_first:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=cfg.body_limit_bytes)
     app.add_middleware(RequestContext, metrics=metrics, changes=changes, routes=route_changes)

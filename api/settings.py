@@ -84,6 +84,14 @@ class ApiSettings(BaseSettings):
         allow_inf_nan=False,
         description="A tick held this long by a silent worker is handed to another.",
     )
+    read_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        allow_inf_nan=False,
+        description="With a shared (Redis) store, requests reuse a community and the rules' "
+        "version read this recently (0: read them on every request).",
+    )
     stall_after_s: float = Field(
         default=30.0,
         gt=0,

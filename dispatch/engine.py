@@ -67,7 +67,10 @@ class Engine:
     policy: plans each tick (default: the optimiser); matrix_provider: travel
     times for ticks and quote ETAs; ids: makes new order and job ids;
     background_pricing: refresh stale surge state off the request path (servers;
-    the default recomputes in the request, deterministic for simulations).
+    the default recomputes in the request, deterministic for simulations);
+    read_cache_s: requests reuse a community and the rules' version read this
+    recently (servers on a shared store: fewer round trips; changes made by other
+    processes arrive within it; 0 reads them on every request).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Engine:
         matrix_provider: geo.MatrixProvider | None = None,
         ids: IdFactory | None = None,
         background_pricing: bool = False,
+        read_cache_s: float = 0.0,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -97,8 +101,16 @@ class Engine:
             refresh_s=settings.surge_refresh_s,
             background=background_pricing,
         )
-        self.rulebook = RuleBook(store, self.pricer)
-        self.intake = Intake(store, clock, settings, self.pricer, self.fences, ids or _uuid_ids)
+        self.rulebook = RuleBook(store, self.pricer, recheck_s=read_cache_s)
+        self.intake = Intake(
+            store,
+            clock,
+            settings,
+            self.pricer,
+            self.fences,
+            ids or _uuid_ids,
+            recheck_s=read_cache_s,
+        )
         self.progress = Progress(store, clock)
         self.pipeline = TickPipeline(store, self.policy, settings, self.matrices)
 
@@ -111,6 +123,7 @@ class Engine:
         self.store.put_community(community)
         if old is not None:
             self.fences.forget(old.id, old.version)
+        self.intake.forget(community.id)
         self._event(
             community.id, "community.upserted", community.id, {"version": community.version}
         )

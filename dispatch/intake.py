@@ -8,9 +8,11 @@ key and body gets the first record back; the same key with another body is a
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
-import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,7 +20,7 @@ from typing import Any, TypeVar
 import geo
 from dispatch.clock import Clock
 from dispatch.errors import Conflict, InvalidInput, NotFound, OutsideGeofence
-from dispatch.events import jsonable, new_event
+from dispatch.events import new_event
 from dispatch.fences import FenceCache
 from dispatch.model import Community, Job, LatLng, Order, Price
 from dispatch.pricing import Pricer, QuoteContext
@@ -32,10 +34,23 @@ Work = TypeVar("Work", Order, Job)
 IdFactory = Callable[[str], str]
 
 
+def _canonical(value: Any) -> Any:
+    """A request as nested tuples of plain values, the same in every process
+    (sets sorted, enums by value, dataclasses field by field in order)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return tuple(_canonical(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, frozenset | set):
+        return tuple(sorted(_canonical(v) for v in value))
+    if isinstance(value, list | tuple):
+        return tuple(_canonical(v) for v in value)
+    return value
+
+
 def body_hash(payload: Any) -> str:
     """A stable hash of a request body (what an idempotency key is bound to)."""
-    raw = json.dumps(jsonable(payload), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(repr((type(payload).__name__, _canonical(payload))).encode()).hexdigest()
 
 
 @dataclass
@@ -48,14 +63,30 @@ class Intake:
     pricer: Pricer
     fences: FenceCache
     ids: IdFactory
+    recheck_s: float = 0.0
+    timer: Callable[[], float] = time.monotonic
+    _communities: dict[str, tuple[Community, float]] = dataclasses.field(default_factory=dict)
 
     # ---- validation ---------------------------------------------------------------
 
     def community(self, community_id: str) -> Community:
+        """The community, read again at most every ``recheck_s`` seconds (0: always):
+        a change another process makes reaches this one within that time."""
+        now = self.timer()
+        cached = self._communities.get(community_id)
+        if cached is not None and now - cached[1] < self.recheck_s:
+            return cached[0]
         c = self.store.get_community(community_id)
         if c is None:
+            self._communities.pop(community_id, None)
             raise NotFound(f"community {community_id} does not exist")
+        if self.recheck_s > 0:
+            self._communities[community_id] = (c, now)
         return c
+
+    def forget(self, community_id: str) -> None:
+        """Drop a cached community (this process changed it)."""
+        self._communities.pop(community_id, None)
 
     def check_point(self, community: Community, point: LatLng, what: str) -> None:
         try:
@@ -74,9 +105,7 @@ class Intake:
         if isinstance(request, OrderRequest):
             self._check_order(community, request, now)
             origin, destination = request.pickup, request.dropoff
-            distance = float(
-                geo.haversine_m(origin.lat, origin.lng, destination.lat, destination.lng)
-            )
+            distance = geo.distance_m(origin.lat, origin.lng, destination.lat, destination.lng)
             duration = 0.0
         else:
             self._check_job(community, request, now)

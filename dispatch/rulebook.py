@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dispatch.pricing import Pricer
@@ -18,17 +19,33 @@ log = logging.getLogger(__name__)
 class RuleBook:
     """Keeps the pricer's rules in step with the store's (another process may change them)."""
 
-    def __init__(self, store: Store, pricer: Pricer) -> None:
+    def __init__(
+        self,
+        store: Store,
+        pricer: Pricer,
+        *,
+        recheck_s: float = 0.0,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.pricer = pricer
+        self.recheck_s = recheck_s
+        self.timer = timer
+        self._checked_at: float | None = None
 
     def active(self) -> RuleSet:
         """The store's active rule set (its first use stores the shipped rules).
 
-        Per request this reads the version only; the rule set itself is read again
-        when another process activated a new one.
+        Per request this reads the version only, and with ``recheck_s`` not even
+        that more often than every ``recheck_s`` seconds (a rule set another
+        process activates reaches this one within that time); the rule set itself
+        is read again when another process activated a new one.
         """
+        now = self.timer()
+        if self._checked_at is not None and now - self._checked_at < self.recheck_s:
+            return self.pricer.rules
         version = self.store.rules_version()
+        self._checked_at = now
         if version and version == self.pricer.rules.version:
             return self.pricer.rules
         stored = self.store.get_rules()
@@ -56,4 +73,5 @@ class RuleBook:
         version = self.store.put_rules(data)
         active = parse_rules(data, version=version)
         self.pricer.set_rules(active)
+        self._checked_at = self.timer()
         return active

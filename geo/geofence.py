@@ -36,6 +36,7 @@ from geo.coords import (
     validate_latlng_arrays,
 )
 from geo.errors import InvalidInput
+from geo.travel import distance_m
 
 #: Fences must keep this far from the poles (H3 polygons cannot wrap a pole).
 MAX_ABS_LATITUDE = 85.0
@@ -43,6 +44,10 @@ MAX_ABS_LATITUDE = 85.0
 MAX_COVER_CELLS = 1_000_000
 #: Segments per quarter circle (chord error r·(1 - cos(π/256)) ≈ 0.2 m at 3 km).
 _QUAD_SEGMENTS = 64
+#: The inscribed outline's nearest approach to the centre, as a share of the radius.
+_INSCRIBED = math.cos(math.pi / (4 * _QUAD_SEGMENTS))
+#: Margin for rounding between the distance and the projected outline (metres).
+_SURE_M = 0.01
 #: Polygon edges are split to at most this length before going to H3, which
 #: treats edges as straight in degrees rather than in metres.
 _H3_SEGMENT_M = 100.0
@@ -182,6 +187,18 @@ class Geofence:
     # ---- membership -------------------------------------------------------------
 
     def contains(self, lat: float, lng: float) -> bool:
+        """Whether a point lies inside (the same answer as ``contains_many``).
+
+        A circle answers from the distance to its centre unless the point is within a
+        few decimetres of the outline, where the inscribed polygon decides.
+        """
+        if self._radius is not None:
+            validate_latlng(lat, lng)
+            d = distance_m(self._center[0], self._center[1], lat, lng)
+            if d < self._radius * _INSCRIBED - _SURE_M:
+                return True
+            if d > self._radius + _SURE_M:
+                return False
         x, y = self._proj.point_to_xy(lat, lng)
         return bool(shapely.contains_xy(self._geom, x, y))
 

@@ -47,6 +47,15 @@ def _broadcast_points(lats: object, lngs: object) -> tuple[FloatArray, FloatArra
     return validate_latlng_arrays(la, ln)
 
 
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle metres between two points, for one pair (plain math: no numpy
+    overhead on a request's hot path). Inputs are trusted (validate them first)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
 def haversine_m(lat1: object, lng1: object, lat2: object, lng2: object) -> FloatArray:
     """Great-circle distance in metres on the mean sphere; broadcasts like numpy.
 

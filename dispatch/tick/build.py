@@ -182,7 +182,8 @@ def build_problem(
         return len(stops) - 1
 
     courier_set = frozenset(couriers)
-    for o in open_orders:
+    # Without anyone to dispatch there is nothing to route (and no matrix to build).
+    for o in open_orders if fleet else ():
         w = PRIORITY_WEIGHT[o.priority] * settings.lateness_cost_per_s
         deadline = _rel(o.promised_by, now)
         if o.state == OrderState.PICKED_UP:
@@ -225,7 +226,7 @@ def build_problem(
         pairs.append((p, d))
 
     technicians = [k for k, w in enumerate(fleet) if w.kind == WorkerKind.TECHNICIAN]
-    for j in open_jobs:
+    for j in open_jobs if fleet else ():
         fits = frozenset(
             k
             for k in technicians

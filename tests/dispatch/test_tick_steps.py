@@ -290,3 +290,18 @@ def test_plan_committed_names_its_dispatcher() -> None:
     )
     assert changes.events[-1].type == "plan.committed"
     assert changes.events[-1].data["dispatcher"] == "worker-7"
+
+
+def test_no_dispatchable_worker_means_no_routing_work() -> None:
+    """With every worker stale the problem has no stops (no matrix over the open orders),
+    and the open orders are reported unassigned."""
+    stale = dataclasses.replace(_courier("w1", (0, 0)), position_ts=NOW - 3600)
+    orders = [_order(f"o{i}", offset(100 * i, 0), offset(800, 100 * i)) for i in range(5)]
+    snap = _snapshot([stale], orders)
+    tp = build_tick_problem(snap, SETTINGS, MATRICES)
+    assert tp.problem.num_stops == 0 and tp.problem.num_vehicles == 0
+    assert tp.problem.travel_time.shape[-1] == 0
+    changes = apply_plan(
+        snap, tp, solve_regret_insertion(tp.problem), SETTINGS, solve_ms=0.0, fallback=False
+    )
+    assert changes.unassigned == 5 and changes.assigned == 0

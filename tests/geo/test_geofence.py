@@ -323,3 +323,26 @@ def test_random_points_lie_inside_polygons(vertices: list[tuple[float, float]], 
     mask = fence.contains_many(lats, lngs)
     assert mask.shape == (40,) and bool(mask.all())
     assert all(fence.contains(a, b) for a, b in zip(lats[:5], lngs[:5], strict=True))
+
+
+def test_single_point_answers_match_the_batch_near_the_outline() -> None:
+    """contains (distance fast path) and contains_many (polygon) agree, edge included."""
+    fence = Geofence.circle(31.2304, 121.4737, 3000.0)
+    rng = np.random.default_rng(5)
+    bearings = rng.uniform(0, 2 * np.pi, 400)
+    radii = np.concatenate([rng.uniform(0, 4000, 200), 3000.0 + rng.uniform(-0.5, 0.5, 200)])
+    lat0, lng0 = 31.2304, 121.4737
+    lats = lat0 + radii * np.cos(bearings) / 111_195.0
+    lngs = lng0 + radii * np.sin(bearings) / (111_195.0 * np.cos(np.radians(lat0)))
+    batch = fence.contains_many(lats, lngs)
+    single = np.array([fence.contains(float(a), float(b)) for a, b in zip(lats, lngs, strict=True)])
+    assert (single == batch).all()
+    assert batch.any() and not batch.all()
+
+
+def test_distance_m_matches_the_vectorised_haversine() -> None:
+    """The scalar great-circle distance equals the numpy one."""
+    from geo import distance_m, haversine_m
+
+    for a, b, c, d in [(31.2, 121.4, 31.3, 121.5), (0.0, 0.0, 0.0, 180.0), (-45, 10, 45, -170)]:
+        assert distance_m(a, b, c, d) == pytest.approx(float(haversine_m(a, b, c, d)), rel=1e-12)

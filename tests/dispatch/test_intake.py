@@ -1,0 +1,86 @@
+"""Idempotency is bound to a request's content, the same in every process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dispatch.intake import body_hash
+from dispatch.model import LatLng, Priority
+from dispatch.requests import JobRequest, OrderRequest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "from dispatch.intake import body_hash;"
+    "from dispatch.requests import JobRequest;"
+    "from dispatch.model import LatLng;"
+    "print(body_hash(JobRequest('c1', LatLng(31.2, 121.4), "
+    "frozenset({'plumbing', 'repair', 'cleaning'}), 45.0)))"
+)
+
+
+def test_the_hash_is_the_same_in_processes_with_other_hash_seeds() -> None:
+    """Set order differs between processes (hash randomisation); the body hash does not."""
+    here = body_hash(
+        JobRequest("c1", LatLng(31.2, 121.4), frozenset({"cleaning", "plumbing", "repair"}), 45.0)
+    )
+    seen = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        seen.add(out.stdout.strip())
+    assert seen == {here}
+
+
+def test_every_field_changes_the_hash() -> None:
+    """Two orders that differ in any one field hash apart; equal ones hash alike."""
+    base = OrderRequest("c1", LatLng(31.2, 121.4), LatLng(31.21, 121.41))
+    variants = [
+        OrderRequest("c2", LatLng(31.2, 121.4), LatLng(31.21, 121.41)),
+        OrderRequest("c1", LatLng(31.2, 121.40001), LatLng(31.21, 121.41)),
+        OrderRequest("c1", LatLng(31.2, 121.4), LatLng(31.21, 121.41), size=2),
+        OrderRequest("c1", LatLng(31.2, 121.4), LatLng(31.21, 121.41), priority=Priority.GOLD),
+        OrderRequest("c1", LatLng(31.2, 121.4), LatLng(31.21, 121.41), merchant_id="m1"),
+        OrderRequest("c1", LatLng(31.2, 121.4), LatLng(31.21, 121.41), ready_at=5.0),
+    ]
+    assert body_hash(base) == body_hash(
+        OrderRequest("c1", LatLng(31.2, 121.4), LatLng(31.21, 121.41))
+    )
+    hashes = {body_hash(v) for v in variants}
+    assert len(hashes) == len(variants) and body_hash(base) not in hashes
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_read_cache_sees_other_processes_changes_within_its_period() -> None:
+    """With read_cache_s, a community changed elsewhere is seen after at most that long;
+    this engine's own change is seen at once."""
+    from dispatch import CommunitySpec, Engine, EngineSettings, ManualClock, MemoryStore
+
+    store, clock = MemoryStore(), ManualClock()
+    here = Engine(EngineSettings(), store, clock, read_cache_s=1.0)
+    elsewhere = Engine(EngineSettings(), store, clock)
+    timer = _Timer()
+    here.intake.timer = timer
+    here.upsert_community(CommunitySpec("c1", "c", LatLng(31.2304, 121.4737)))
+    order = OrderRequest("c1", LatLng(31.2314, 121.4737), LatLng(31.2384, 121.4767))
+    assert here.create_order(order).promised_by == clock.now() + 1800
+    elsewhere.upsert_community(
+        CommunitySpec("c1", "c", LatLng(31.2304, 121.4737), delivery_sla_min=45)
+    )
+    assert here.create_order(order).promised_by == clock.now() + 1800  # cached
+    timer.t = 1.0
+    assert here.create_order(order).promised_by == clock.now() + 2700
+    here.upsert_community(CommunitySpec("c1", "c", LatLng(31.2304, 121.4737), delivery_sla_min=20))
+    assert here.create_order(order).promised_by == clock.now() + 1200  # its own change
