@@ -18,7 +18,7 @@ from dispatch.ticking.redis_queue import RedisTickQueue
 from tests.dispatch.conftest import CENTER, offset
 from tests.redis_server import RedisServer, find_redis_server
 
-INTERVAL_S = 1.0
+INTERVAL_S = 2.0
 STALL_S = 8.0
 
 
@@ -36,7 +36,7 @@ def test_ticks_resume_within_two_intervals_after_an_8_s_stall(tmp_path: Path) ->
     """SIGSTOP Redis for 8 s under a running worker: it logs and backs off, never dies,
     and commits again within two dispatch intervals after SIGCONT."""
     server = RedisServer(find_redis_server(), tmp_path).start()
-    store = RedisStore(server.url, prefix="stall", socket_timeout_s=1.0)
+    store = RedisStore(server.url, prefix="stall", socket_timeout_s=0.5)
     stop = threading.Event()
     thread: threading.Thread | None = None
     try:
@@ -48,7 +48,7 @@ def test_ticks_resume_within_two_intervals_after_an_8_s_stall(tmp_path: Path) ->
         p = offset(0, 0)
         engine.update_location(LocationUpdate("w1", p.lat, p.lng))
         queue = RedisTickQueue(store, reclaim_idle_s=5.0)
-        worker = TickWorker(engine, queue, "worker-1", poll_s=0.1, backoff=Backoff(0.1, 1.0))
+        worker = TickWorker(engine, queue, "worker-1", poll_s=0.1, backoff=Backoff(0.1, 0.5))
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
         assert _until(lambda: worker.health.ticks >= 2, time.monotonic() + 15)
