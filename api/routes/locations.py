@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import check_role, check_worker
-from api.deps import CallDep, CourierApp, EngineDep, MetricsDep
+from api.deps import CourierApp, ServicesDep
 from api.problems import problem, responses
 from api.schemas import ItemError, LocationBatchIn, LocationBatchOut, LocationIn, StopOut
 from dispatch.errors import DispatchError, NotFound, StoreUnavailable
@@ -22,7 +22,7 @@ COURIER = frozenset({"courier-app"})
 
 @router.post("/v1/locations", responses=responses())
 async def post_locations(
-    body: LocationBatchIn, engine: EngineDep, call: CallDep, metrics: MetricsDep, who: CourierApp
+    body: LocationBatchIn, svc: ServicesDep, who: CourierApp
 ) -> LocationBatchOut:
     """Up to 5 000 positions; good items are kept, bad ones reported by index."""
     allowed = [i for i, u in enumerate(body.updates) if who.may_act_for(u.worker_id)]
@@ -31,11 +31,12 @@ async def post_locations(
         for i, u in enumerate(body.updates)
         if not who.may_act_for(u.worker_id)
     ]
-    result = await call(engine.update_locations, [body.updates[i].update() for i in allowed])
+    updates = [body.updates[i].update() for i in allowed]
+    result = await svc.call(svc.engine.update_locations, updates)
     errors = [
         ItemError(index=allowed[idx], worker_id=wid, detail=msg) for idx, wid, msg in result.errors
     ]
-    metrics.observe_locations(result.accepted, len(errors) + len(denied))
+    svc.metrics.observe_locations(result.accepted, len(errors) + len(denied))
     return LocationBatchOut(
         accepted=result.accepted, errors=sorted(errors + denied, key=lambda e: e.index)
     )

@@ -14,6 +14,7 @@ from api.deps import (
     MetricsDep,
     OrderService,
     OrderServiceOrOps,
+    ServicesDep,
 )
 from api.problems import responses
 from api.schemas import Id, OrderEventIn, OrderIn, OrderOut
@@ -35,9 +36,7 @@ IdempotencyKey = Annotated[
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))
 async def post_order(
     body: OrderIn,
-    engine: EngineDep,
-    call: CallDep,
-    metrics: MetricsDep,
+    svc: ServicesDep,
     _: OrderService,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
@@ -46,8 +45,8 @@ async def post_order(
     A retry with the same ``Idempotency-Key`` and body returns the same order, also
     when the retries arrive concurrently; the same key with another body is 409.
     """
-    order = await call(engine.create_order, body.request(), idempotency_key)
-    metrics.observe_price(order.community_id, order.price.multiplier)
+    order = await svc.call(svc.engine.create_order, body.request(), idempotency_key)
+    svc.metrics.observe_price(order.community_id, order.price.multiplier)
     return OrderOut.of(order)
 
 
