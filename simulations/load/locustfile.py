@@ -55,8 +55,8 @@ from simulations.load.world import (
     Place,
     SetupClient,
     abort,
-    check_bounds,
     community_body,
+    enforce_bounds,
     headers,
     point,
     step_towards,
@@ -82,16 +82,7 @@ def _latlng(p: Place) -> dict[str, float]:
 @events.init.add_listener
 def _bounds(environment: Environment, **_kwargs: Any) -> None:
     """Refuse remote hosts and oversized runs; cap the run time; keep libraries quiet."""
-    for name in ("httpx", "httpcore", "websockets"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    opts = environment.parsed_options
-    if opts is None:
-        return
-    why = check_bounds(opts.host or environment.host or "", opts.num_users)
-    if why:
-        raise SystemExit(why)
-    if not opts.run_time:
-        opts.run_time = MAX_RUN_TIME_S
+    enforce_bounds(environment, ("httpx", "httpcore", "websockets"))
 
 
 @events.test_start.add_listener

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import os
 import random
 import time
@@ -45,12 +44,11 @@ from locust.runners import WorkerRunner
 
 from simulations.load.world import (
     ABORTED,
-    MAX_RUN_TIME_S,
     LoadKnobs,
     SetupClient,
     abort,
-    check_bounds,
     community_body,
+    enforce_bounds,
     headers,
     point,
 )
@@ -100,16 +98,9 @@ def _location_bodies(couriers: list[str], rng: random.Random) -> list[str]:
 
 @events.init.add_listener
 def _bounds(environment: Environment, **_kwargs: Any) -> None:
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    opts = environment.parsed_options
-    if opts is None:
+    enforce_bounds(environment, ("httpx", "httpcore"))
+    if environment.parsed_options is None:
         return
-    why = check_bounds(opts.host or environment.host or "", opts.num_users)
-    if why:
-        raise SystemExit(why)
-    if not opts.run_time:
-        opts.run_time = MAX_RUN_TIME_S
     if PROBE == "locations" and not 1 <= BATCH <= min(5000, FLEET):
         raise SystemExit("DISPATCH_PROBE_BATCH must lie in [1, min(5000, DISPATCH_PROBE_FLEET)]")
 

@@ -64,6 +64,21 @@ def loopback(url: str) -> bool:
         return False
 
 
+def enforce_bounds(environment: Any, quiet: tuple[str, ...]) -> None:
+    """At locust's start: quiet the named loggers, refuse remote hosts and oversized
+    runs (SystemExit), and cap a run given no run time."""
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    opts = environment.parsed_options
+    if opts is None:
+        return
+    why = check_bounds(opts.host or environment.host or "", opts.num_users)
+    if why:
+        raise SystemExit(why)
+    if not opts.run_time:
+        opts.run_time = MAX_RUN_TIME_S
+
+
 def check_bounds(host: str, users: int | None) -> str | None:
     """Why a run must not start (a remote host, too many users), or None."""
     if host and not loopback(host):
