@@ -6,9 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,21 +15,11 @@ from dispatch.model import LatLng, WorkerKind
 from dispatch.policies import RegretInsertionPolicy
 from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest, WorkerSpec
 from dispatch.store.redis import RedisStore
+from tests.polling import until
 from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CENTER = LatLng(31.2304, 121.4737)
-
-
-def _until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Poll ``condition`` until it holds or ``timeout_s`` passes."""
-    deadline = time.monotonic() + timeout_s
-    wake = threading.Event()
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        wake.wait(0.05)
-    return condition()
 
 
 def _ready(url: str) -> bool:
@@ -69,13 +56,13 @@ def test_worker_process_ticks_and_stops_on_sigterm(
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        assert _until(lambda: engine.get_order(order.id).worker_id == "w1", 60), (
+        assert until(lambda: engine.get_order(order.id).worker_id == "w1", 60), (
             tmp_path / "worker.log"
         ).read_text()[-3000:]
         committed = [e for e in engine.events(limit=1000) if e.type == "plan.committed"]
         assert committed and committed[-1].data["dispatcher"] == "wk-1"
         base = f"http://127.0.0.1:{port}"
-        assert _until(lambda: _ready(f"{base}/readyz"), 10)
+        assert until(lambda: _ready(f"{base}/readyz"), 10)
         ready = httpx.get(f"{base}/readyz", timeout=2.0).json()
         assert ready["status"] == "ready" and ready["dispatcher_age_s"] < 30
         metrics = httpx.get(f"{base}/metrics", timeout=2.0).text

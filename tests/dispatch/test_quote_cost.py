@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -14,6 +12,7 @@ from dispatch.model import Order, Price, Worker, WorkerKind
 from dispatch.policies import RegretInsertionPolicy
 from dispatch.requests import CommunitySpec, LocationUpdate, OrderRequest
 from tests.dispatch.conftest import CENTER, offset
+from tests.polling import until
 
 READS = ("list_workers", "list_open_orders", "list_open_jobs", "get_plan")
 
@@ -127,15 +126,13 @@ def test_background_pricing_serves_the_old_state_while_refreshing() -> None:
     engine, _store, clock = _community(couriers=20, orders=30)
     engine.pricer.background = True
     engine.quote(OrderRequest("c1", offset(0, 0), offset(800, 0)))
-    first = engine.pricer.state(engine.get_community("c1"), clock.now())
+    first = engine.pricer.cached("c1")
+    assert first is not None
     clock.advance(engine.settings.surge_refresh_s + 1)
-    engine.quote(OrderRequest("c1", offset(0, 0), offset(800, 0)))
-
-    deadline = time.monotonic() + 10
-    wake = threading.Event()
-    while engine.pricer._cache["c1"] is first and time.monotonic() < deadline:
-        wake.wait(0.01)
-    assert engine.pricer._cache["c1"].ts == clock.now()
+    engine.quote(OrderRequest("c1", offset(0, 0), offset(800, 0)))  # served from ``first``
+    until(lambda: engine.pricer.cached("c1") is not first, 10, step_s=0.01)
+    refreshed = engine.pricer.cached("c1")
+    assert refreshed is not None and refreshed.ts == clock.now() > first.ts
 
 
 def test_a_lone_worker_far_away_still_sets_the_eta() -> None:

@@ -16,20 +16,11 @@ from dispatch.store.redis import RedisStore
 from dispatch.ticking import Backoff, TickWorker
 from dispatch.ticking.redis_queue import RedisTickQueue
 from tests.dispatch.conftest import CENTER, offset
+from tests.polling import pause, until
 from tests.redis_server import RedisServer, find_redis_server
 
 INTERVAL_S = 2.0
 STALL_S = 8.0
-
-
-def _until(condition: object, deadline: float, step_s: float = 0.05) -> bool:
-    """Poll ``condition`` until it holds or the deadline passes."""
-    wake = threading.Event()
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        wake.wait(step_s)
-    return bool(condition())  # type: ignore[operator]
 
 
 def test_ticks_resume_within_two_intervals_after_an_8_s_stall(tmp_path: Path) -> None:
@@ -51,25 +42,23 @@ def test_ticks_resume_within_two_intervals_after_an_8_s_stall(tmp_path: Path) ->
         worker = TickWorker(engine, queue, "worker-1", poll_s=0.1, backoff=Backoff(0.1, 0.5))
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
-        assert _until(lambda: worker.health.ticks >= 2, time.monotonic() + 15)
+        assert until(lambda: worker.health.ticks >= 2, 15)
         assert server.process is not None
         os.kill(server.process.pid, signal.SIGSTOP)
         stalled_at = time.monotonic()
         # During the stall the worker keeps trying (and failing); it does not end.
-        assert _until(lambda: worker.health.consecutive_failures >= 2, stalled_at + STALL_S)
-        _until(lambda: False, stalled_at + STALL_S)  # hold the stall for its full length
+        assert until(lambda: worker.health.consecutive_failures >= 2, STALL_S)
+        pause(stalled_at + STALL_S - time.monotonic())  # the fault lasts its full length
         assert thread.is_alive()
         ticks_before = worker.health.ticks
         os.kill(server.process.pid, signal.SIGCONT)
-        resumed_at = time.monotonic()
-        assert _until(lambda: worker.health.ticks > ticks_before, resumed_at + 2 * INTERVAL_S), (
+
+        assert until(lambda: worker.health.ticks > ticks_before, 2 * INTERVAL_S), (
             f"no tick within {2 * INTERVAL_S} s of the stall's end; health: {worker.health}"
         )
         # New work placed after the stall is assigned by the running worker.
         order = engine.create_order(OrderRequest("c1", offset(50, 0), offset(600, 0)))
-        assert _until(
-            lambda: engine.get_order(order.id).worker_id == "w1", time.monotonic() + 4 * INTERVAL_S
-        )
+        assert until(lambda: engine.get_order(order.id).worker_id == "w1", 4 * INTERVAL_S)
         assert worker.health.failures >= 2
     finally:
         stop.set()

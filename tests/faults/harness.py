@@ -59,6 +59,7 @@ from tests.faults.result import (
     order_counts,
     save_history,
 )
+from tests.polling import pause
 
 __all__ = [
     "KINDS",
@@ -104,7 +105,7 @@ def _must(ep: Endpoint, method: str, path: str, timeout_s: float = 30.0, **kw: A
         ep.rotate()
         if time.monotonic() > deadline:
             raise RuntimeError(f"{method} {path} kept failing: {why}")
-        time.sleep(0.1)
+        pause(0.1)
 
 
 def read_feed(ep: Endpoint) -> list[dict[str, Any]]:
@@ -218,7 +219,7 @@ class _Run:
             self.check_threads()
             if time.monotonic() > deadline:
                 raise RuntimeError("couriers could not send their first positions")
-            time.sleep(0.05)
+            pause(0.05)
 
     def start_load(self, run_id: str) -> None:
         cfg = self.config
@@ -313,7 +314,7 @@ class _Run:
                 self.say(f"settling: {len(open_)} orders open")
             self.check_threads()
             if len(page["events"]) < _PAGE:
-                time.sleep(0.2)
+                pause(0.2)
 
     def stop_threads(self) -> None:
         self.halt.set()

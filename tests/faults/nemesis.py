@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tests.faults.processes import Cluster, Service
+from tests.polling import pause
 
 __all__ = ["KINDS", "Fault", "Nemesis"]
 
@@ -151,7 +152,7 @@ class Nemesis(threading.Thread):
             for cid, owner in held.items():
                 if name is None or owner == name:
                     return cid
-            time.sleep(0.001)
+            pause(0.001)
         return None
 
     def _kill(self, kind: str, services: list[Service], catch: bool = False) -> Fault:

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 from redis import Redis
 
+from tests.polling import pause
 from tests.redis_server import RedisServer, find_redis_server, free_port
 
 __all__ = ["Cluster", "ClusterSpec", "Service", "ServiceFailed", "wait_for"]
@@ -40,7 +41,7 @@ def wait_for(
     while not check():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not reached in time")
-        time.sleep(poll_s)
+        pause(poll_s)
 
 
 @dataclass
@@ -110,7 +111,7 @@ class Service:
                         f"{self.name} not ready at {self.ready_url} within {timeout_s:g} s: "
                         f"{self.log_tail()}"
                     )
-                time.sleep(_POLL_S)
+                pause(_POLL_S)
         return time.monotonic() - t0
 
     def signal(self, sig: signal.Signals) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.polling import pause
+
 ROOT = Path(__file__).resolve().parents[3]
 LOCUSTFILE = ROOT / "simulations" / "load" / "locustfile.py"
 PROBEFILE = ROOT / "simulations" / "load" / "probe.py"
@@ -122,7 +124,7 @@ def server(tmp_path: Path) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 pass
-            time.sleep(0.05)
+            pause(0.05)
         yield url
     finally:
         proc.terminate()
