@@ -48,12 +48,6 @@ class EngineCalls:
         return await run_in_threadpool(fn, *args)
 
 
-async def get_calls(request: Request) -> EngineCalls:
-    engine: Engine | None = request.app.state.engine
-    inline = engine is not None and isinstance(engine.store, MemoryStore)
-    return EngineCalls(inline)
-
-
 class Services:
     """What a hot route needs in one dependency (each dependency costs a request time):
     the engine, the metrics and the right way to call the engine."""
@@ -104,7 +98,6 @@ def require(
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-CallDep = Annotated[EngineCalls, Depends(get_calls)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 ChangesDep = Annotated[Changes, Depends(get_changes)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]

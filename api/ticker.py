@@ -101,10 +101,6 @@ class Ticker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
-    def health(self) -> object:
-        return self.worker.health
-
     async def run_due(self) -> list[TickResult]:
         """Every due tick now, in this call (one failing community spares the others)."""
         results = await run_in_threadpool(self.worker.drain)

@@ -92,10 +92,8 @@ def run_worker(
     cfg = cfg.model_copy(update={"solver": params})
     store = RedisStore(cfg.redis_url, prefix=cfg.redis_prefix, cluster=cfg.redis_cluster)
     engine = build_engine(cfg, store, WallClock())
-    worker_box: list[TickWorker] = []
-    metrics = Metrics(
-        lambda: engine,
-        lambda: worker_box[0].health.stalled_s(engine.clock.now()) if worker_box else None,
+    metrics = Metrics(  # scraped only once ``worker`` below exists
+        lambda: engine, lambda: worker.health.stalled_s(engine.clock.now())
     )
     queue = RedisTickQueue(store, reclaim_idle_s=cfg.tick_reclaim_idle_s)
     worker = TickWorker(
@@ -106,7 +104,6 @@ def run_worker(
         poll_s=poll_s,
         observer=MetricsObserver(metrics),
     )
-    worker_box.append(worker)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

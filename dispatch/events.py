@@ -9,10 +9,10 @@ from typing import Any
 from dispatch.model import Job, Order, to_dict
 from dispatch.store.base import NewEvent
 
-__all__ = ["jsonable", "new_event"]
+__all__ = ["new_event"]
 
 
-def jsonable(value: Any) -> Any:
+def _jsonable(value: Any) -> Any:
     """A dataclass as its dict; anything else unchanged."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_dict(value)
@@ -29,5 +29,5 @@ def new_event(
         if record.at_risk:
             data["at_risk"] = True
     elif isinstance(record, Mapping):
-        data = {str(k): jsonable(v) for k, v in record.items()}
+        data = {str(k): _jsonable(v) for k, v in record.items()}
     return NewEvent(now, community_id, type, entity_id, data)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from solver.problem import NONE, RoutingProblem
 from solver.result import RoutingResult, SolveStatus
 
-__all__ = ["empty_result", "evaluate"]
+__all__ = ["evaluate"]
 
 
 def evaluate(
@@ -80,8 +80,3 @@ def evaluate(
         backend=backend,
         warnings=tuple(warnings),
     )
-
-
-def empty_result(problem: RoutingProblem, *, status: SolveStatus, backend: str) -> RoutingResult:
-    """A result with no plan (every stop unrouted)."""
-    return evaluate(problem, [], status=status, solve_time_s=0.0, backend=backend)

@@ -6,12 +6,11 @@ from fastapi import APIRouter, status
 
 from api.auth import check_worker
 from api.deps import (
-    CallDep,
     CourierApp,
     EngineDep,
-    MetricsDep,
     OrderService,
     OrderServiceOrOps,
+    ServicesDep,
 )
 from api.problems import responses
 from api.routes.orders import IdempotencyKey
@@ -23,15 +22,13 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))
 async def post_job(
     body: JobIn,
-    engine: EngineDep,
-    call: CallDep,
-    metrics: MetricsDep,
+    svc: ServicesDep,
     _: OrderService,
     idempotency_key: IdempotencyKey = None,
 ) -> JobOut:
     """Book a technician; emergencies are due within the community's emergency SLA."""
-    job = await call(engine.create_job, body.request(), idempotency_key)
-    metrics.observe_price(job.community_id, job.price.multiplier)
+    job = await svc.call(svc.engine.create_job, body.request(), idempotency_key)
+    svc.metrics.observe_price(job.community_id, job.price.multiplier)
     return JobOut.of(job)
 
 

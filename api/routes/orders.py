@@ -8,10 +8,7 @@ from fastapi import APIRouter, Header, status
 
 from api.auth import check_worker
 from api.deps import (
-    CallDep,
     CourierApp,
-    EngineDep,
-    MetricsDep,
     OrderService,
     OrderServiceOrOps,
     ServicesDep,
@@ -51,31 +48,27 @@ async def post_order(
 
 
 @router.get("/{order_id}", responses=responses(404))
-async def get_order(
-    order_id: Id, engine: EngineDep, call: CallDep, _: OrderServiceOrOps
-) -> OrderOut:
+async def get_order(order_id: Id, svc: ServicesDep, _: OrderServiceOrOps) -> OrderOut:
     """State, courier, ETA, promise and price of an order."""
-    return OrderOut.of(await call(engine.get_order, order_id))
+    return OrderOut.of(await svc.call(svc.engine.get_order, order_id))
 
 
 @router.post("/{order_id}/cancel", responses=responses(404, 409))
-async def cancel_order(order_id: Id, engine: EngineDep, call: CallDep, _: OrderService) -> OrderOut:
+async def cancel_order(order_id: Id, svc: ServicesDep, _: OrderService) -> OrderOut:
     """Cancel before pickup (409 after); cancelling again returns the cancelled order."""
-    return OrderOut.of(await call(engine.cancel_order, order_id))
+    return OrderOut.of(await svc.call(svc.engine.cancel_order, order_id))
 
 
 @router.post("/{order_id}/events", responses=responses(404, 409))
 async def order_event(
     order_id: Id,
     body: OrderEventIn,
-    engine: EngineDep,
-    call: CallDep,
-    metrics: MetricsDep,
+    svc: ServicesDep,
     who: CourierApp,
 ) -> OrderOut:
     """The courier reports picked_up, delivered or failed (409: illegal transition)."""
     check_worker(who, body.worker_id)
-    order = await call(engine.order_event, order_id, body.type, body.worker_id)
+    order = await svc.call(svc.engine.order_event, order_id, body.type, body.worker_id)
     if body.type == "delivered":
-        metrics.observe_delivery(order)
+        svc.metrics.observe_delivery(order)
     return OrderOut.of(order)

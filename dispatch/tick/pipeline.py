@@ -8,6 +8,7 @@ whole; it then reads again and retries, a bounded number of times.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -80,16 +81,7 @@ class TickPipeline:
                     raise
                 log.info("tick of %s raced with another change; retrying", community.id)
                 continue
-            return TickResult(
-                result.community_id,
-                result.assigned,
-                result.unassigned,
-                result.solve_ms,
-                result.plan_version,
-                result.fallback,
-                result.at_risk,
-                retries=attempt,
-            )
+            return dataclasses.replace(result, retries=attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, community: Community, now: float, fence: Fence | None) -> TickResult:
