@@ -10,18 +10,29 @@ from api.deps import Analyst, EngineDep
 from api.problems import responses
 from api.schemas import Id, RulesOut, RulesPreviewOut, SurgeOut
 from dispatch.engine import Engine
-from dispatch.surge import RuleSet, SurgeSnapshot, parse_rules, preview, rules_to_dict
+from dispatch.surge import (
+    RuleSet,
+    SurgeSnapshot,
+    parse_rules,
+    preview,
+    rules_to_dict,
+    unwrap_rules,
+)
 
 router = APIRouter(prefix="/v1/surge", tags=["surge"])
 
 RulesBody = Annotated[
     dict[str, Any],
-    Body(description="A rule set as GET returns it under `rules`; `version` is ignored."),
+    Body(
+        description="A rule set: bare, or the whole JSON GET returns (the set under "
+        "`rules`); `version` is ignored."
+    ),
 ]
 
 
 def _candidate(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k != "version"}
+    """The rule table of a body: bare, or as GET returns it (under ``rules``)."""
+    return {k: v for k, v in unwrap_rules(body).items() if k != "version"}
 
 
 @router.get("/rules", responses=responses())

@@ -16,6 +16,7 @@ from dispatch.surge.field import (
     preview,
     update_surge,
 )
+from dispatch.surge.identity import rules_hash, rules_identity, unwrap_rules
 from dispatch.surge.pricing import PriceBreakdown, base_price, cents, price_quote
 from dispatch.surge.rules import (
     MAX_CAP,
@@ -58,7 +59,10 @@ __all__ = [
     "parse_rules",
     "preview",
     "price_quote",
+    "rules_hash",
+    "rules_identity",
     "rules_to_dict",
+    "unwrap_rules",
     "update_surge",
     "with_version",
 ]

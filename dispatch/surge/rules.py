@@ -23,6 +23,7 @@ from typing import Any
 
 from dispatch.errors import InvalidInput
 from dispatch.model import ServiceType
+from dispatch.surge._envelope import unwrap_rules
 from dispatch.surge._validate import InvalidRules, Loc, Problems
 
 #: The highest cap (and curve value) a rule set may name.
@@ -524,7 +525,10 @@ def rules_to_dict(rules: RuleSet) -> dict[str, Any]:
 
 
 def load_rules(path: str | Path) -> RuleSet:
-    """Read and validate a rule set from a ``.toml`` or ``.json`` file."""
+    """Read and validate a rule set from a ``.toml`` or ``.json`` file.
+
+    The JSON may be what ``GET /v1/surge/rules`` returns (the rules under ``rules``).
+    """
     p = Path(path)
     if p.suffix not in (".toml", ".json"):
         raise InvalidInput(f"rules file {p} must end in .toml or .json")
@@ -542,7 +546,7 @@ def _parse_text(text: str, suffix: str, source: str) -> RuleSet:
         raise InvalidInput(f"{source} is not valid {suffix[1:].upper()}: {exc}") from exc
     if not isinstance(data, Mapping):
         raise InvalidRules([{"loc": [], "msg": f"{source} must hold a table at the top"}])
-    return parse_rules(data)
+    return parse_rules(unwrap_rules(data))
 
 
 def default_rules() -> RuleSet:

@@ -103,6 +103,9 @@ def on_order(st: SimState, i: int) -> None:
         pickup=m.location,
         dropoff=a.dropoff,
         ref=a.ref,
+        fee=o.price.total,
+        value=a.value,
+        priority=a.priority.value,
     )
     st.records.by_arrival[i] = o.id
     st.note_created()

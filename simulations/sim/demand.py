@@ -4,7 +4,8 @@ Order and job requests arrive as non-homogeneous Poisson processes whose rate
 follows a day profile (a base rate plus Gaussian peaks at local hours); they
 are drawn by thinning a homogeneous process at the profile's maximum rate.
 Every draw comes from one ``numpy.random.Generator`` in a fixed order, so a
-seed gives one world.
+seed gives one world. Basket values come from a second generator of the same
+seed, so adding them left every other draw of a seed unchanged.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 import geo
+from dispatch.errors import InvalidInput
 from dispatch.model import LatLng, Priority, ServiceType, Vehicle, WorkerKind
+from simulations.sim.recorded import RecordedDemand
 from simulations.sim.scenario import Peak, Scenario
 from simulations.sim.world import (
     Behaviour,
+    Economics,
     JobArrival,
     Merchant,
     OrderArrival,
@@ -81,14 +85,37 @@ def _pick(rng: np.random.Generator, weights: Sequence[float], n: int) -> np.ndar
     return rng.choice(len(w), size=n, p=w / w.sum())
 
 
-def build_world(scenario: Scenario, seed: int) -> World:
-    """Draw one day of the scenario (merchants, homes, requests, shifts)."""
+#: Second stream of a seed: basket values (``numpy`` seeds ``[seed, BASKET_STREAM]``).
+BASKET_STREAM = 0xBA5CE7
+
+
+def basket_values(scenario: Scenario, seed: int, group: np.ndarray) -> np.ndarray:
+    """Order values (goods, before the delivery fee), in cents, per merchant group."""
+    rng = np.random.default_rng([seed, BASKET_STREAM])
+    out = np.zeros(len(group))
+    for gi, g in enumerate(scenario.merchants):
+        idx = np.flatnonzero(group == gi)
+        out[idx] = lognormal(rng, g.basket_mean, g.basket_cv, len(idx))
+    return np.round(out, 2)
+
+
+def build_world(scenario: Scenario, seed: int, recorded: RecordedDemand | None = None) -> World:
+    """Draw one day of the scenario (merchants, homes, requests, shifts).
+
+    With ``recorded``, requests come at the recorded times (from its first
+    request, its local hour) and the scenario draws only the rest of each one.
+    """
     rng = np.random.default_rng(seed)
     s = scenario
     c = s.community
     center = LatLng(c.lat, c.lng)
-    horizon = s.hours * 3600.0
+    horizon = s.hours * 3600.0 if recorded is None else recorded.span_s + 1.0
     end = horizon + s.drain_min * 60.0
+    t0 = start_epoch(s.date, s.start_hour, s.utc_offset_min)
+    start_hour = s.start_hour
+    if recorded is not None:
+        t0 = recorded.t0
+        start_hour = ((t0 + s.utc_offset_min * 60.0) % 86400.0) / 3600.0
 
     merchants: list[Merchant] = []
     group_members: list[np.ndarray] = []
@@ -105,7 +132,10 @@ def build_world(scenario: Scenario, seed: int) -> World:
     homes = _points(rng, center, c.radius_m * s.residents.spread, s.residents.count)
 
     o = s.orders
-    t = nhpp_times(rng, horizon, s.start_hour, o.base_per_hour, o.peaks)
+    if recorded is None:
+        t = nhpp_times(rng, horizon, s.start_hour, o.base_per_hour, o.peaks)
+    else:
+        t = np.asarray(recorded.orders, dtype=np.float64)
     n = len(t)
     group = _pick(rng, [g.share for g in s.merchants], n)
     pick_u = rng.uniform(size=n)
@@ -118,6 +148,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
     cancel_at = rng.uniform(0.5, o.cancellation.change_of_mind_within_min, n) * 60.0
     impatient = rng.uniform(size=n) < o.cancellation.impatient
     prep_noise = [lognormal(rng, 1.0, g.prep_cv, n) for g in s.merchants]
+    value = basket_values(s, seed, group)
     orders: list[OrderArrival] = []
     for i in range(n):
         gi = int(group[i])
@@ -137,15 +168,16 @@ def build_world(scenario: Scenario, seed: int) -> World:
                 accept_u=float(accept[i]),
                 cancel_after_s=float(cancel_at[i]) if cancel[i] else None,
                 impatient=bool(impatient[i]),
+                value=float(value[i]),
             )
         )
 
-    jobs = _jobs(rng, s, horizon, homes)
+    jobs = _jobs(rng, s, horizon, homes, None if recorded is None else recorded.jobs)
     workers = _workers(rng, s, center, horizon, end)
     return World(
         name=s.name,
         community=s.community.spec(),
-        t0=start_epoch(s.date, s.start_hour, s.utc_offset_min),
+        t0=t0,
         horizon_s=horizon,
         end_s=end,
         merchants=tuple(merchants),
@@ -162,19 +194,30 @@ def build_world(scenario: Scenario, seed: int) -> World:
         ),
         position_interval_s=s.position_interval_s,
         sample_interval_s=s.sample_interval_min * 60.0,
-        start_hour=s.start_hour,
+        start_hour=start_hour,
         tick_when_idle=s.simulation.tick_when_idle,
+        economics=Economics(**s.economics.model_dump()),
     )
 
 
 def _jobs(
-    rng: np.random.Generator, s: Scenario, horizon: float, homes: list[LatLng]
+    rng: np.random.Generator,
+    s: Scenario,
+    horizon: float,
+    homes: list[LatLng],
+    recorded: Sequence[float] | None = None,
 ) -> list[JobArrival]:
+    """Job requests (at ``recorded`` times, when given: then no extra emergencies)."""
     j = s.jobs
     out: list[JobArrival] = []
-    t = nhpp_times(rng, horizon, s.start_hour, j.base_per_hour, j.peaks)
+    if recorded is None:
+        t = nhpp_times(rng, horizon, s.start_hour, j.base_per_hour, j.peaks)
+    else:
+        t = np.asarray(recorded, dtype=np.float64)
     n = len(t)
     skills = [k for k in j.skills if k.share > 0]
+    if n and not skills:
+        raise InvalidInput("the recorded day has technician jobs; the scenario has no job skills")
     which = _pick(rng, [k.share for k in skills], n) if n else np.zeros(0, dtype=np.int64)
     home = rng.integers(0, len(homes), n)
     booked = rng.uniform(size=n) < j.booked_share
@@ -205,7 +248,7 @@ def _jobs(
                 cancel_after_s=float(cancel_after) if cancel[i] else None,
             )
         )
-    if j.emergencies_per_hour > 0:
+    if j.emergencies_per_hour > 0 and recorded is None:
         m = int(rng.poisson(j.emergencies_per_hour * horizon / 3600.0))
         te = np.sort(rng.uniform(0.0, horizon, m))
         for i in range(m):

@@ -17,6 +17,13 @@ Definitions (times in minutes, rates in [0, 1]):
 - ``solver_fallbacks``: ticks whose optimiser found nothing better than the regret-insertion
   plan.
 - ``tick_p95_ms``: 95th percentile of the wall time of a tick (the one noisy figure).
+- Money, over delivered orders only (a cancelled or failed order is refunded), in
+  the rule set's currency: ``delivery_fees`` (each order's fee, base × multiplier,
+  locked when it was placed), ``order_value`` (the baskets' value), ``revenue``
+  (their sum), ``fees_<tier>`` (delivery fees paid by each member tier) and
+  ``courier_earnings_per_hour``: couriers' pay (``courier_fee_share`` of the fees
+  plus ``courier_per_delivery`` per delivery, the scenario's ``[economics]``) per
+  courier shift hour.
 Percentiles interpolate linearly; a KPI without data is ``None``.
 """
 
@@ -27,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.model import WorkerKind
+from dispatch.model import Priority, WorkerKind
 from simulations.sim.records import SimulationResult
 
 #: KPIs that depend on the machine (wall time); left out of determinism checks.
@@ -113,7 +120,28 @@ def compute_kpis(result: SimulationResult) -> dict[str, Any]:
         "worker_conflicts": result.conflicts,
         "trip_rule_overrides": result.trip_rule_overrides,
         "wall_s": _r(result.wall_s, 2),
+        **money_kpis(result, shift_s),
     }
+
+
+def money_kpis(result: SimulationResult, courier_shift_s: float) -> dict[str, Any]:
+    """Revenue, fees per member tier and courier earnings (module docstring)."""
+    delivered = [o for o in result.orders if o.state == "delivered"]
+    fees = sum(o.fee for o in delivered)
+    value = sum(o.value for o in delivered)
+    econ = result.world.economics
+    pay = econ.courier_fee_share * fees + econ.courier_per_delivery * len(delivered)
+    hours = courier_shift_s / 3600.0
+    out: dict[str, Any] = {
+        "revenue": round(fees + value, 2),
+        "order_value": round(value, 2),
+        "delivery_fees": round(fees, 2),
+        "mean_delivery_fee": _r(fees / len(delivered) if delivered else None, 2),
+        "courier_earnings_per_hour": _r(pay / hours if hours > 0 else None, 2),
+    }
+    for tier in Priority:
+        out[f"fees_{tier.value}"] = round(sum(o.fee for o in delivered if o.priority == tier), 2)
+    return out
 
 
 def comparable(kpis: dict[str, Any]) -> dict[str, Any]:

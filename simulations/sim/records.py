@@ -29,6 +29,9 @@ class OrderRecord:
     pickup: LatLng
     dropoff: LatLng
     ref: str | None = None
+    fee: float = 0.0  # the delivery fee locked at order time (base × multiplier)
+    value: float = 0.0  # the basket's value
+    priority: str = "standard"  # member tier
     state: str = "pending"
     worker: str | None = None
     assigned_s: float | None = None
@@ -123,4 +126,5 @@ class SimulationResult:
     conflicts: int = 0
     trip_rule_overrides: int = 0  # MDRP: times the plan's next stop broke the trip rule
     rule_version: int = 0
+    rules: dict[str, Any] = field(default_factory=dict)  # name, hash, version of the rule set
     notes: list[str] = field(default_factory=list)

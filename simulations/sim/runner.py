@@ -129,6 +129,7 @@ def run(options: SimulationOptions, progress: Progress | None = None) -> RunOutp
             "seed": options.seed,
             "reproducible": options.reproducible,
             "rules_version": result.rule_version,
+            "rules": result.rules,
         }
         (d / "kpis.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         out.files["kpis"] = d / "kpis.json"

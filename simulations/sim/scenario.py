@@ -124,6 +124,8 @@ class MerchantGroup(_Model):
     prep_min: Positive
     prep_cv: NonNeg = 0.3
     spread: Share = 0.8
+    basket_mean: Positive = 60.0  # mean order value (goods, before the delivery fee)
+    basket_cv: NonNeg = 0.5
 
 
 class Residents(_Model):
@@ -215,6 +217,13 @@ class TechnicianShift(_Shift):
     rating: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 4.8
 
 
+class EconomicsConfig(_Model):
+    """How couriers are paid from delivery fees (for the earnings KPI)."""
+
+    courier_fee_share: Share = 0.8
+    courier_per_delivery: NonNeg = 2.0
+
+
 class SimulationConfig(_Model):
     """How the simulator drives the engine (knobs no engine setting covers)."""
 
@@ -244,6 +253,7 @@ class Scenario(_Model):
     engine: Annotated[EngineSettings, table()] = EngineSettings()
     solver: Annotated[RoutingParams, table()] = RoutingParams()
     simulation: SimulationConfig = SimulationConfig()
+    economics: EconomicsConfig = EconomicsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

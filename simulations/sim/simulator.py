@@ -27,7 +27,7 @@ from dispatch.model import Event, WorkerStatus, to_dict
 from dispatch.policies import DispatchPolicy, make_policy
 from dispatch.requests import WorkerSpec
 from dispatch.store.memory import MemoryStore
-from dispatch.surge import RuleSet, rules_to_dict
+from dispatch.surge import RuleSet, rules_identity, rules_to_dict
 from simulations.sim._events import DEMAND, REPORT, SAMPLE, SHIFT, TICK
 from simulations.sim._handlers import table as handler_table
 from simulations.sim.agents import Agent
@@ -88,6 +88,7 @@ class Simulation:
         data = rules_to_dict(base) if surge else surge_off(base)
         data.pop("version", None)
         self.rules = engine.set_rules(data)  # validated there
+        self.rules_identity = rules_identity(base)  # the set given (its file's version)
         community = engine.upsert_community(world.community)
         agents: dict[str, Agent] = {}
         for plan in world.workers:
@@ -211,6 +212,7 @@ class Simulation:
             conflicts=st.tallies.conflicts,
             trip_rule_overrides=len(rec.trip_rule_flags),
             rule_version=self.rules.version,
+            rules=dict(self.rules_identity),
         )
 
     def _all_events(self) -> list[Event]:

@@ -44,6 +44,7 @@ class OrderArrival:
     cancel_after_s: float | None = None  # change of mind (before pickup)
     impatient: bool = False  # cancels if still without a courier after the patience
     ref: str | None = None  # external id (MDRP order id)
+    value: float = 0.0  # the basket's value (goods, before the delivery fee)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,15 @@ class Behaviour:
 
 
 @dataclass(frozen=True)
+class Economics:
+    """Courier pay: ``courier_fee_share`` of each delivered order's fee plus
+    ``courier_per_delivery`` per delivery (the earnings-per-hour KPI)."""
+
+    courier_fee_share: float = 0.8
+    courier_per_delivery: float = 2.0
+
+
+@dataclass(frozen=True)
 class World:
     """Everything one run needs besides the policy and the surge switch."""
 
@@ -135,3 +145,4 @@ class World:
     mdrp: bool = False  # MDRP rules: whole trips, no diversion, pickups before shift end
     tick_when_idle: bool = False
     labels: dict[str, str] = field(default_factory=dict)  # MDRP: merchant id → restaurant id
+    economics: Economics = field(default_factory=Economics)

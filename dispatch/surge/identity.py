@@ -1,0 +1,33 @@
+"""What names a rule set across files, runs and reports: its name, content hash and version.
+
+Two files with the same rules hash alike whatever their version, time stamp,
+key order or number formatting, so a report can say which rule set it ran even
+when both were called "default". ``unwrap_rules`` lets every reader take the
+JSON that ``GET /v1/surge/rules`` returns (``{"version": .., "rules": {..}}``)
+as well as a bare rule table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from dispatch.surge._envelope import unwrap_rules
+from dispatch.surge.rules import RuleSet, rules_to_dict
+
+__all__ = ["rules_hash", "rules_identity", "unwrap_rules"]
+
+
+def rules_hash(rules: RuleSet) -> str:
+    """A short SHA-256 of the rules' content (version and activation time left out)."""
+    data = rules_to_dict(rules)
+    for key in ("version", "updated_at"):
+        data.pop(key, None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def rules_identity(rules: RuleSet) -> dict[str, Any]:
+    """``{"name", "hash", "version"}`` of a rule set, for KPIs and reports."""
+    return {"name": rules.name, "hash": rules_hash(rules), "version": rules.version}
