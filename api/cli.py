@@ -1,9 +1,10 @@
-"""The `dispatch` command line: demo, simulate, serve, worker, bench."""
+"""The `dispatch` command line: demo, simulate, backtest, serve, worker, bench."""
 
 from __future__ import annotations
 
 import typer
 
+from api.cli_backtest import backtest
 from api.cli_bench import bench_app
 from api.cli_serve import serve
 from api.cli_simulate import demo, simulate
@@ -19,6 +20,7 @@ app.command()(serve)
 app.command()(worker)
 app.command()(simulate)
 app.command()(demo)
+app.command()(backtest)
 
 
 if __name__ == "__main__":  # pragma: no cover

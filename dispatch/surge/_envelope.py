@@ -16,5 +16,7 @@ def unwrap_rules(data: Mapping[str, Any]) -> Mapping[str, Any]:
     """
     inner = data.get("rules")
     if isinstance(inner, Mapping) and set(data) <= ENVELOPE_KEYS:
+        if "version" in data and "version" not in inner:
+            return {**inner, "version": data["version"]}
         return inner
     return data
