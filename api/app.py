@@ -14,30 +14,38 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import problems
 from api.auth import Authenticator, load_keys
 from api.changes import Changes
 from api.dispatcher_health import dispatcher_age_s
+from api.maintenance import Janitor
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestContext
+from api.ops_guard import OpsOnly
 from api.routes import (
     communities,
+    docs,
     events,
     health,
     jobs,
+    listing,
     locations,
+    ops,
     orders,
     quotes,
     surge,
     workers,
 )
 from api.settings import ApiSettings
+from api.strict_query import strict_query
 from api.ticker import Ticker
 from dispatch import Engine, MemoryStore, WallClock
 from dispatch.clock import Clock
+from dispatch.ops import OpsConsole
 from dispatch.policies import make_policy
+from dispatch.retention import Retention
 from dispatch.store.base import Store
 from dispatch.ticking import MemoryTickQueue, TickQueue
 
@@ -66,7 +74,11 @@ def build_store(settings: ApiSettings) -> Store:
         from dispatch.store.redis import RedisStore
 
         return RedisStore(
-            settings.redis_url, prefix=settings.redis_prefix, cluster=settings.redis_cluster
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            cluster=settings.redis_cluster,
+            # Redis forgets idempotency records an hour after the engine stops honouring them.
+            idempotency_safety_ttl_s=settings.engine.idempotency_ttl_s + 3600.0,
         )
     return MemoryStore()
 
@@ -92,6 +104,8 @@ def build_ticker(
     changes: Changes,
     owner: str,
     route_changes: Changes | None = None,
+    *,
+    ops: OpsConsole | None = None,
 ) -> Ticker | None:
     """The in-process dispatcher, when this process should tick.
 
@@ -120,6 +134,7 @@ def build_ticker(
         queue=queue,
         concurrency=cfg.tick_concurrency,
         route_changes=route_changes,
+        ops=ops,
     )
 
 
@@ -152,13 +167,22 @@ def create_app(
                 "NO API KEYS CONFIGURED: every route is open to anyone who can reach this "
                 "process; set DISPATCH_API_KEYS"
             )
-        ticker = build_ticker(cfg, app.state.engine, metrics, changes, owner, route_changes)
+        app.state.ops = OpsConsole(app.state.engine, cfg.alerts)
+        ticker = build_ticker(
+            cfg, app.state.engine, metrics, changes, owner, route_changes, ops=app.state.ops
+        )
         if ticker is not None:
             ticker.start()
         app.state.ticker = ticker
+        retention = Retention(cfg.events_retention_s, cfg.events_retention_count)
+        janitor = Janitor(lambda: app.state.engine, retention, cfg.maintenance_every_s)
+        janitor.start()
+        app.state.janitor = janitor
         try:
             yield
         finally:
+            await janitor.stop()
+            app.state.gate = None
             if ticker is not None:
                 await ticker.stop()
             close: Any = getattr(built, "close", None)
@@ -172,6 +196,9 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(strict_query)],
+        docs_url=None,  # api.routes.docs serves Swagger UI from the package: works offline
+        redoc_url=None,
     )
 
     def age() -> float | None:
@@ -187,11 +214,28 @@ def create_app(
     app.state.engine = engine
     app.state.ticker = None
     app.state.owner = owner
+    app.state.gate = None  # api.gate builds it on first use (the store may not exist yet)
+    app.state.janitor = None
     problems.install(app)
     # The hot paths first: a request is matched against the routes in this order.
-    hot_first = (quotes, orders, locations, workers, jobs, events, communities, surge, health)
+    hot_first = (
+        quotes,
+        orders,
+        locations,
+        workers,
+        jobs,
+        listing,
+        events,
+        communities,
+        surge,
+        health,
+        ops,
+        docs,
+    )
     for module in hot_first:
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, limit=cfg.body_limit_bytes)
+    app.add_middleware(BodyLimit, limit=cfg.body_limit_bytes, timeout_s=cfg.body_timeout_s)
+    if cfg.protect_ops_endpoints:
+        app.add_middleware(OpsOnly)
     app.add_middleware(RequestContext, metrics=metrics, changes=changes, routes=route_changes)
     return app

@@ -9,13 +9,21 @@ community made in code obeys the same rules as one posted over HTTP.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
 from dispatch.errors import InvalidInput
 from dispatch.model import LatLng
 
-__all__ = ["COMMUNITY_LIMITS", "CommunitySpec", "Range", "community_default"]
+__all__ = [
+    "COMMUNITY_LIMITS",
+    "SKILL_PATTERN",
+    "CommunitySpec",
+    "Range",
+    "check_skills",
+    "community_default",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,22 @@ COMMUNITY_LIMITS: dict[str, Range] = {
 
 _INTEGER_FIELDS = ("h3_resolution", "max_orders_per_trip")
 
+#: A skill name: lower-case words joined by underscores, as jobs and technicians spell it.
+SKILL_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_SKILLS = 100
+
+
+def check_skills(skills: frozenset[str]) -> None:
+    """Raise ``InvalidInput`` naming the first malformed skill of a catalogue."""
+    if not 1 <= len(skills) <= MAX_SKILLS:
+        raise InvalidInput(f"a skills catalogue holds 1-{MAX_SKILLS} skills, got {len(skills)}")
+    for skill in sorted(skills):
+        if not isinstance(skill, str) or not SKILL_PATTERN.match(skill):
+            raise InvalidInput(
+                f"skill {skill!r} must be lower-case letters, digits and underscores "
+                "(1-40 characters, starting with a letter)"
+            )
+
 
 @dataclass(frozen=True)
 class CommunitySpec:
@@ -65,6 +89,8 @@ class CommunitySpec:
     dispatch_interval_s: seconds between two ticks (the batching window).
     solver_budget_s: wall time one tick may spend building, solving and committing.
     max_orders_per_trip / single_merchant_trips: the bundling rule.
+    skills: the skills catalogue jobs and technicians may name (None: keep the
+        community's, or the product's home services for a new one).
     """
 
     id: str
@@ -78,8 +104,11 @@ class CommunitySpec:
     solver_budget_s: float = 2.0
     max_orders_per_trip: int = 3
     single_merchant_trips: bool = False
+    skills: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.skills is not None:
+            check_skills(self.skills)
         if not isinstance(self.id, str) or not 1 <= len(self.id) <= 64:
             raise InvalidInput("community id must be 1-64 characters")
         if not isinstance(self.name, str) or len(self.name) > 200:

@@ -27,6 +27,7 @@ from dispatch.errors import InvalidInput, NotFound
 from dispatch.events import new_event
 from dispatch.fences import FenceCache
 from dispatch.intake import Intake
+from dispatch.listing import ListQuery, Page, list_work
 from dispatch.locations import apply_locations, raise_first_error
 from dispatch.model import Community, Event, Job, Order, Plan, PlannedStop, Worker
 from dispatch.policies import DispatchPolicy, OptimizerPolicy
@@ -42,13 +43,22 @@ from dispatch.requests import (
     TickResult,
     WorkerSpec,
 )
-from dispatch.roster import build_community, build_worker, require_community
+from dispatch.retire import (
+    check_active_community,
+    check_registration,
+    retire_community,
+    retire_worker,
+    shown_status,
+    workload,
+)
+from dispatch.roster import build_community, build_worker, check_known_skills, require_community
 from dispatch.routes import live_route
 from dispatch.rulebook import RuleBook
 from dispatch.settings import EngineSettings
 from dispatch.store.base import Fence, Store
 from dispatch.supply import StoreMarket
 from dispatch.tick import TickPipeline
+from dispatch.tracking import Tracking, track_order
 
 __all__ = ["Engine", "IdFactory"]
 
@@ -119,6 +129,8 @@ class Engine:
     def upsert_community(self, spec: CommunitySpec) -> Community:
         """Create or replace a community (its workers and work are kept)."""
         old = self.store.get_community(spec.id)
+        if old is not None:
+            check_active_community(old)
         community = build_community(spec, old)
         self.store.put_community(community)
         if old is not None:
@@ -140,13 +152,21 @@ class Engine:
 
     def upsert_worker(self, spec: WorkerSpec) -> Worker:
         """Create or update a worker; its last position is kept."""
-        self.get_community(spec.community_id)
-        worker = build_worker(spec, self.store.get_worker(spec.id))
+        community = self.get_community(spec.community_id)
+        check_known_skills(community, frozenset(spec.skills), f"worker {spec.id}")
+        old = self.store.get_worker(spec.id)
+        check_registration(community, old, spec.status)
+        worker = build_worker(spec, old)
         self.store.put_worker(worker)
         self._event(worker.community_id, "worker.upserted", worker.id, {"status": worker.status})
         return worker
 
     def get_worker(self, worker_id: str) -> Worker:
+        """The worker, ``busy`` while it carries open work (``dispatch.retire``)."""
+        w = self._worker(worker_id)
+        return shown_status(w, workload(self.store, w.community_id))
+
+    def _worker(self, worker_id: str) -> Worker:
         w = self.store.get_worker(worker_id)
         if w is None:
             raise NotFound(f"worker {worker_id} does not exist")
@@ -154,12 +174,23 @@ class Engine:
 
     def list_workers(self, community_id: str) -> list[Worker]:
         self.get_community(community_id)
-        return self.store.list_workers(community_id)
+        load = workload(self.store, community_id)
+        return [shown_status(w, load) for w in self.store.list_workers(community_id)]
+
+    def retire_worker(self, worker_id: str) -> Worker:
+        """Retire a worker that carries no open work; final (``dispatch.retire``)."""
+        return retire_worker(self.store, worker_id, self.clock.now())
+
+    def retire_community(self, community_id: str) -> Community:
+        """Retire a community without open work or active workers; final."""
+        community = retire_community(self.store, community_id, self.clock.now())
+        self.intake.forget(community_id)
+        return community
 
     def update_location(self, update: LocationUpdate) -> Worker:
         """One position; raises the same errors a batch reports per item."""
         raise_first_error(self._locations([update]))
-        return self.get_worker(update.worker_id)
+        return self._worker(update.worker_id)
 
     def update_locations(self, updates: Sequence[LocationUpdate]) -> LocationBatchResult:
         """A batch of positions: good items are kept, bad ones reported with their index."""
@@ -173,7 +204,7 @@ class Engine:
     # ---- quotes, orders and jobs ------------------------------------------------
 
     def quote(self, request: OrderRequest | JobRequest) -> Quote:
-        """Price and ETA now; nothing is stored."""
+        """Price and ETA now, held for an order or job that names it (``dispatch.quotes``)."""
         self.rules()
         return self.intake.quote(request)
 
@@ -193,6 +224,23 @@ class Engine:
     def get_job(self, job_id: str) -> Job:
         return self.progress.job(job_id)
 
+    def list_work(self, query: ListQuery) -> Page:
+        """A page of orders or jobs (``dispatch.listing``)."""
+        if query.community_id is not None:
+            self.get_community(query.community_id)
+        return list_work(self.store, query)
+
+    def history(self, entity_id: str, kind: str = "order") -> list[Event]:
+        """An order's (or job's) own events, oldest first."""
+        if kind == "order":
+            self.get_order(entity_id)
+        else:
+            self.get_job(entity_id)
+        return self.store.entity_history(entity_id)
+
+    def track_order(self, order_id: str) -> Tracking:
+        return track_order(self.store, order_id)
+
     def open_orders(self, community_id: str) -> list[Order]:
         return self.store.list_open_orders(community_id)
 
@@ -206,9 +254,12 @@ class Engine:
     def cancel_job(self, job_id: str) -> Job:
         return self.progress.cancel_job(job_id)
 
-    def order_event(self, order_id: str, type: str, worker_id: str) -> Order:
-        """A courier reports picked_up, delivered or failed for an order it carries."""
-        return self.progress.order_event(order_id, type, worker_id)
+    def order_event(
+        self, order_id: str, type: str, worker_id: str, proof_ref: str | None = None
+    ) -> Order:
+        """A courier reports an arrival, picked_up, delivered (with an optional proof
+        reference) or failed for an order it carries."""
+        return self.progress.order_event(order_id, type, worker_id, proof_ref)
 
     def job_event(self, job_id: str, type: str, worker_id: str) -> Job:
         """A technician reports started, arrived, completed or failed."""
@@ -272,7 +323,7 @@ class Engine:
 
     def route(self, worker_id: str) -> tuple[PlannedStop, ...]:
         """The worker's committed stops that are still to be done."""
-        w = self.get_worker(worker_id)
+        w = self._worker(worker_id)
         return live_route(self.store, w.community_id, worker_id)
 
     def tick(self, community_id: str, *, owner: str | None = None) -> TickResult:

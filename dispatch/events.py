@@ -28,6 +28,10 @@ def new_event(
         data = {"state": record.state.value, "worker_id": record.worker_id}
         if record.at_risk:
             data["at_risk"] = True
+        if record.reason:
+            data["reason"] = record.reason
+        if isinstance(record, Order) and record.proof_ref:
+            data["proof_ref"] = record.proof_ref  # order.delivered: the proof of delivery
     elif isinstance(record, Mapping):
         data = {str(k): _jsonable(v) for k, v in record.items()}
     return NewEvent(now, community_id, type, entity_id, data)

@@ -22,15 +22,28 @@ from dispatch.clock import Clock
 from dispatch.errors import Conflict, InvalidInput, NotFound, OutsideGeofence
 from dispatch.events import new_event
 from dispatch.fences import FenceCache
-from dispatch.model import Community, Job, LatLng, Order, Price
+from dispatch.model import (
+    DELIVERY_SERVICES,
+    Community,
+    Job,
+    LatLng,
+    Order,
+    Price,
+    service_for_skills,
+)
 from dispatch.pricing import Pricer, QuoteContext
+from dispatch.quotes import QuoteDesk, priced_part
 from dispatch.requests import JobRequest, OrderRequest, Quote
+from dispatch.retire import check_active_community
+from dispatch.roster import check_known_skills
 from dispatch.settings import EngineSettings
-from dispatch.store.base import IdempotencyRecord, Store
+from dispatch.store.base import HeldQuote, IdempotencyRecord, Store
 
 __all__ = ["Intake", "body_hash"]
 
 Work = TypeVar("Work", Order, Job)
+MAX_EXTERNAL_REF = 128
+MAX_NOTES = 1000
 IdFactory = Callable[[str], str]
 
 
@@ -66,6 +79,10 @@ class Intake:
     recheck_s: float = 0.0
     timer: Callable[[], float] = time.monotonic
     _communities: dict[str, tuple[Community, float]] = dataclasses.field(default_factory=dict)
+    desk: QuoteDesk = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.desk = QuoteDesk(self.store, self.settings, self.ids)
 
     # ---- validation ---------------------------------------------------------------
 
@@ -101,20 +118,23 @@ class Intake:
     def context(self, request: OrderRequest | JobRequest) -> QuoteContext:
         """Check a request against its community; what pricing needs to know of it."""
         community = self.community(request.community_id)
+        check_active_community(community)
         now = self.clock.now()
         if isinstance(request, OrderRequest):
             self._check_order(community, request, now)
+            service = request.service_type
             origin, destination = request.pickup, request.dropoff
             distance = geo.distance_m(origin.lat, origin.lng, destination.lat, destination.lng)
             duration = 0.0
         else:
             self._check_job(community, request, now)
+            service = request.service_type or service_for_skills(request.skills)
             origin, destination = request.location, None
             distance = 0.0
             duration = request.duration_min * 60.0
         return QuoteContext(
             community=community,
-            service_type=request.service_type,
+            service_type=service,
             cell=geo.cell_of(origin.lat, origin.lng, community.h3_resolution),
             origin=origin,
             destination=destination,
@@ -124,7 +144,15 @@ class Intake:
             now=now,
         )
 
+    @staticmethod
+    def _check_texts(request: OrderRequest | JobRequest) -> None:
+        for name, limit in (("external_ref", MAX_EXTERNAL_REF), ("notes", MAX_NOTES)):
+            value = getattr(request, name)
+            if value is not None and not (isinstance(value, str) and 1 <= len(value) <= limit):
+                raise InvalidInput(f"{name} must be 1-{limit} characters")
+
     def _check_order(self, community: Community, request: OrderRequest, now: float) -> None:
+        self._check_texts(request)
         self.check_point(community, request.pickup, "pickup")
         self.check_point(community, request.dropoff, "dropoff")
         if not 1 <= request.size <= 10:
@@ -134,11 +162,15 @@ class Intake:
             raise InvalidInput("ready_at must lie between an hour ago and a week ahead")
 
     def _check_job(self, community: Community, request: JobRequest, now: float) -> None:
+        self._check_texts(request)
         self.check_point(community, request.location, "location")
         if not (math.isfinite(request.duration_min) and 0 < request.duration_min <= 24 * 60):
             raise InvalidInput("duration_min must lie in (0, 1440]")
         if not request.skills:
             raise InvalidInput("a job needs at least one skill")
+        check_known_skills(community, frozenset(request.skills), "the job")
+        if request.service_type is not None and request.service_type in DELIVERY_SERVICES:
+            raise InvalidInput(f"a job cannot be a {request.service_type.value} delivery")
         start, end = request.window_start, request.window_end
         if (start is None) != (end is None):
             raise InvalidInput("give both window_start and window_end, or neither")
@@ -153,7 +185,22 @@ class Intake:
     # ---- quotes and creation --------------------------------------------------------
 
     def quote(self, request: OrderRequest | JobRequest) -> Quote:
-        return self.pricer.quote(self.context(request))
+        """Price and ETA now, held for ``quote_ttl_s`` (``dispatch.quotes``)."""
+        if request.quote_id is not None:
+            raise InvalidInput("quote_id belongs on an order or a job, not on a quote")
+        ctx = self.context(request)
+        kind = "order" if isinstance(request, OrderRequest) else "job"
+        h = body_hash(priced_part(request))
+        return self.desk.hold(kind, h, ctx.community.id, self.pricer.quote(ctx), ctx.now)
+
+    def _held(
+        self, scope: str, request: OrderRequest | JobRequest, ctx: QuoteContext
+    ) -> HeldQuote | None:
+        """The held quote the request names, checked against it (None: none named)."""
+        if request.quote_id is None:
+            return None
+        h = body_hash(priced_part(request))
+        return self.desk.check(scope, h, ctx.community.id, request.quote_id, ctx.now)
 
     def create_order(self, request: OrderRequest, key: str | None) -> Order:
         def build(ctx: QuoteContext, price: Price) -> Order:
@@ -171,6 +218,8 @@ class Intake:
                 merchant_id=request.merchant_id,
                 size=request.size,
                 priority=request.priority,
+                external_ref=request.external_ref,
+                notes=request.notes,
             )
 
         return self._create("order", request, key, build, self.store.get_order)
@@ -187,12 +236,14 @@ class Intake:
                 duration_s=request.duration_min * 60.0,
                 created_at=now,
                 price=price,
-                service_type=request.service_type,
+                service_type=ctx.service_type,
                 window_start=request.window_start,
                 window_end=request.window_end,
                 emergency=request.emergency,
                 min_rating=request.min_rating,
                 due_by=due,
+                external_ref=request.external_ref,
+                notes=request.notes,
             )
 
         return self._create("job", request, key, build, self.store.get_job)
@@ -215,8 +266,13 @@ class Intake:
             if replay is not None:
                 return replay
         ctx = self.context(request)
-        q = self.pricer.price(ctx)
-        record = build(ctx, Price(q.base, q.multiplier, q.total, q.rule_version))
+        held = self._held(scope, request, ctx)
+        if held is None:
+            record = build(ctx, self.pricer.price(ctx).to_price())  # in the rules' currency
+        else:  # the held price; retries with the same key are the same user of the quote
+            record = dataclasses.replace(build(ctx, held.price), quote_id=held.id)
+            holder = f"{scope}-key:{key}" if key is not None else f"{scope}:{record.id}"
+            self.desk.claim(held, holder, ctx.now)
         idem = None
         if key is not None and h is not None:
             expires = ctx.now + self.settings.idempotency_ttl_s

@@ -27,6 +27,7 @@ class WorkerStatus(enum.StrEnum):
     AVAILABLE = "available"
     BUSY = "busy"
     ON_BREAK = "on_break"
+    RETIRED = "retired"  # set by retiring the worker, never reported (dispatch.retire)
 
 
 class Vehicle(enum.StrEnum):
@@ -101,6 +102,33 @@ class StopKind(enum.StrEnum):
     JOB = "job"
 
 
+#: The home services the product offers, by skill: a community's default catalogue.
+SKILL_SERVICE: Mapping[str, ServiceType] = {
+    "cleaning": ServiceType.CLEANING,
+    "deep_cleaning": ServiceType.CLEANING,
+    "appliance_cleaning": ServiceType.APPLIANCE_CLEANING,
+    "ac_cleaning": ServiceType.APPLIANCE_CLEANING,
+    "plumbing": ServiceType.PLUMBING,
+    "drain_unblocking": ServiceType.PLUMBING,
+    "repair": ServiceType.REPAIR,
+    "electrical": ServiceType.REPAIR,
+    "appliance_repair": ServiceType.REPAIR,
+    "locksmith": ServiceType.REPAIR,
+    "handyman": ServiceType.REPAIR,
+}
+DEFAULT_SKILLS: frozenset[str] = frozenset(SKILL_SERVICE)
+
+
+def service_for_skills(skills: frozenset[str]) -> ServiceType:
+    """The service a job needing ``skills`` is priced as: the most specific service
+    among its skills (cleaning, appliance cleaning and plumbing before repair)."""
+    kinds = {SKILL_SERVICE.get(s, ServiceType.REPAIR) for s in skills}
+    for kind in (ServiceType.PLUMBING, ServiceType.APPLIANCE_CLEANING, ServiceType.CLEANING):
+        if kind in kinds:
+            return kind
+    return ServiceType.REPAIR
+
+
 # ---- value records ------------------------------------------------------------
 
 
@@ -137,7 +165,9 @@ class Community:
     solver_budget_s: float = 2.0
     max_orders_per_trip: int = 3  # bundling rule: most orders on one courier at once
     single_merchant_trips: bool = False  # bundling rule: a trip's orders share one merchant
+    skills: frozenset[str] = DEFAULT_SKILLS  # the skills catalogue jobs and technicians use
     cell_count: int = 0
+    retired_at: float | None = None  # takes no new work (dispatch.retire)
     version: int = 1
 
     def orders_per_trip(self, courier_capacity: int) -> int:
@@ -187,6 +217,13 @@ class Order:
     eta_pickup: float | None = None
     eta_dropoff: float | None = None
     at_risk: bool = False
+    reason: str | None = None  # why it waits or is at risk (dispatch.reasons.Reason)
+    external_ref: str | None = None  # the order service's own reference
+    notes: str | None = None
+    quote_id: str | None = None  # the held quote it was charged (dispatch.quotes)
+    arrived_pickup_at: float | None = None  # the courier reported arriving at the merchant
+    arrived_dropoff_at: float | None = None  # ... and at the door
+    proof_ref: str | None = None  # proof of delivery (a photo or signature reference)
     version: int = 1
 
 
@@ -216,6 +253,10 @@ class Job:
     closed_at: float | None = None
     eta: float | None = None
     at_risk: bool = False
+    reason: str | None = None  # why it waits or is at risk (dispatch.reasons.Reason)
+    external_ref: str | None = None  # the order service's own reference
+    notes: str | None = None
+    quote_id: str | None = None  # the held quote it was charged (dispatch.quotes)
     version: int = 1
 
 

@@ -71,6 +71,9 @@ class OrderRequest:
     priority: Priority = Priority.STANDARD
     service_type: ServiceType = ServiceType.TAKEOUT
     merchant_id: str | None = None
+    external_ref: str | None = None  # the order service's own reference, for listing
+    notes: str | None = None  # for the courier (gate code, floor)
+    quote_id: str | None = None  # charge this held quote's price (dispatch.quotes)
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,16 @@ class JobRequest:
     window_end: float | None = None
     emergency: bool = False
     min_rating: float | None = None
-    service_type: ServiceType = ServiceType.REPAIR
+    service_type: ServiceType | None = None  # None: follows the skills (model.service_for_skills)
+    external_ref: str | None = None
+    notes: str | None = None
+    quote_id: str | None = None  # charge this held quote's price (dispatch.quotes)
 
 
 @dataclass(frozen=True)
 class Quote:
-    """A price offer with its reasons; the engine does not store quotes."""
+    """A price offer with its reasons; with an ``id``, held until ``expires_at``
+    for the order or job that names it (``dispatch.quotes``)."""
 
     eta_s: float
     base: float
@@ -96,6 +103,10 @@ class Quote:
     total: float
     rule_version: int
     explanation: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    expires_at: float | None = None
+    currency: str = "CNY"
+    kind: str = "order"  # or "job"
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ import math
 import geo
 from dispatch.community import CommunitySpec
 from dispatch.errors import InvalidInput, NotFound
-from dispatch.model import Community, LatLng, Worker, WorkerKind
+from dispatch.model import DEFAULT_SKILLS, Community, LatLng, Worker, WorkerKind
 from dispatch.requests import WorkerSpec
 from dispatch.store.base import Store
 
-__all__ = ["build_community", "build_worker", "require_community"]
+__all__ = ["build_community", "build_worker", "check_known_skills", "require_community"]
 
 
 def require_community(store: Store, community_id: str) -> Community:
@@ -40,9 +40,27 @@ def build_community(spec: CommunitySpec, old: Community | None) -> Community:
         solver_budget_s=spec.solver_budget_s,
         max_orders_per_trip=int(spec.max_orders_per_trip),
         single_merchant_trips=spec.single_merchant_trips,
+        skills=_catalogue(spec, old),
         cell_count=len(cells),
         version=(old.version + 1) if old else 1,
     )
+
+
+def _catalogue(spec: CommunitySpec, old: Community | None) -> frozenset[str]:
+    """The spec's skills, else the community's own, else the product's home services."""
+    if spec.skills is not None:
+        return frozenset(spec.skills)
+    return old.skills if old is not None else DEFAULT_SKILLS
+
+
+def check_known_skills(community: Community, skills: frozenset[str], what: str) -> None:
+    """Raise ``InvalidInput`` when ``skills`` name one outside the community's catalogue."""
+    unknown = sorted(skills - community.skills)
+    if unknown:
+        raise InvalidInput(
+            f"{what} names skills community {community.id} does not offer: {unknown}; "
+            f"known skills: {sorted(community.skills)}"
+        )
 
 
 def build_worker(spec: WorkerSpec, old: Worker | None) -> Worker:

@@ -37,6 +37,8 @@ Time = Annotated[AwareDatetime, BeforeValidator(_iso)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Skill = Annotated[str, Field(min_length=1, max_length=40)]
+ExternalRef = Annotated[str, Field(min_length=1, max_length=128)]
+Notes = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class In(BaseModel):

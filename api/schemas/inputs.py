@@ -7,11 +7,23 @@ API, scenario files and code share one specification and OpenAPI shows it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool
 
-from api.schemas._common import Center, Id, In, Name, Point, Skill, Time, Whole, to_epoch
+from api.schemas._common import (
+    Center,
+    ExternalRef,
+    Id,
+    In,
+    Name,
+    Notes,
+    Point,
+    Skill,
+    Time,
+    Whole,
+    to_epoch,
+)
 from dispatch.community import COMMUNITY_LIMITS, CommunitySpec, community_default
 from dispatch.model import (
     Priority,
@@ -26,6 +38,10 @@ from dispatch.requests import (
     OrderRequest,
     WorkerSpec,
 )
+
+#: Statuses a worker or its app reports; ``retired`` comes from retiring the worker only.
+ReportedStatus = Literal["offline", "available", "busy", "on_break"]
+ProofRef = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\x20-\x7e]+$")]
 
 
 def _spec_field(name: str, description: str, *, strict: bool = True) -> Any:
@@ -60,6 +76,13 @@ class CommunityIn(In):
         default=community_default("single_merchant_trips"),
         description="A trip picks up at one merchant only.",
     )
+    skills: list[Skill] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The skills catalogue jobs and technicians may name (default: the "
+        "community's current one, or the product's home services for a new community).",
+    )
 
     def spec(self, community_id: str) -> CommunitySpec:
         return CommunitySpec(
@@ -74,6 +97,7 @@ class CommunityIn(In):
             solver_budget_s=self.solver_budget_s,
             max_orders_per_trip=self.max_orders_per_trip,
             single_merchant_trips=self.single_merchant_trips,
+            skills=None if self.skills is None else frozenset(self.skills),
         )
 
 
@@ -91,7 +115,7 @@ class WorkerIn(In):
         strict=True, default=5.0, ge=0, le=5, description="Rating, for jobs' rating floors."
     )
     shift_end: Time | None = Field(default=None, description="No work planned past this time.")
-    status: WorkerStatus = Field(default=WorkerStatus.AVAILABLE, description="Availability.")
+    status: ReportedStatus = Field(default="available", description="Availability.")
 
     def spec(self, worker_id: str) -> WorkerSpec:
         return WorkerSpec(
@@ -103,7 +127,7 @@ class WorkerIn(In):
             skills=frozenset(self.skills),
             rating=self.rating,
             shift_end=to_epoch(self.shift_end),
-            status=self.status,
+            status=WorkerStatus(self.status),
         )
 
 
@@ -113,10 +137,11 @@ class LocationIn(In):
     lat: float = Field(strict=True, ge=-90, le=90, description="Latitude, degrees.")
     lng: float = Field(strict=True, ge=-180, le=180, description="Longitude, degrees.")
     ts: Time | None = Field(default=None, description="When the fix was taken (default: now).")
-    status: WorkerStatus | None = Field(default=None, description="A new availability, if any.")
+    status: ReportedStatus | None = Field(default=None, description="A new availability, if any.")
 
     def update(self, worker_id: str) -> LocationUpdate:
-        return LocationUpdate(worker_id, self.lat, self.lng, to_epoch(self.ts), self.status)
+        status = None if self.status is None else WorkerStatus(self.status)
+        return LocationUpdate(worker_id, self.lat, self.lng, to_epoch(self.ts), status)
 
 
 class LocationItem(In):
@@ -154,6 +179,15 @@ class OrderIn(In):
         default="takeout", description="Priced by this service's surge curve."
     )
     merchant_id: Id | None = Field(default=None, description="The merchant, for trip rules.")
+    external_ref: ExternalRef | None = Field(
+        default=None, description="The order service's own reference (listing filters on it)."
+    )
+    notes: Notes | None = Field(default=None, description="For the courier: gate code, floor.")
+    quote_id: Id | None = Field(
+        default=None,
+        description="Charge this quote's held price (409 expired or used, 422 unknown or "
+        "not this request).",
+    )
 
     def request(self) -> OrderRequest:
         return OrderRequest(
@@ -165,6 +199,9 @@ class OrderIn(In):
             priority=self.priority,
             service_type=ServiceType(self.service_type),
             merchant_id=self.merchant_id,
+            external_ref=self.external_ref,
+            notes=self.notes,
+            quote_id=self.quote_id,
         )
 
 
@@ -191,8 +228,18 @@ class JobIn(In):
     min_rating: float | None = Field(
         strict=True, default=None, ge=0, le=5, description="Lowest technician rating accepted."
     )
-    service_type: Literal["cleaning", "appliance_cleaning", "plumbing", "repair"] = Field(
-        default="repair", description="Priced by this service's surge curve."
+    service_type: Literal["cleaning", "appliance_cleaning", "plumbing", "repair"] | None = Field(
+        default=None,
+        description="Priced by this service's surge curve (default: follows the skills).",
+    )
+    external_ref: ExternalRef | None = Field(
+        default=None, description="The order service's own reference (listing filters on it)."
+    )
+    notes: Notes | None = Field(default=None, description="For the technician.")
+    quote_id: Id | None = Field(
+        default=None,
+        description="Charge this quote's held price (409 expired or used, 422 unknown or "
+        "not this request).",
     )
 
     def request(self) -> JobRequest:
@@ -205,15 +252,25 @@ class JobIn(In):
             window_end=to_epoch(self.window.end) if self.window else None,
             emergency=self.emergency,
             min_rating=self.min_rating,
-            service_type=ServiceType(self.service_type),
+            service_type=None if self.service_type is None else ServiceType(self.service_type),
+            external_ref=self.external_ref,
+            notes=self.notes,
+            quote_id=self.quote_id,
         )
 
 
 class OrderEventIn(In):
-    """What the courier reports about an order it carries."""
+    """What the courier reports about an order it carries (arrivals change no state)."""
 
-    type: Literal["picked_up", "delivered", "failed"] = Field(description="What happened.")
+    type: Literal["arrived_at_pickup", "picked_up", "arrived_at_dropoff", "delivered", "failed"] = (
+        Field(description="What happened.")
+    )
     worker_id: Id = Field(description="The courier reporting it.")
+    proof_ref: ProofRef | None = Field(
+        default=None,
+        description="With delivered: a reference to the proof of delivery (a photo or "
+        "signature the app stored), kept on the order.",
+    )
 
 
 class JobEventIn(In):

@@ -40,8 +40,12 @@ class CommunityOut(Out):
     solver_budget_s: float
     max_orders_per_trip: int
     single_merchant_trips: bool
+    skills: list[str] = Field(description="The skills catalogue jobs and technicians may name.")
     cell_count: int
     version: int
+    retired_at: datetime | None = Field(
+        default=None, description="When it was retired: it takes no new work (None: active)."
+    )
 
     @classmethod
     def of(cls, c: Community) -> CommunityOut:
@@ -57,8 +61,10 @@ class CommunityOut(Out):
             solver_budget_s=c.solver_budget_s,
             max_orders_per_trip=c.max_orders_per_trip,
             single_merchant_trips=c.single_merchant_trips,
+            skills=sorted(c.skills),
             cell_count=c.cell_count,
             version=c.version,
+            retired_at=to_time(c.retired_at),
         )
 
 
@@ -124,6 +130,12 @@ class PriceOut(Out):
 
 
 class QuoteOut(Out):
+    """A price held until ``expires_at`` for the order or job that names its ``id``."""
+
+    id: str = Field(description="Send as quote_id with the same order or job to pay this price.")
+    kind: str = Field(description="What it priced: order or job.")
+    expires_at: datetime = Field(description="The price holds until then.")
+    currency: str = Field(description="ISO 4217 code of base and total.")
     eta_min: float
     base: float
     multiplier: float
@@ -133,7 +145,13 @@ class QuoteOut(Out):
 
     @classmethod
     def of(cls, q: Quote) -> QuoteOut:
+        if q.id is None or q.expires_at is None:
+            raise ValueError("only held quotes (with an id and an expiry) are answered")
         return cls(
+            id=q.id,
+            kind=q.kind,
+            expires_at=utc(q.expires_at),
+            currency=q.currency,
             eta_min=round(q.eta_s / 60.0, 1),
             base=q.base,
             multiplier=q.multiplier,
@@ -159,6 +177,20 @@ class OrderOut(Out):
     service_type: str
     at_risk: bool
     created_at: datetime
+    reason: str | None = Field(
+        default=None, description="Why it waits or is at risk (see README, Reasons)."
+    )
+    external_ref: str | None = Field(default=None, description="The order service's reference.")
+    notes: str | None = Field(default=None, description="Notes for the worker.")
+    quote_id: str | None = Field(default=None, description="The quote whose price it holds.")
+    arrived_at_pickup: datetime | None = Field(
+        default=None, description="When the courier reported arriving at the merchant."
+    )
+    arrived_at_dropoff: datetime | None = Field(
+        default=None, description="When the courier reported arriving at the door."
+    )
+    delivered_at: datetime | None = Field(default=None, description="When it was delivered.")
+    proof_ref: str | None = Field(default=None, description="The proof-of-delivery reference.")
 
     @classmethod
     def of(cls, o: Order) -> OrderOut:
@@ -178,6 +210,14 @@ class OrderOut(Out):
             service_type=o.service_type.value,
             at_risk=o.at_risk,
             created_at=utc(o.created_at),
+            reason=o.reason,
+            external_ref=o.external_ref,
+            notes=o.notes,
+            quote_id=o.quote_id,
+            arrived_at_pickup=to_time(o.arrived_pickup_at),
+            arrived_at_dropoff=to_time(o.arrived_dropoff_at),
+            delivered_at=to_time(o.delivered_at),
+            proof_ref=o.proof_ref,
         )
 
 
@@ -203,6 +243,12 @@ class JobOut(Out):
     price: PriceOut
     at_risk: bool
     created_at: datetime
+    reason: str | None = Field(
+        default=None, description="Why it waits or is at risk (see README, Reasons)."
+    )
+    external_ref: str | None = Field(default=None, description="The order service's reference.")
+    notes: str | None = Field(default=None, description="Notes for the worker.")
+    quote_id: str | None = Field(default=None, description="The quote whose price it holds.")
 
     @classmethod
     def of(cls, j: Job) -> JobOut:
@@ -226,6 +272,10 @@ class JobOut(Out):
             price=PriceOut.of(j.price),
             at_risk=j.at_risk,
             created_at=utc(j.created_at),
+            reason=j.reason,
+            external_ref=j.external_ref,
+            notes=j.notes,
+            quote_id=j.quote_id,
         )
 
 

@@ -19,6 +19,10 @@ from __future__ import annotations
 #     records      [[key index, json, open set index, id, terminal], ...]
 #     plan         plan JSON or ''
 #     events       [json without seq, ...]
+#     history      [[event position, history list key index], ...]: the events an
+#                  order's or job's own history keeps (capped at history_limit entries,
+#                  expiring history_ttl_ms after the last)
+#     history_limit, history_ttl_ms
 #     fence        [lease key index, owner, token] or []
 #   Returns {'fenced', reason}, {'conflict', reason} or {'ok', first outbox number}
 #   (0: no events).
@@ -72,6 +76,12 @@ local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 for i, ev in ipairs(p.events) do
   redis.call('RPUSH', KEYS[2], string.format('%d', first + i - 1) .. '|' .. ev)
+end
+for _, h in ipairs(p.history or {}) do
+  local key = KEYS[h[2]]
+  redis.call('RPUSH', key, string.format('%d', first + h[1] - 1) .. '|' .. p.events[h[1]])
+  redis.call('LTRIM', key, -p.history_limit, -1)
+  redis.call('PEXPIRE', key, p.history_ttl_ms)
 end
 return {'ok', first}
 """

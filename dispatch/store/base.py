@@ -28,7 +28,16 @@ Semantics both back-ends must honour (one shared test suite checks them):
 * Positions are the hot path: ``get_positions``/``put_positions`` read and write
   only a worker's position, time stamp, cell and status (a worker's other fields
   are untouched); ``get_worker`` always returns the latest of both.
+* Quotes live in their community (``get_quote`` needs its id); a store forgets a
+  quote and its claim once the caller's ``now`` passes ``keep_until`` (memory: on
+  later puts; Redis: a server TTL). ``claim_quote`` is atomic: of several holders
+  claiming one quote, the first wins and every call answers the winner.
 * Time is never read inside a store: callers pass ``now`` from their clock.
+* Listing: ``scan_orders``/``scan_jobs`` walk a community's (or every community's)
+  orders or jobs by ``time_key`` (creation time, then id), strictly after a key,
+  so a cursor stays stable while new work arrives; each key comes with its
+  record, or None where a write failed after indexing; ``entity_history`` gives the
+  events ``write`` recorded for one order or job, oldest first.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dispatch.model import Community, Event, Job, Order, Plan, Worker
+from dispatch.model import Community, Event, Job, Order, Plan, Price, Worker
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,31 @@ class IdempotencyRecord:
     expires_at: float
 
 
+@dataclass(frozen=True)
+class HeldQuote:
+    """A quote as given: the price it holds until ``expires_at`` for the request it priced.
+
+    ``kind`` is ``order`` or ``job``; ``request_hash`` is the priced request's canonical
+    hash (``dispatch.quotes.priced_hash``), which an order or job using it must match.
+    """
+
+    id: str
+    community_id: str
+    kind: str
+    request_hash: str
+    price: Price
+    eta_s: float
+    created_at: float
+    expires_at: float
+
+
+def time_key(created_at: float, entity_id: str) -> str:
+    """The listing order of orders and jobs: creation time (whole microseconds, fixed
+    width so keys sort as strings), then id."""
+    micros = max(0, min(round(created_at * 1e6), 10**20 - 1))
+    return f"{micros:020d}|{entity_id}"
+
+
 class Store(Protocol):
     """State of every community; see the module docstring for the guarantees."""
 
@@ -104,6 +138,13 @@ class Store(Protocol):
     def list_open_orders(self, community_id: str) -> list[Order]: ...
     def list_open_jobs(self, community_id: str) -> list[Job]: ...
     def get_plan(self, community_id: str) -> Plan | None: ...
+    def scan_orders(
+        self, community_id: str | None, after: str, limit: int
+    ) -> list[tuple[str, Order | None]]: ...
+    def scan_jobs(
+        self, community_id: str | None, after: str, limit: int
+    ) -> list[tuple[str, Job | None]]: ...
+    def entity_history(self, entity_id: str, limit: int = 1000) -> list[Event]: ...
 
     # the one atomic write
     def write(
@@ -127,8 +168,31 @@ class Store(Protocol):
     ) -> list[Event]: ...
     def last_seq(self) -> int: ...
 
+    # retention (``dispatch.retention`` calls these off the request path)
+    def trim_events(self, keep: int, before_ts: float) -> int:
+        """Drop events beyond the newest ``keep`` and the oldest stamped before
+        ``before_ts``; ``events_after`` then returns what is left after a seq."""
+        ...
+
+    def trimmed_seq(self) -> int:
+        """The seq of the newest event trimmed away (0: none): older cursors lost events."""
+        ...
+
+    def expire_idempotency(self, now: float) -> int:
+        """Forget idempotency records expired by ``now`` (Redis: its TTL does it)."""
+        ...
+
     # idempotency
     def get_idempotency(self, scope: str, key: str, now: float) -> IdempotencyRecord | None: ...
+
+    # quotes (kept until ``keep_until`` by the caller's clock, then forgotten)
+    def put_quote(self, quote: HeldQuote, keep_until: float, now: float) -> None: ...
+    def get_quote(self, community_id: str, quote_id: str) -> HeldQuote | None: ...
+    def claim_quote(
+        self, community_id: str, quote_id: str, holder: str, keep_until: float, now: float
+    ) -> str:
+        """Make ``holder`` the quote's one user unless another holds it; the holder now."""
+        ...
 
     # leases
     def acquire_lease(

@@ -6,6 +6,7 @@ guarantees as the Redis store's Lua scripts within one process.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import threading
@@ -25,7 +26,18 @@ from dispatch.model import (
     Worker,
     WorkerStatus,
 )
-from dispatch.store.base import Fence, IdempotencyRecord, NewEvent, PositionState
+from dispatch.store._memory_quotes import QuoteShelf
+from dispatch.store.base import (
+    Fence,
+    HeldQuote,
+    IdempotencyRecord,
+    NewEvent,
+    PositionState,
+    time_key,
+)
+
+#: Events kept per order or job in its history (a long-lived order's oldest drop out).
+HISTORY_LIMIT = 200
 
 
 class MemoryStore:
@@ -42,13 +54,17 @@ class MemoryStore:
         self._open_orders: dict[str, set[str]] = {}
         self._open_jobs: dict[str, set[str]] = {}
         self._plans: dict[str, Plan] = {}
+        self._by_time: dict[tuple[str, str | None], list[str]] = {}  # (kind, cid|None) → keys
+        self._history: dict[str, list[Event]] = {}
         self._events: list[Event] = []
+        self._trimmed = 0  # seq of the newest event trimmed away (retention)
         self._idem: dict[tuple[str, str], IdempotencyRecord] = {}
         self._leases: dict[str, tuple[str, float, int]] = {}  # owner, expiry, token
         self._lease_tokens: dict[str, int] = {}
         self._rules: dict[str, Any] | None = None
         self._rules_version = 0
         self._surge: dict[str, dict[str, Any]] = {}
+        self._quotes = QuoteShelf()
 
     # ---- communities and workers -------------------------------------------------
 
@@ -105,7 +121,7 @@ class MemoryStore:
             position=None if st.lat is None or st.lng is None else LatLng(st.lat, st.lng),
             position_ts=st.ts,
             cell=st.cell,
-            status=WorkerStatus(st.status),
+            status=w.status if w.status == WorkerStatus.RETIRED else WorkerStatus(st.status),
         )
         self._workers[worker_id] = merged  # merge once, then serve the merged record
         return merged
@@ -201,6 +217,8 @@ class MemoryStore:
                     raise Conflict(f"idempotency key {idempotency.key!r} is already used")
                 self._idem[(idempotency.scope, idempotency.key)] = idempotency
             for o in orders:
+                if o.id not in self._orders:
+                    self._index("order", o.community_id, time_key(o.created_at, o.id))
                 self._orders[o.id] = o
                 bucket = self._open_orders.setdefault(o.community_id, set())
                 if o.state in ORDER_TERMINAL:
@@ -208,6 +226,8 @@ class MemoryStore:
                 else:
                     bucket.add(o.id)
             for j in jobs:
+                if j.id not in self._jobs:
+                    self._index("job", j.community_id, time_key(j.created_at, j.id))
                 self._jobs[j.id] = j
                 bucket = self._open_jobs.setdefault(j.community_id, set())
                 if j.state in JOB_TERMINAL:
@@ -216,7 +236,41 @@ class MemoryStore:
                     bucket.add(j.id)
             if plan is not None:
                 self._plans[community_id] = plan
-            return self._append(events)
+            written = self._append(events)
+            touched = {o.id for o in orders} | {j.id for j in jobs}
+            for ev in written:
+                if ev.entity_id in touched:
+                    history = self._history.setdefault(ev.entity_id, [])
+                    history.append(ev)
+                    del history[:-HISTORY_LIMIT]
+            return written
+
+    def _index(self, kind: str, community_id: str, key: str) -> None:
+        for scope in (community_id, None):
+            bisect.insort(self._by_time.setdefault((kind, scope), []), key)
+
+    def _scan(
+        self, kind: str, records: Mapping[str, Any], community_id: str | None, after: str, n: int
+    ) -> list[tuple[str, Any]]:
+        with self._lock:
+            keys = self._by_time.get((kind, community_id), [])
+            start = bisect.bisect_right(keys, after) if after else 0
+            page = keys[start : start + max(0, n)]
+            return [(k, records.get(k.partition("|")[2])) for k in page]
+
+    def scan_orders(
+        self, community_id: str | None, after: str, limit: int
+    ) -> list[tuple[str, Order | None]]:
+        return self._scan("order", self._orders, community_id, after, limit)
+
+    def scan_jobs(
+        self, community_id: str | None, after: str, limit: int
+    ) -> list[tuple[str, Job | None]]:
+        return self._scan("job", self._jobs, community_id, after, limit)
+
+    def entity_history(self, entity_id: str, limit: int = 1000) -> list[Event]:
+        with self._lock:
+            return list(self._history.get(entity_id, ())[: max(0, limit)])
 
     # ---- events ------------------------------------------------------------------
 
@@ -224,7 +278,7 @@ class MemoryStore:
         out = []
         for e in events:
             ev = Event(
-                seq=len(self._events) + 1,
+                seq=self._trimmed + len(self._events) + 1,
                 ts=e.ts,
                 community_id=e.community_id,
                 type=e.type,
@@ -243,14 +297,38 @@ class MemoryStore:
         self, seq: int, limit: int = 1000, community_id: str | None = None
     ) -> list[Event]:
         with self._lock:
-            tail = self._events[max(0, seq) :]
+            tail = self._events[max(0, seq - self._trimmed) :]
             if community_id is not None:
                 tail = [e for e in tail if e.community_id == community_id]
             return tail[: max(0, limit)]
 
     def last_seq(self) -> int:
         with self._lock:
-            return len(self._events)
+            return self._trimmed + len(self._events)
+
+    def trim_events(self, keep: int, before_ts: float) -> int:
+        """Drop events beyond the newest ``keep`` and the oldest ones stamped before
+        ``before_ts``; returns how many went."""
+        with self._lock:
+            cut = max(0, len(self._events) - max(0, keep))
+            while cut < len(self._events) and self._events[cut].ts < before_ts:
+                cut += 1
+            if cut:
+                self._trimmed = self._events[cut - 1].seq
+                del self._events[:cut]
+            return cut
+
+    def trimmed_seq(self) -> int:
+        with self._lock:
+            return self._trimmed
+
+    def expire_idempotency(self, now: float) -> int:
+        """Forget every idempotency record expired by ``now``; returns how many."""
+        with self._lock:
+            gone = [k for k, rec in self._idem.items() if rec.expires_at <= now]
+            for k in gone:
+                del self._idem[k]
+            return len(gone)
 
     # ---- idempotency, leases -------------------------------------------------------------
 
@@ -261,6 +339,19 @@ class MemoryStore:
                 del self._idem[(scope, key)]
                 return None
             return rec
+
+    # ---- quotes (a shelf of their own: forgotten past their keep time) ----------------
+
+    def put_quote(self, quote: HeldQuote, keep_until: float, now: float) -> None:
+        self._quotes.put(quote, keep_until, now)
+
+    def get_quote(self, community_id: str, quote_id: str) -> HeldQuote | None:
+        return self._quotes.get(community_id, quote_id)
+
+    def claim_quote(
+        self, community_id: str, quote_id: str, holder: str, keep_until: float, now: float
+    ) -> str:
+        return self._quotes.claim(community_id, quote_id, holder, keep_until, now)
 
     def acquire_lease(self, community_id: str, owner: str, ttl_s: float, now: float) -> int | None:
         with self._lock:

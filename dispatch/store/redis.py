@@ -11,14 +11,19 @@ kinds of hash slot, so no command or script ever spans two slots:
   (sets), ``P:{cid}:plan``, ``P:{cid}:lease`` + ``P:{cid}:lease-token`` (the
   fencing token counter), ``P:{cid}:surge``,
   ``P:{cid}:idem:<scope>:<key>`` (idempotency records), ``P:{cid}:outbox`` (events
-  committed but not yet numbered) and ``P:{cid}:event-counter``;
+  committed but not yet numbered), ``P:{cid}:event-counter`` and
+  ``P:{cid}:quote:<id>`` + ``P:{cid}:quote-use:<id>`` (held quotes, with a TTL),
+  ``P:{cid}:by-time:order|job`` (every order or job by ``time_key``: a sorted set
+  read by lexical range) and ``P:{cid}:history:<id>`` (an order's or job's own
+  events as their outbox entries);
 * global, under the hash tag ``{~}`` (no community id can be ``~``):
   ``P:{~}:communities`` (set), ``P:{~}:index:worker|order|job`` (hash id →
   community), ``P:{~}:idem-claim:<scope>:<key>`` (key → the community holding it),
   ``P:{~}:seq`` (event counter), ``P:{~}:events`` (the global feed),
   ``P:{~}:events:<cid>`` (a community's feed), ``P:{~}:published`` and
   ``P:{~}:seq-of:<cid>`` (publishing bookkeeping), ``P:{~}:rules`` +
-  ``P:{~}:rules-version``.
+  ``P:{~}:rules-version``, ``P:{~}:by-time:order|job`` (the listing index of all
+  communities).
 
 Writes: ``write`` is one Lua script in the community's slot
 (``_redis_scripts.WRITE``): it checks every expected entity version, the plan
@@ -71,10 +76,13 @@ import redis
 from dispatch.errors import Conflict, LeaseLost
 from dispatch.model import JOB_TERMINAL, ORDER_TERMINAL, Event, Job, Order, Plan, from_dict, to_dict
 from dispatch.store import _redis_scripts as scripts
-from dispatch.store._redis_base import RedisBase, dumps
-from dispatch.store.base import Fence, IdempotencyRecord, NewEvent
+from dispatch.store._redis_base import dumps
+from dispatch.store._redis_quotes import RedisQuotes
+from dispatch.store._redis_retention import RedisRetention
+from dispatch.store.base import Fence, IdempotencyRecord, NewEvent, time_key
 
 _WEEK_S = 7 * 24 * 3600.0
+HISTORY_LIMIT = 200  # events kept in one order's or job's history
 
 
 class _Keys:
@@ -93,7 +101,7 @@ class _Keys:
         return self._index[key]
 
 
-class RedisStore(RedisBase):
+class RedisStore(RedisQuotes, RedisRetention):
     """Redis implementation of ``dispatch.store.base.Store`` (see the module docstring).
 
     ``client`` is a URL (``cluster=True`` for Redis Cluster), a ``redis.Redis`` or a
@@ -182,7 +190,9 @@ class RedisStore(RedisBase):
                 raise Conflict("idempotency key already used (by another community)")
         rows = [(o.id, "order", to_dict(o), o.state in ORDER_TERMINAL) for o in orders]
         rows += [(j.id, "job", to_dict(j), j.state in JOB_TERMINAL) for j in jobs]
-        self._index_new(cid, [(rid, kind) for rid, kind, _, _ in rows], expect or {})
+        news = [(o.id, "order", o.created_at) for o in orders]
+        news += [(j.id, "job", j.created_at) for j in jobs]
+        self._index_new(cid, news, expect or {})
         keys = _Keys(self._k(cid, "event-counter"), self._k(cid, "outbox"), self._k(cid, "plan"))
         records = [
             [
@@ -218,6 +228,13 @@ class RedisStore(RedisBase):
             "records": records,
             "plan": dumps(to_dict(plan)) if plan is not None else "",
             "events": [self._event_json(e) for e in events],
+            "history": [
+                [i, keys(self._k(cid, "history", e.entity_id))]
+                for i, e in enumerate(events, start=1)
+                if e.entity_id in kinds
+            ],
+            "history_limit": HISTORY_LIMIT,
+            "history_ttl_ms": self._idem_ttl_ms,
             "fence": []
             if fence is None
             else [keys(self._k(cid, "lease")), fence.owner, int(fence.token)],
@@ -231,24 +248,89 @@ class RedisStore(RedisBase):
         return [self._event(e, seq) for e, seq in zip(events, seqs, strict=True)]
 
     def _index_new(
-        self, cid: str, rows: Sequence[tuple[str, str]], expect: Mapping[str, int]
+        self, cid: str, rows: Sequence[tuple[str, str, float]], expect: Mapping[str, int]
     ) -> None:
-        """Point new ids at their community before the records exist.
+        """Point new ids at their community, and list them, before the records exist.
 
         An entry whose write then fails points at a key that does not exist, which
-        reads as "no such entity"; an entry written after would leave a moment in
-        which a stored record cannot be found.
+        reads as "no such entity" (listings skip it); an entry written after would
+        leave a moment in which a stored record cannot be found.
         """
         new: dict[str, dict[str, str]] = {}
-        for rid, kind in rows:
+        listed: dict[str, dict[str, float]] = {}
+        for rid, kind, created_at in rows:
             if expect.get(rid, 0) == 0:
                 new.setdefault(kind, {})[rid] = cid
+                listed.setdefault(kind, {})[time_key(created_at, rid)] = 0.0
         if not new:
             return
         pipe = self.r.pipeline(transaction=False)
         for kind, mapping in new.items():
             pipe.hset(self._g("index", kind), mapping=cast(Any, mapping))
+        for kind, members in listed.items():
+            pipe.zadd(self._k(cid, "by-time", kind), cast(Any, members))
+            pipe.zadd(self._g("by-time", kind), cast(Any, members))
         self._call(pipe.execute)
+
+    # ---- listing -------------------------------------------------------------------
+
+    def _scan(
+        self, kind: str, cls: type[Any], cid: str | None, after: str, n: int
+    ) -> list[tuple[str, Any]]:
+        """Index keys after ``after`` in ``time_key`` order with their records (None
+        where a write failed after indexing)."""
+        if n <= 0:
+            return []
+        index = self._g("by-time", kind) if cid is None else self._k(cid, "by-time", kind)
+        low = f"({after}" if after else "-"
+        members = self._call(self.r.zrangebylex, index, low, "+", start=0, num=int(n))
+        ids = [m.partition("|")[2] for m in members]
+        if not ids:
+            return []
+        homes = self._call(self.r.hmget, self._g("index", kind), ids) if cid is None else None
+        pipe = self.r.pipeline(transaction=False)
+        for i, rid in enumerate(ids):
+            home = cid if homes is None else homes[i]
+            pipe.get(self._k(home or "~", kind, rid))
+        raws = self._call(pipe.execute)
+        return [
+            (m, from_dict(cls, json.loads(raw)) if raw else None)
+            for m, raw in zip(members, raws, strict=True)
+        ]
+
+    def scan_orders(
+        self, community_id: str | None, after: str, limit: int
+    ) -> list[tuple[str, Order | None]]:
+        return self._scan("order", Order, community_id, after, limit)
+
+    def scan_jobs(
+        self, community_id: str | None, after: str, limit: int
+    ) -> list[tuple[str, Job | None]]:
+        return self._scan("job", Job, community_id, after, limit)
+
+    def entity_history(self, entity_id: str, limit: int = 1000) -> list[Event]:
+        """The entity's outbox entries, each with the global seq publishing gave it;
+        entries not yet published (or whose numbering has aged out) are left out."""
+        cid = self._call(self.r.hget, self._g("index", "order"), entity_id)
+        cid = cid or self._call(self.r.hget, self._g("index", "job"), entity_id)
+        if cid is None or limit <= 0:
+            return []
+        entries = self._call(self.r.lrange, self._k(cid, "history", entity_id), 0, limit - 1)
+        if not entries:
+            return []
+        numbered = [(int(e.partition("|")[0]), e.partition("|")[2]) for e in entries]
+        pipe = self.r.pipeline(transaction=False)
+        for num, _ in numbered:
+            pipe.zrangebyscore(self._g("seq-of", cid), num, num)
+        found = self._call(pipe.execute)
+        out = []
+        for (_, raw), seqs in zip(numbered, found, strict=True):
+            if seqs:
+                d = json.loads(raw)
+                data = d.get("data") or {}
+                seq = int(seqs[0])
+                out.append(Event(seq, d["ts"], d["community_id"], d["type"], d["entity_id"], data))
+        return out
 
     def _publish_keys(self, cid: str) -> list[str]:
         """The ``KEYS`` of ``PUBLISH`` for one community (all in the global slot)."""

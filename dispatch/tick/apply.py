@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dispatch.events import new_event
 from dispatch.model import Job, JobState, Order, OrderState, Plan, PlannedStop, StopKind
+from dispatch.reasons import Reason, Reasons
 from dispatch.settings import EngineSettings
 from dispatch.store.base import NewEvent
 from dispatch.tick.build import TickProblem
@@ -82,8 +83,12 @@ def _routes(snap: TickSnapshot, tp: TickProblem, result: RoutingResult) -> _Rout
     return out
 
 
+def _late(risky: bool) -> str | None:
+    return Reason.LATE_ETA.value if risky else None
+
+
 def _order_change(
-    o: Order, r: _Routes, now: float, settings: EngineSettings
+    o: Order, r: _Routes, now: float, settings: EngineSettings, why: Reasons
 ) -> tuple[Order, str | None, int, int]:
     """The order after the plan, its event type, and whether it was (un)assigned."""
     new_worker = r.owner.get(o.id)
@@ -91,8 +96,10 @@ def _order_change(
     pick_eta = r.eta.get((StopKind.PICKUP, o.id))
     risky = drop_eta is not None and drop_eta > o.promised_by - settings.at_risk_margin_s
     if o.state == OrderState.PICKED_UP:
-        return dataclasses.replace(o, eta_dropoff=drop_eta, at_risk=risky), None, 0, 0
+        new = dataclasses.replace(o, eta_dropoff=drop_eta, at_risk=risky, reason=_late(risky))
+        return new, None, 0, 0
     if new_worker is None:
+        reason = why.order(o).value
         if o.state == OrderState.ASSIGNED:
             new = dataclasses.replace(
                 o,
@@ -101,9 +108,11 @@ def _order_change(
                 eta_pickup=None,
                 eta_dropoff=None,
                 at_risk=True,
+                reason=reason,
             )
             return new, "order.unassigned", 0, 1
-        new = dataclasses.replace(o, at_risk=now > o.promised_by - UNASSIGNED_RISK_S)
+        at_risk = now > o.promised_by - UNASSIGNED_RISK_S
+        new = dataclasses.replace(o, at_risk=at_risk, reason=reason)
         return new, ("order.at_risk" if new.at_risk and not o.at_risk else None), 0, 1
     new = dataclasses.replace(
         o,
@@ -112,32 +121,37 @@ def _order_change(
         eta_pickup=pick_eta,
         eta_dropoff=drop_eta,
         at_risk=risky,
+        reason=_late(risky),
         assigned_at=o.assigned_at if o.worker_id == new_worker else now,
     )
     kind, moved = _assigned("order", o.state == OrderState.PENDING, o.worker_id, new, o.at_risk)
     return new, kind, moved, 0
 
 
-def _job_change(j: Job, r: _Routes, now: float) -> tuple[Job, str | None, int, int]:
+def _job_change(j: Job, r: _Routes, now: float, why: Reasons) -> tuple[Job, str | None, int, int]:
     """The job after the plan, its event type, and whether it was (un)assigned."""
     new_worker = r.owner.get(j.id)
     job_eta = r.eta.get((StopKind.JOB, j.id))
     risky = job_eta is not None and j.due_by is not None and job_eta > j.due_by
     if j.state in (JobState.EN_ROUTE, JobState.IN_SERVICE):
-        return dataclasses.replace(j, eta=job_eta or j.eta, at_risk=risky), None, 0, 0
+        new = dataclasses.replace(j, eta=job_eta or j.eta, at_risk=risky, reason=_late(risky))
+        return new, None, 0, 0
     if new_worker is None:
+        reason = why.job(j).value
         if j.state == JobState.ASSIGNED:
             new = dataclasses.replace(
-                j, state=JobState.PENDING, worker_id=None, eta=None, at_risk=True
+                j, state=JobState.PENDING, worker_id=None, eta=None, at_risk=True, reason=reason
             )
             return new, "job.unassigned", 0, 1
-        return dataclasses.replace(j, at_risk=True), (None if j.at_risk else "job.at_risk"), 0, 1
+        new = dataclasses.replace(j, at_risk=True, reason=reason)
+        return new, (None if j.at_risk else "job.at_risk"), 0, 1
     new = dataclasses.replace(
         j,
         state=JobState.ASSIGNED,
         worker_id=new_worker,
         eta=job_eta,
         at_risk=risky,
+        reason=_late(risky),
         assigned_at=j.assigned_at if j.worker_id == new_worker else now,
     )
     kind, moved = _assigned("job", j.state == JobState.PENDING, j.worker_id, new, j.at_risk)
@@ -190,10 +204,16 @@ def apply_plan(
     events: list[NewEvent] = []
     expect: dict[str, int] = {}
     assigned = unassigned = at_risk = 0
+    why = Reasons(
+        workers=snap.workers,
+        dispatched={w.id for w in tp.workers},
+        busy={wid for wid, stops in r.routes.items() if stops},
+        now=now,
+    )
     changes: list[tuple[Order | Job, tuple[Order | Job, str | None, int, int]]] = [
-        (o, _order_change(o, r, now, settings)) for o in tp.orders
+        (o, _order_change(o, r, now, settings, why)) for o in tp.orders
     ]
-    changes += [(j, _job_change(j, r, now)) for j in tp.jobs]
+    changes += [(j, _job_change(j, r, now, why)) for j in tp.jobs]
     for old, (new, kind, a, u) in changes:
         assigned, unassigned = assigned + a, unassigned + u
         if new != old:

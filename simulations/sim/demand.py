@@ -10,6 +10,7 @@ seed, so adding them left every other draw of a seed unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,8 +18,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 import geo
+from dispatch.community import CommunitySpec
 from dispatch.errors import InvalidInput
-from dispatch.model import LatLng, Priority, ServiceType, Vehicle, WorkerKind
+from dispatch.model import DEFAULT_SKILLS, LatLng, Priority, ServiceType, Vehicle, WorkerKind
 from simulations.sim.recorded import RecordedDemand
 from simulations.sim.scenario import Peak, Scenario
 from simulations.sim.world import (
@@ -176,7 +178,7 @@ def build_world(scenario: Scenario, seed: int, recorded: RecordedDemand | None =
     workers = _workers(rng, s, center, horizon, end)
     return World(
         name=s.name,
-        community=s.community.spec(),
+        community=_with_skills(s.community.spec(), workers),
         t0=t0,
         horizon_s=horizon,
         end_s=end,
@@ -198,6 +200,13 @@ def build_world(scenario: Scenario, seed: int, recorded: RecordedDemand | None =
         tick_when_idle=s.simulation.tick_when_idle,
         economics=Economics(**s.economics.model_dump()),
     )
+
+
+def _with_skills(spec: CommunitySpec, workers: Sequence[WorkerPlan]) -> CommunitySpec:
+    """The community's catalogue: the product's home services and every skill its
+    technicians bring (a scenario may name skills of its own)."""
+    brought = frozenset(k for w in workers for k in w.skills)
+    return dataclasses.replace(spec, skills=DEFAULT_SKILLS | brought)
 
 
 def _jobs(
