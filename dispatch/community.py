@@ -50,7 +50,7 @@ class Range:
 
 #: Limits of every numeric field of a community.
 COMMUNITY_LIMITS: dict[str, Range] = {
-    "radius_m": Range(100, 20_000),
+    "radius_m": Range(100, 30_000),  # up to a city-wide service zone, 60 km across
     "h3_resolution": Range(6, 11),
     "delivery_sla_min": Range(0, 24 * 60, low_open=True),
     "emergency_sla_min": Range(0, 24 * 60, low_open=True),

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 import geo
-from dispatch.community import CommunitySpec
+from dispatch.community import COMMUNITY_LIMITS, CommunitySpec
 from dispatch.model import LatLng, ServiceType, Vehicle, WorkerKind
 from dispatch.settings import EngineSettings
 from simulations.mdrp.instance import MdrpFormatError, MdrpInstance
@@ -90,6 +90,13 @@ class MdrpTravel:
         return self._d(a, b)
 
 
+def _resolution(radius_m: float) -> int:
+    """A grid fine enough for surge cells, coarse enough for a city: about 1 000-5 000 cells."""
+    if radius_m <= 5_000:
+        return 9
+    return 8 if radius_m <= 15_000 else 7
+
+
 def mdrp_world(
     inst: MdrpInstance,
     *,
@@ -110,8 +117,12 @@ def mdrp_world(
     arr = np.array(pts, dtype=float)
     cx, cy = (float(v) for v in np.round(arr.mean(axis=0)))
     radius = float(np.sqrt(((arr - [cx, cy]) ** 2).sum(axis=1)).max()) + 500.0
-    if radius > 20_000:
-        raise MdrpFormatError(f"{inst.name}: points spread over {radius:.0f} m, more than 20 km")
+    limit = COMMUNITY_LIMITS["radius_m"].high
+    if radius > limit:
+        raise MdrpFormatError(
+            f"{inst.name}: points lie up to {radius:.0f} m from their centre, "
+            f"more than a service zone's {limit:.0f} m"
+        )
     plane = Plane(cx, cy)
     merchant_ids = sorted(inst.restaurants)
     index = {r: i for i, r in enumerate(merchant_ids)}
@@ -152,7 +163,7 @@ def mdrp_world(
             name=f"MDRP {inst.name}",
             center=ANCHOR,
             radius_m=radius,
-            h3_resolution=9 if radius <= 5000 else 8,
+            h3_resolution=_resolution(radius),
             delivery_sla_min=inst.target_min - inst.dropoff_service_min / 2.0,
             dispatch_interval_s=60.0,
             solver_budget_s=solver_budget_s,

@@ -52,4 +52,4 @@ def test_ids_are_bounded(cid: str) -> None:
 def test_pydantic_bounds_mirror_the_limits() -> None:
     """The edge's schema bounds come from the same table (open low ends become gt)."""
     assert COMMUNITY_LIMITS["solver_budget_s"].pydantic() == {"gt": 0, "le": 60}
-    assert COMMUNITY_LIMITS["radius_m"].pydantic() == {"ge": 100, "le": 20_000}
+    assert COMMUNITY_LIMITS["radius_m"].pydantic() == {"ge": 100, "le": 30_000}

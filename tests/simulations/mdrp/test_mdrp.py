@@ -135,3 +135,42 @@ def test_checker_catches_broken_solutions(instance_dir: Path, tmp_path: Path) ->
     (sol / ORDERS).write_text("\n".join([rows[0], " ".join(first_order), *rows[2:]]) + "\n")
     assert any("door" in v for v in check(inst, sol).violations)
     assert check_main([str(instance_dir), str(sol)]) == 1
+
+
+def _spread(folder: Path, factor: int) -> Path:
+    """The tiny instance with every coordinate ``factor`` times further out."""
+    for name, columns in (("restaurants.txt", (1, 2)), ("orders.txt", (1, 2))):
+        lines = (folder / name).read_text().splitlines()
+        rows = [line.split("\t") for line in lines[1:]]
+        for row in rows:
+            for c in columns:
+                row[c] = str(int(row[c]) * factor)
+        (folder / name).write_text("\n".join([lines[0], *("\t".join(r) for r in rows)]) + "\n")
+    lines = (folder / "couriers.txt").read_text().splitlines()
+    rows = [line.split("\t") for line in lines[1:]]
+    for row in rows:
+        row[1], row[2] = str(int(row[1]) * factor), str(int(row[2]) * factor)
+        row[4] = "1400"  # long enough shifts to cross the city
+    (folder / "couriers.txt").write_text(
+        "\n".join([lines[0], *("\t".join(r) for r in rows)]) + "\n"
+    )
+    return folder
+
+
+def test_a_city_wide_day_replays_feasibly(instance_dir: Path, tmp_path: Path) -> None:
+    """Points up to ~25 km from their centre (a 50 km city) replay, FEASIBLE by the checker."""
+    city = _spread(instance_dir, 16)
+    out = run(
+        SimulationOptions(
+            policy="optimizer", mdrp=city, mdrp_solution=tmp_path / "sol", solver_budget_s=0.3
+        )
+    )
+    assert out.mdrp is not None
+    report = check(read_instance(city), tmp_path / "sol")
+    assert report.feasible, report.violations
+    assert out.mdrp["orders_delivered"] >= 10
+
+
+def test_points_beyond_a_service_zone_are_refused(instance_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(MdrpFormatError, match="service zone"):
+        run(SimulationOptions(policy="nearest-idle", mdrp=_spread(instance_dir, 40)))
