@@ -25,11 +25,17 @@ from starlette.routing import Match
 from dispatch.errors import (
     Conflict,
     DispatchError,
+    HoldsOpenWork,
     Infeasible,
     InvalidInput,
     NotFound,
     OutsideGeofence,
+    QuoteExpired,
+    QuoteMismatch,
+    QuoteUsed,
+    Retired,
     StoreUnavailable,
+    UnknownQuote,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,12 @@ MEDIA_TYPE = "application/problem+json"
 # Most specific first.
 _DOMAIN: list[tuple[type[DispatchError], int, str]] = [
     (OutsideGeofence, 422, "outside_geofence"),
+    (UnknownQuote, 422, "quote_unknown"),
+    (QuoteMismatch, 422, "quote_mismatch"),
+    (QuoteExpired, 409, "quote_expired"),
+    (QuoteUsed, 409, "quote_used"),
+    (Retired, 409, "retired"),
+    (HoldsOpenWork, 409, "open_work"),
     (InvalidInput, 422, "invalid_input"),
     (Infeasible, 422, "infeasible"),
     (NotFound, 404, "not_found"),
@@ -220,7 +232,8 @@ _DESCRIPTIONS = {
     401: "Missing or invalid API key (with a WWW-Authenticate challenge)",
     403: "The key lacks the route's role, or may not act for this worker",
     404: "Unknown community, worker, order or job",
-    409: "Illegal state transition, or an Idempotency-Key reused with another body",
+    409: "Illegal state transition, an Idempotency-Key reused with another body, an expired "
+    "or used quote, or a retired worker or community (or one that still has open work)",
     413: "Request body larger than the limit",
     422: "Invalid fields (errors[]), or a point outside the community",
     503: "The state store is unavailable",

@@ -25,12 +25,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from dispatch.ops import AlertThresholds
 from dispatch.policies import POLICIES
 from dispatch.settings import EngineSettings
 from solver import RoutingParams
 
 ENV_PREFIX = "DISPATCH_"
 SETTINGS_FILE_ENV = f"{ENV_PREFIX}SETTINGS_FILE"
+TILE_PARTS = ("{z}", "{x}", "{y}")
 
 
 class ApiSettings(BaseSettings):
@@ -101,6 +103,16 @@ class ApiSettings(BaseSettings):
     instance_id: str = Field(
         default="", max_length=64, description="This process's name as a dispatcher."
     )
+    # ---- the ops console (README: Ops console) ----
+    ops_tile_url: str = Field(
+        default="",
+        max_length=500,
+        description="Raster tiles drawn under the ops console's map: an http(s) URL template "
+        "with {z}, {x} and {y} (empty: no basemap, the console works offline).",
+    )
+    alerts: AlertThresholds = Field(
+        default=AlertThresholds(), description="When the ops console's alerts fire."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     settings_file: FilePath | None = Field(
         default=None,
@@ -123,7 +135,16 @@ class ApiSettings(BaseSettings):
             )
         return name
 
-    @field_validator("engine", "solver", mode="before")
+    @field_validator("ops_tile_url")
+    @classmethod
+    def _tile_template(cls, url: str) -> str:
+        if url and not (
+            url.startswith(("http://", "https://")) and all(p in url for p in TILE_PARTS)
+        ):
+            raise ValueError("must be an http(s) URL template containing {z}, {x} and {y}")
+        return url
+
+    @field_validator("engine", "solver", "alerts", mode="before")
     @classmethod
     def _over_server_defaults(cls, value: Any, info: ValidationInfo) -> Any:
         """Fields given as a mapping (environment, file) land on the server's default.

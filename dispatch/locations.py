@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 import geo
-from dispatch.errors import InvalidInput, NotFound, OutsideGeofence
+from dispatch.errors import InvalidInput, NotFound, OutsideGeofence, Retired
 from dispatch.fences import FenceCache
+from dispatch.model import WorkerStatus
 from dispatch.requests import LocationBatchResult, LocationUpdate
 from dispatch.settings import EngineSettings
 from dispatch.store.base import PositionState, Store
@@ -24,6 +25,7 @@ __all__ = ["apply_locations", "raise_first_error"]
 
 _UNKNOWN = "unknown worker"
 _OUTSIDE = "is outside community"
+_RETIRED = "is retired"
 
 
 def raise_first_error(result: LocationBatchResult) -> None:
@@ -35,6 +37,8 @@ def raise_first_error(result: LocationBatchResult) -> None:
         raise NotFound(message)
     if _OUTSIDE in message:
         raise OutsideGeofence(message)
+    if message.endswith(_RETIRED):
+        raise Retired(message)
     raise InvalidInput(message)
 
 
@@ -44,6 +48,8 @@ def _check(u: LocationUpdate, now: float, settings: EngineSettings) -> str | Non
         geo.validate_latlng(u.lat, u.lng)
     except geo.InvalidInput as exc:
         return str(exc)
+    if u.status == WorkerStatus.RETIRED:
+        return "status retired is set by retiring the worker, not reported"
     ts = now if u.ts is None else u.ts
     if not math.isfinite(ts) or ts > now + settings.max_future_skew_s:
         return "timestamp is too far in the future"
@@ -65,6 +71,8 @@ def apply_locations(
     by_community: dict[str, list[int]] = {}
     for i, (u, w) in enumerate(zip(updates, workers, strict=True)):
         problem = f"{_UNKNOWN} {u.worker_id}" if w is None else _check(u, now, settings)
+        if w is not None and w.status == WorkerStatus.RETIRED:
+            problem = f"worker {u.worker_id} {_RETIRED}"
         if problem is not None or w is None:
             errors.append((i, u.worker_id, str(problem)))
             continue

@@ -230,4 +230,12 @@ class Pricer:
             matrices=self.matrices,
             fallback_s=ctx.community.delivery_sla_s,
         )
-        return Quote(eta, pb.base, pb.multiplier, pb.total, pb.rule_version, dict(pb.explanation))
+        return Quote(
+            eta,
+            pb.base,
+            pb.multiplier,
+            pb.total,
+            pb.rule_version,
+            dict(pb.explanation),
+            currency=pb.currency,
+        )

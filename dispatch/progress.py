@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from dispatch.arrivals import ARRIVALS, arrival_stamp, check_proof
 from dispatch.clock import Clock
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.events import new_event
@@ -82,14 +83,31 @@ class Progress:
         check_job_transition(j.id, j.state, JobState.CANCELLED)
         return self._save(j, JobState.CANCELLED, {"closed_at": self.clock.now()}, "cancelled")
 
-    def order_event(self, order_id: str, type: str, worker_id: str) -> Order:
-        """A courier reports picked_up, delivered or failed for an order it carries."""
+    def order_event(
+        self, order_id: str, type: str, worker_id: str, proof_ref: str | None = None
+    ) -> Order:
+        """A courier reports picked_up, delivered (with an optional proof reference) or
+        failed for an order it carries, or an arrival (``dispatch.arrivals``)."""
+        if type in ARRIVALS:
+            return self._arrive(order_id, type, worker_id)
+        check_proof(type, proof_ref)
         target = _target(ORDER_EVENTS, "order", type)
         o = self.order(order_id)
         self._check_assignee("order", o, worker_id)
         check_order_transition(o.id, o.state, target)
-        stamp = _ORDER_STAMP.get(target, "closed_at")
-        return self._save(o, target, {stamp: self.clock.now()}, target.value)
+        stamps: dict[str, Any] = {_ORDER_STAMP.get(target, "closed_at"): self.clock.now()}
+        if proof_ref is not None:
+            stamps["proof_ref"] = proof_ref
+        return self._save(o, target, stamps, target.value)
+
+    def _arrive(self, order_id: str, report: str, worker_id: str) -> Order:
+        """Stamp an arrival once; the state stays."""
+        o = self.order(order_id)
+        self._check_assignee("order", o, worker_id)
+        stamp = arrival_stamp(o, report)
+        if stamp is None:
+            return o
+        return self._save(o, o.state, {stamp: self.clock.now()}, report)
 
     def job_event(self, job_id: str, type: str, worker_id: str) -> Job:
         """A technician reports started, arrived, completed or failed."""

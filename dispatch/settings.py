@@ -31,6 +31,7 @@ class EngineSettings:
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     surge_refresh_s: quotes read a community's surge field and worker index computed at
         most this long ago (recomputing them reads every open record of the community).
+    quote_ttl_s: how long a quote's price holds for the order or job that names it.
     """
 
     location_staleness_s: float = 60.0
@@ -51,6 +52,7 @@ class EngineSettings:
     dropoff_service_s: int = 60
     candidates_per_order: int = 25
     surge_refresh_s: float = 5.0
+    quote_ttl_s: float = 120.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -60,6 +62,7 @@ class EngineSettings:
             "lease_ttl_s",
             "idempotency_ttl_s",
             "surge_refresh_s",
+            "quote_ttl_s",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):

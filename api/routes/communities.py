@@ -29,6 +29,13 @@ def get_community(community_id: Id, engine: EngineDep, _: AnyRole) -> CommunityO
     return CommunityOut.of(engine.get_community(community_id))
 
 
+@router.post("/{community_id}/retire", responses=responses(404, 409))
+def retire_community(community_id: Id, engine: EngineDep, _: Ops) -> CommunityOut:
+    """Retire a community for good: no more quotes, orders, jobs or workers (409 while it
+    has open orders or jobs or workers that are not retired); retiring again returns it."""
+    return CommunityOut.of(engine.retire_community(community_id))
+
+
 @router.get("/{community_id}/workers", responses=responses(404))
 def list_workers(community_id: Id, engine: EngineDep, _: Ops) -> list[WorkerOut]:
     """The community's workers with their last positions."""

@@ -66,9 +66,12 @@ async def order_event(
     svc: ServicesDep,
     who: CourierApp,
 ) -> OrderOut:
-    """The courier reports picked_up, delivered or failed (409: illegal transition)."""
+    """The courier reports arrived_at_pickup, picked_up, arrived_at_dropoff, delivered (with
+    an optional ``proof_ref``) or failed (409: illegal transition; arrivals change no state)."""
     check_worker(who, body.worker_id)
-    order = await svc.call(svc.engine.order_event, order_id, body.type, body.worker_id)
+    order = await svc.call(
+        svc.engine.order_event, order_id, body.type, body.worker_id, body.proof_ref
+    )
     if body.type == "delivered":
         svc.metrics.observe_delivery(order)
     return OrderOut.of(order)

@@ -21,7 +21,7 @@ def put_worker(worker_id: Id, body: WorkerIn, engine: EngineDep, _: Ops) -> Work
 
 @router.get("/{worker_id}", responses=responses(404))
 def get_worker(worker_id: Id, engine: EngineDep, who: CourierOrOps) -> WorkerOut:
-    """The worker with its last position."""
+    """The worker with its last position; ``busy`` while it carries open work."""
     if "ops" not in who.roles:
         check_worker(who, worker_id)
     return WorkerOut.of(engine.get_worker(worker_id))
@@ -40,6 +40,13 @@ def post_location(
         raise
     metrics.observe_locations(1, 0)
     return WorkerOut.of(worker)
+
+
+@router.post("/{worker_id}/retire", responses=responses(404, 409))
+def retire_worker(worker_id: Id, engine: EngineDep, _: Ops) -> WorkerOut:
+    """Retire a worker for good: no more dispatch or positions (409 while it carries
+    open work); retiring again returns it."""
+    return WorkerOut.of(engine.retire_worker(worker_id))
 
 
 @router.get("/{worker_id}/route", responses=responses(404))

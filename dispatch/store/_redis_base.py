@@ -67,7 +67,8 @@ def _merge(worker: Worker, pos: str | None) -> Worker:
         position=None if lat is None or lng is None else LatLng(lat, lng),
         position_ts=ts,
         cell=cell,
-        status=WorkerStatus(status),
+        # retiring is final: a position written in a race cannot bring the worker back
+        status=worker.status if worker.status == WorkerStatus.RETIRED else WorkerStatus(status),
     )
 
 
