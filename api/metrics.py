@@ -10,7 +10,7 @@ folded into ``other``. Worker, order and job ids never become labels.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from dispatch.engine import Engine
 from dispatch.errors import DispatchError
 from dispatch.model import Order
+from dispatch.ops import ALERT_KINDS, Alert
 from dispatch.requests import TickResult
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,17 @@ class Metrics:
             ["community"],
             registry=r,
         )
+        self.alerts_active = Gauge(
+            "dispatch_alerts_active",
+            "Communities with an ops alert raised, by kind (see dispatch.ops.alerts)",
+            ["kind"],
+            registry=r,
+        )
+        self.alerts_raised = Counter(
+            "dispatch_alerts_raised_total", "Ops alerts raised, by kind", ["kind"], registry=r
+        )
+        for kind in ALERT_KINDS:
+            self.alerts_active.labels(kind).set(0)
         r.register(_OpenWork(engine))
         r.register(_DispatcherAge(dispatcher_age))
         self._communities: set[str] = set()
@@ -204,6 +216,13 @@ class Metrics:
             else:
                 self._communities.add(community_id)
         self.surge.labels(community_id).set(multiplier)
+
+    def observe_alerts(self, raised: Sequence[Alert], active: Mapping[str, int]) -> None:
+        """Alerts just raised, and how many communities have each kind raised now."""
+        for alert in raised:
+            self.alerts_raised.labels(alert.kind).inc()
+        for kind, n in active.items():
+            self.alerts_active.labels(kind).set(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
 from api.changes import Changes
 from api.metrics import Metrics
 from dispatch.engine import Engine
+from dispatch.ops import AlertChange, OpsConsole
 from dispatch.requests import TickResult
 from dispatch.ticking import MemoryTickQueue, TickQueue, TickWorker
 
@@ -28,7 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class MetricsObserver:
-    """Counts a worker's outcomes in the app's metrics and wakes waiters after a commit."""
+    """Counts a worker's outcomes in the app's metrics and wakes waiters after a commit;
+    with ``ops``, re-evaluates the community's alerts after each tick (in the worker's
+    thread, off the request path) and counts them in the metrics too."""
 
     def __init__(
         self,
@@ -36,17 +40,34 @@ class MetricsObserver:
         changes: Changes | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         routes: Changes | None = None,
+        ops: OpsConsole | None = None,
     ) -> None:
         self.metrics = metrics
         self.changes = changes
         self.routes = routes
         self.loop = loop
+        self.ops = ops
+
+    def _alerts(self, community_id: str, evaluate: Callable[[], AlertChange | None]) -> None:
+        """Run one alert evaluation; a failure is logged, never the worker's problem."""
+        if self.ops is None:
+            return
+        try:
+            change = evaluate()
+        except Exception as exc:
+            log.warning("alerts of %s not evaluated: %s", community_id, exc)
+            return
+        if change is not None:
+            self.metrics.observe_alerts(change.raised, self.ops.book.active_counts())
 
     def started(self, community_id: str, delay_s: float) -> None:
         self.metrics.tick_start_delay.observe(delay_s)
 
     def ticked(self, result: TickResult) -> None:
         self.metrics.observe_tick(result)
+        if self.ops is not None:
+            ops = self.ops
+            self._alerts(result.community_id, lambda: ops.after_tick(result))
         if self.loop is None or self.loop.is_closed():
             return
         for waiters in (self.changes, self.routes):
@@ -55,6 +76,9 @@ class MetricsObserver:
 
     def tick_failed(self, community_id: str, error: BaseException) -> None:
         self.metrics.ticks.labels("failed").inc()
+        if self.ops is not None:
+            ops = self.ops
+            self._alerts(community_id, lambda: ops.tick_failed(community_id, error))
 
     def lease_busy(self, community_id: str) -> None:
         self.metrics.ticks.labels("lease_busy").inc()
@@ -83,13 +107,14 @@ class Ticker:
         queue: TickQueue | None = None,
         concurrency: int = 1,
         route_changes: Changes | None = None,
+        ops: OpsConsole | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.changes = changes
         self.owner = owner
         self.route_changes = route_changes
-        self.observer = MetricsObserver(metrics, changes, routes=route_changes)
+        self.observer = MetricsObserver(metrics, changes, routes=route_changes, ops=ops)
         self.worker = TickWorker(
             engine,
             queue or MemoryTickQueue(reclaim_idle_s=max(engine.settings.lease_ttl_s, 1.0)),

@@ -1,0 +1,201 @@
+"""dispatch.ops: worker statuses, live routes, KPI arithmetic and the alert rules."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dispatch.model import (
+    Community,
+    LatLng,
+    Order,
+    OrderState,
+    Plan,
+    PlannedStop,
+    Price,
+    StopKind,
+    Worker,
+    WorkerKind,
+    WorkerStatus,
+)
+from dispatch.ops import (
+    AlertBook,
+    AlertThresholds,
+    Kpis,
+    TickHealth,
+    build_view,
+    evaluate,
+    live_routes,
+    percentile,
+)
+from dispatch.surge import SurgeSnapshot
+
+NOW = 1_767_225_600.0
+HERE = LatLng(31.23, 121.47)
+CELL = 0x8928308280FFFFF
+
+
+def _order(oid: str, state: OrderState, worker: str | None, at_risk: bool = False) -> Order:
+    return Order(
+        oid,
+        "c1",
+        HERE,
+        HERE,
+        NOW,
+        NOW,
+        NOW + 1800,
+        Price(10, 1, 10, 1),
+        state=state,
+        worker_id=worker,
+        at_risk=at_risk,
+    )
+
+
+def _worker(
+    wid: str, fix_age: float | None, status: WorkerStatus = WorkerStatus.AVAILABLE
+) -> Worker:
+    ts = None if fix_age is None else NOW - fix_age
+    return Worker(wid, WorkerKind.COURIER, "c1", status=status, position=HERE, position_ts=ts)
+
+
+def _stop(kind: StopKind, oid: str) -> PlannedStop:
+    return PlannedStop(kind, oid, HERE, NOW + 60, NOW + 120)
+
+
+def test_live_routes_drop_closed_moved_and_picked_up_work() -> None:
+    """A pickup already made, work now on another worker, and closed work leave the route."""
+    plan = Plan(
+        "c1",
+        3,
+        NOW,
+        {
+            "w1": (
+                _stop(StopKind.PICKUP, "a"),
+                _stop(StopKind.DROPOFF, "a"),
+                _stop(StopKind.DROPOFF, "gone"),
+            ),
+            "w2": (_stop(StopKind.PICKUP, "b"),),
+        },
+    )
+    orders = [_order("a", OrderState.PICKED_UP, "w1"), _order("b", OrderState.ASSIGNED, "w3")]
+    routes = live_routes(plan, orders, [])
+    assert routes == {"w1": (_stop(StopKind.DROPOFF, "a"),)}
+    assert live_routes(None, orders, []) == {}
+
+
+def test_worker_statuses_and_kpis() -> None:
+    """Idle, busy (stops), stale (old fix or none), offline (off or on break) and the tiles."""
+    workers = [
+        _worker("idle", 5),
+        _worker("busy", 5),
+        _worker("old", 61),
+        _worker("never", None),
+        _worker("off", 5, WorkerStatus.OFFLINE),
+        _worker("break", 5, WorkerStatus.ON_BREAK),
+    ]
+    orders = [
+        _order("a", OrderState.ASSIGNED, "busy", at_risk=True),
+        _order("b", OrderState.PENDING, None),
+    ]
+    plan = Plan("c1", 1, NOW, {"busy": (_stop(StopKind.PICKUP, "a"),)})
+    surge = SurgeSnapshot("c1", NOW, 4, {})
+    community = Community("c1", "Riverside", HERE)
+    view = build_view(community, [HERE], [CELL], orders, [], workers, plan, surge, [], NOW, 60.0)
+    status = {w.id: w.status for w in view.workers}
+    assert status == {
+        "idle": "idle",
+        "busy": "busy",
+        "old": "stale",
+        "never": "stale",
+        "off": "offline",
+        "break": "offline",
+    }
+    k = view.kpis
+    assert (k.open_orders, k.at_risk, k.couriers_online, k.couriers_busy) == (2, 1, 2, 1)
+    assert (k.stale_workers, k.workers_on_shift, k.mean_surge) == (2, 4, 1.0)
+    assert k.on_time_share is None and k.click_to_door_p90_s is None
+    assert [c.cell for c in view.cells] == [CELL] and len(view.cells[0].boundary) == 6
+    assert view.rule_version == 4
+
+
+def test_percentile_is_nearest_rank() -> None:
+    """p90 of 1..10 is 9, of one value that value, of nothing None."""
+    assert percentile([float(x) for x in range(10, 0, -1)], 90) == 9.0
+    assert percentile([7.0], 90) == 7.0
+    assert percentile([], 90) is None
+
+
+def _kpis(**kw: object) -> Kpis:
+    base = Kpis(
+        open_orders=10,
+        open_jobs=0,
+        at_risk=0,
+        delivered_last_hour=0,
+        on_time_share=None,
+        click_to_door_p90_s=None,
+        couriers_online=5,
+        couriers_busy=2,
+        technicians_online=0,
+        stale_workers=0,
+        workers_on_shift=5,
+        mean_surge=1.0,
+    )
+    return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
+
+
+T = AlertThresholds()
+
+
+def test_quiet_communities_raise_nothing() -> None:
+    """Good numbers, or too few deliveries to judge, raise no alert."""
+    assert evaluate(_kpis(), TickHealth(), T) == ()
+    assert evaluate(_kpis(delivered_last_hour=4, on_time_share=0.0), TickHealth(), T) == ()
+    assert evaluate(_kpis(delivered_last_hour=9, on_time_share=0.9), TickHealth(), T) == ()
+
+
+def test_each_rule_fires_past_its_threshold() -> None:
+    """on-time share, at-risk spike, stale share, failing ticks and ticks over budget."""
+    k = _kpis(
+        delivered_last_hour=10, on_time_share=0.8, at_risk=3, stale_workers=3, workers_on_shift=8
+    )
+    health = TickHealth(consecutive_failures=2, last_error="boom", last_duration_s=3.1, budget_s=2)
+    kinds = [(a.kind, a.severity) for a in evaluate(k, health, T)]
+    assert kinds == [
+        ("on_time_low", "warning"),
+        ("at_risk_spike", "warning"),
+        ("stale_workers", "warning"),
+        ("tick_failing", "critical"),
+        ("tick_over_budget", "warning"),
+    ]
+    # just under each threshold: nothing
+    k = _kpis(
+        delivered_last_hour=10, on_time_share=0.85, at_risk=2, stale_workers=3, workers_on_shift=10
+    )
+    health = TickHealth(consecutive_failures=1, last_duration_s=3.0, budget_s=2)
+    assert evaluate(k, health, T) == ()
+
+
+def test_the_book_reports_changes_only() -> None:
+    """A held alert is raised once; it clears when it no longer holds."""
+    book = AlertBook()
+    (alert,) = evaluate(_kpis(at_risk=5), TickHealth(), T)
+    assert book.update("c1", (alert,)) == ([alert], [])
+    assert book.update("c1", (alert,)) == ([], [])
+    assert book.active_counts()["at_risk_spike"] == 1
+    assert book.update("c1", ()) == ([], ["at_risk_spike"])
+    book.tick_failed("c1", "x")
+    book.tick_failed("c1", "y")
+    assert book.health("c1").consecutive_failures == 2
+    book.tick_done("c1", 1.0, 2.0)
+    assert book.health("c1") == TickHealth(0, None, 1.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"on_time_below": 1.2}, {"at_risk_min": 0}, {"tick_over_budget_ratio": 0.5}],
+)
+def test_thresholds_check_themselves(bad: dict[str, float]) -> None:
+    """Out-of-range thresholds are refused when made."""
+    with pytest.raises(ValueError):
+        AlertThresholds(**bad)  # type: ignore[arg-type]
