@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.auth import Authenticator, load_keys
@@ -36,11 +37,13 @@ from api.routes import (
     orders,
     quotes,
     surge,
+    webhooks,
     workers,
 )
 from api.settings import ApiSettings
 from api.strict_query import strict_query
 from api.ticker import Ticker
+from api.webhooks_runtime import WebhookRunner, build_dispatcher, webhooks_of
 from dispatch import Engine, MemoryStore, WallClock
 from dispatch.clock import Clock
 from dispatch.ops import OpsConsole
@@ -174,6 +177,11 @@ def create_app(
         if ticker is not None:
             ticker.start()
         app.state.ticker = ticker
+        runner: WebhookRunner | None = None
+        if ticker is not None:  # webhooks go out wherever ticks run, in a thread of their own
+            hooks = webhooks_of(app)
+            runner = WebhookRunner(build_dispatcher(cfg, hooks.feed, hooks.store, hooks.clock))
+            runner.start()
         retention = Retention(cfg.events_retention_s, cfg.events_retention_count)
         janitor = Janitor(lambda: app.state.engine, retention, cfg.maintenance_every_s)
         janitor.start()
@@ -183,6 +191,8 @@ def create_app(
         finally:
             await janitor.stop()
             app.state.gate = None
+            if runner is not None:
+                await run_in_threadpool(runner.stop)
             if ticker is not None:
                 await ticker.stop()
             close: Any = getattr(built, "close", None)
@@ -216,6 +226,7 @@ def create_app(
     app.state.owner = owner
     app.state.gate = None  # api.gate builds it on first use (the store may not exist yet)
     app.state.janitor = None
+    app.state.webhooks = None  # api.webhooks_runtime builds it on first use
     problems.install(app)
     # The hot paths first: a request is matched against the routes in this order.
     hot_first = (
@@ -228,6 +239,7 @@ def create_app(
         events,
         communities,
         surge,
+        webhooks,
         health,
         ops,
         docs,

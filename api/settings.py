@@ -103,6 +103,17 @@ class ApiSettings(BaseSettings):
     instance_id: str = Field(
         default="", max_length=64, description="This process's name as a dispatcher."
     )
+    # ---- webhooks (README: Webhooks) ----
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Webhooks may target private, loopback and link-local addresses.",
+    )
+    webhooks_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, allow_inf_nan=False, description="Timeout of a webhook send."
+    )
+    webhooks_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Webhook sends a dispatcher runs at once."
+    )
     # ---- the ops console (README: Ops console) ----
     ops_tile_url: str = Field(
         default="",

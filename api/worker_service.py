@@ -22,10 +22,12 @@ from api.metrics import Metrics
 from api.problems import MEDIA_TYPE, problem_bytes
 from api.settings import ApiSettings
 from api.ticker import MetricsObserver
+from api.webhooks_runtime import WebhookRunner, build_dispatcher
 from dispatch import WallClock
 from dispatch.store.redis import RedisStore
 from dispatch.ticking import TickWorker
 from dispatch.ticking.redis_queue import RedisTickQueue
+from dispatch.webhooks import webhook_store_for
 
 __all__ = ["available_cores", "run_worker", "solver_processes"]
 
@@ -125,9 +127,14 @@ def run_worker(
         params.workers,
         engine.policy.name,
     )
+    # Webhooks go out beside the ticks, in a thread of their own.
+    hooks = build_dispatcher(cfg, store, webhook_store_for(store), engine.clock)
+    runner = WebhookRunner(hooks, name=f"{name}-webhooks")
+    runner.start()
     try:
         worker.run(stop)
     finally:
+        runner.stop()
         if server is not None:
             server.shutdown()
             server.server_close()
