@@ -105,12 +105,33 @@ class Authenticator:
 
     def from_connection(self, conn: HTTPConnection, *, query_token: bool = False) -> Principal:
         """The caller of a request, or of a WebSocket (which may also use ``?token=``)."""
-        scheme, _, token = conn.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer":
-            token = ""
-        if not token and query_token:
-            token = conn.query_params.get("token", "")
-        return self.resolve(token.strip() or None)
+        return self.resolve(connection_token(conn, query_token=query_token))
+
+
+#: A WebSocket subprotocol carrying the key (browsers cannot set headers on sockets).
+BEARER_PROTOCOL = "bearer."
+
+
+def offered_protocols(conn: HTTPConnection) -> list[str]:
+    """The subprotocols a WebSocket client offered, in order."""
+    raw = conn.headers.get("sec-websocket-protocol", "")
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def connection_token(conn: HTTPConnection, *, query_token: bool = False) -> str | None:
+    """The key of a request: ``Authorization: Bearer``; for WebSockets also a
+    ``bearer.<key>`` subprotocol, or ``?token=`` (kept for old clients; redacted in logs)."""
+    scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        token = ""
+    if not token and conn.scope["type"] == "websocket":
+        for offered in offered_protocols(conn):
+            if offered.startswith(BEARER_PROTOCOL):
+                token = offered.removeprefix(BEARER_PROTOCOL)
+                break
+    if not token and query_token:
+        token = conn.query_params.get("token", "")
+    return token.strip() or None
 
 
 def check_role(principal: Principal, roles: frozenset[str]) -> None:

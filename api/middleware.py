@@ -1,4 +1,4 @@
-"""ASGI middleware: a body-size limit answered with 413, and per-request context.
+"""ASGI middleware: a body-size limit (413) and timeout (408), and per-request context.
 
 ``BodyLimit`` counts bytes as they arrive (a ``Content-Length`` over the limit is
 refused at once; chunked bodies are counted chunk by chunk) and answers a
@@ -9,6 +9,7 @@ line, samples latency by route template, and wakes feed waiters after changes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -43,11 +44,15 @@ _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    payload = problem_bytes(413, f"the request body exceeds {limit} bytes")
+    await _send_problem(send, 413, f"the request body exceeds {limit} bytes")
+
+
+async def _send_problem(send: Send, status: int, detail: str) -> None:
+    payload = problem_bytes(status, detail)
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", MEDIA_TYPE.encode()),
                 (b"content-length", str(len(payload)).encode()),
@@ -59,11 +64,14 @@ async def _send_413(send: Send, limit: int) -> None:
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes, by header or while streaming (chunked too)."""
+    """Refuse bodies over ``limit`` bytes, by header or while streaming (chunked too),
+    and bodies not complete within ``timeout_s`` (408: uvicorn has no body timeout,
+    and a client trickling a body would hold a connection and a task forever)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,8 +85,15 @@ class BodyLimit:
         # the 413 goes out before the app sees a byte, and nothing half-read is acted on.
         chunks: list[Message] = []
         seen = 0
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout_s is None else loop.time() + self.timeout_s
         while True:
-            message = await receive()
+            try:
+                left = None if deadline is None else max(0.0, deadline - loop.time())
+                message = await asyncio.wait_for(receive(), left)
+            except TimeoutError:
+                await _send_problem(send, 408, f"the body was not sent within {self.timeout_s:g} s")
+                return
             chunks.append(message)
             if message["type"] != "http.request":
                 break

@@ -63,11 +63,19 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
+    410: "gone",
     413: "content_too_large",
     422: "validation_error",
+    429: "too_many_requests",
+    431: "headers_too_large",
     503: "unavailable",
 }
+#: Error lists are capped: the first ones, and ``error_count`` says how many there were.
+MAX_ERRORS = 50
+#: What a 503 says: never the store's address or its client's wording (that is logged).
+UNAVAILABLE_DETAIL = "the state store is unavailable; retry later"
 
 
 class FieldError(BaseModel):
@@ -88,6 +96,7 @@ class Problem(BaseModel):
     instance: str | None = None
     code: str | None = None
     errors: list[FieldError] | None = None
+    error_count: int | None = None
 
 
 def title(status: int) -> str:
@@ -109,7 +118,9 @@ def body(
         out["instance"] = instance
     out["code"] = code or _CODES.get(status, "error")
     if errors is not None:
-        out["errors"] = errors
+        out["errors"] = errors[:MAX_ERRORS]
+        if len(errors) > MAX_ERRORS:
+            out["error_count"] = len(errors)
     return out
 
 
@@ -130,6 +141,14 @@ def problem(
 def problem_bytes(status: int, detail: str) -> bytes:
     """The encoded body, for ASGI middleware that answers before the app runs."""
     return json.dumps(body(status, detail)).encode()
+
+
+def _detail(exc: DispatchError, status: int) -> str:
+    """The error's message; a 503's is fixed (the store's address stays in the log)."""
+    if status == 503:
+        log.warning("store unavailable: %s", exc)
+        return UNAVAILABLE_DETAIL
+    return str(exc)
 
 
 def _field_errors(exc: DispatchError) -> list[dict[str, Any]] | None:
@@ -164,7 +183,7 @@ def install(app: FastAPI) -> None:
                 headers = {"Retry-After": "5"} if status == 503 else None
                 return problem(
                     status,
-                    str(exc),
+                    _detail(exc, status),
                     code=code,
                     instance=request.url.path,
                     errors=_field_errors(exc),
@@ -232,10 +251,13 @@ _DESCRIPTIONS = {
     401: "Missing or invalid API key (with a WWW-Authenticate challenge)",
     403: "The key lacks the route's role, or may not act for this worker",
     404: "Unknown community, worker, order or job",
+    408: "The request body was not sent in time",
     409: "Illegal state transition, an Idempotency-Key reused with another body, an expired "
     "or used quote, or a retired worker or community (or one that still has open work)",
+    410: "The events after this sequence number are past the retention and gone",
     413: "Request body larger than the limit",
-    422: "Invalid fields (errors[]), or a point outside the community",
+    422: "Invalid fields (errors[], the first 50, error_count), or a point outside the community",
+    429: "Rate limit, failed-authentication limit or concurrency cap reached (Retry-After)",
     503: "The state store is unavailable",
 }
 
@@ -244,7 +266,7 @@ def responses(*codes: int, auth: bool = True) -> dict[int | str, dict[str, Any]]
     """OpenAPI entries for a route's error statuses, all problem+json."""
     wanted = {400, 413, 422, 503, *codes}
     if auth:
-        wanted |= {401, 403}
+        wanted |= {401, 403, 429}
     ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
     return {
         c: {"description": _DESCRIPTIONS[c], "content": {MEDIA_TYPE: ref}} for c in sorted(wanted)

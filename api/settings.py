@@ -72,6 +72,42 @@ class ApiSettings(BaseSettings):
     feed_recheck_s: float = Field(
         default=1.0, gt=0, allow_inf_nan=False, description="Recheck period of feeds."
     )
+    # ---- limits and the edge (README: Rate limits, Event retention) ----
+    rate_limits: str = Field(
+        default="",
+        description="Per-key limits by role over the defaults: role=N/unit,... (role=none: none).",
+    )
+    auth_failure_limit: str = Field(
+        default="30/minute", description="Failed authentications allowed per client address."
+    )
+    max_waits_per_key: int = Field(
+        default=10, ge=1, le=10_000, description="Concurrent event long polls per key."
+    )
+    max_streams_per_key: int = Field(
+        default=500, ge=1, le=100_000, description="Concurrent WebSocket streams per key."
+    )
+    events_retention_s: float = Field(
+        default=7 * 86400.0, gt=0, allow_inf_nan=False, description="Events older are trimmed."
+    )
+    events_retention_count: int = Field(
+        default=1_000_000, ge=100, description="Most events kept; older ones are trimmed."
+    )
+    maintenance_every_s: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, description="How often retention is applied."
+    )
+    protect_ops_endpoints: bool = Field(
+        default=False, description="/docs, /openapi.json and /metrics need an ops key."
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, allow_inf_nan=False, description="Time to send a request's headers."
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, description="Time to send a request's body."
+    )
+    keep_alive_s: int = Field(default=5, ge=1, le=300, description="Idle keep-alive timeout.")
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, description="Largest request line and headers."
+    )
     with_worker: bool = Field(
         default=False,
         description="With the Redis store, also run a tick worker in this process "
@@ -145,6 +181,25 @@ class ApiSettings(BaseSettings):
                 f"unknown dispatch policy {name!r}; expected one of {sorted(POLICIES)}"
             )
         return name
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, spec: str) -> str:
+        from api.ratelimit import parse_rate_limits
+
+        parse_rate_limits(spec)  # raises ValueError naming the bad entry
+        return spec
+
+    @field_validator("auth_failure_limit")
+    @classmethod
+    def _auth_failure_limit(cls, spec: str) -> str:
+        import limits
+
+        try:
+            limits.parse(spec)
+        except ValueError as exc:
+            raise ValueError(f"{spec!r} is not a limit such as 30/minute") from exc
+        return spec
 
     @field_validator("ops_tile_url")
     @classmethod

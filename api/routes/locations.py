@@ -10,14 +10,17 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import check_role, check_worker
+from api.auth import check_worker, offered_protocols
 from api.deps import CourierApp, ServicesDep
-from api.problems import problem, responses
+from api.gate import gate_of
+from api.problems import UNAVAILABLE_DETAIL, problem, responses
 from api.schemas import ItemError, LocationBatchIn, LocationBatchOut, LocationIn, StopOut
 from dispatch.errors import DispatchError, NotFound, StoreUnavailable
 
 router = APIRouter(tags=["workers"])
 COURIER = frozenset({"courier-app"})
+#: The stream's own subprotocol: echoed when offered (browsers need one echoed back).
+SUBPROTOCOL = "dispatch.v1"
 
 
 @router.post("/v1/locations", responses=responses())
@@ -54,15 +57,17 @@ async def _deny(websocket: WebSocket, status: int, detail: str, headers: Any = N
 async def stream(websocket: WebSocket, worker_id: str) -> None:
     """Location messages in (``{lat, lng, ts?, status?}``), acks and route pushes out.
 
-    Auth by ``Authorization: Bearer`` or ``?token=`` (courier-app role). The server
+    Auth by ``Authorization: Bearer``, a ``bearer.<key>`` subprotocol (offered beside
+    ``dispatch.v1``, which is echoed) or ``?token=`` (courier-app role). The server
     sends ``{"type": "route", "stops": [...]}`` at once and whenever the route
     changes; each message gets ``{"type": "ack"}`` or ``{"type": "error"}``.
-    Messages over the frame limit (64 KiB) close the socket with 1009.
+    Messages over the frame limit (64 KiB) close the socket with 1009; a key past
+    its cap of open streams is refused with 429 (or closed with 1013).
     """
     app = websocket.app
     try:
-        principal = app.state.auth.from_connection(websocket, query_token=True)
-        check_role(principal, COURIER)
+        gate = gate_of(websocket)
+        principal = await gate.admit(websocket, COURIER, query_token=True)
         check_worker(principal, worker_id)
         engine = app.state.engine
         await run_in_threadpool(engine.get_worker, worker_id)
@@ -72,11 +77,22 @@ async def stream(websocket: WebSocket, worker_id: str) -> None:
     except NotFound as exc:
         await _deny(websocket, 404, str(exc))
         return
-    except StoreUnavailable as exc:
-        await _deny(websocket, 503, str(exc))
+    except StoreUnavailable:
+        await _deny(websocket, 503, UNAVAILABLE_DETAIL)
         return
-    await websocket.accept()
-    await _Session(websocket, worker_id).run()
+    with gate.streams.hold(principal.key_id) as admitted:
+        offered = offered_protocols(websocket)
+        subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
+        if not admitted:
+            detail = "too many open streams for this key"
+            if "websocket.http.response" in websocket.scope.get("extensions", {}):
+                await _deny(websocket, 429, detail, {"Retry-After": "5"})
+            else:
+                await websocket.accept(subprotocol)
+                await websocket.close(code=1013, reason=detail)
+            return
+        await websocket.accept(subprotocol)
+        await _Session(websocket, worker_id).run()
 
 
 class _Session:

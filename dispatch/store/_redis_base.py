@@ -108,7 +108,9 @@ class RedisBase:
             else:
                 self.r = redis.Redis.from_url(client, decode_responses=True, **timeouts)
             self._owned = True
+            self.url: str | None = client  # for companions that share the server (rate limits)
         else:
+            self.url = None
             if isinstance(client, redis.RedisCluster):
                 kwargs = client.get_connection_kwargs()
             else:
