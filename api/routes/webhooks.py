@@ -71,7 +71,7 @@ async def register_webhook(
     return WebhookCreatedOut.of(endpoint)
 
 
-@router.get("")
+@router.get("", responses=responses())
 async def list_webhooks(
     wh: WebhooksDep, _: OrderServiceOrOps, limit: Limit = 100, cursor: Cursor = None
 ) -> WebhookPage:
