@@ -111,7 +111,7 @@ class Engine:
             refresh_s=settings.surge_refresh_s,
             background=background_pricing,
         )
-        self.rulebook = RuleBook(store, self.pricer, recheck_s=read_cache_s)
+        self.rulebook = RuleBook(store, self.pricer, clock, recheck_s=read_cache_s)
         self.intake = Intake(
             store,
             clock,
@@ -205,17 +205,17 @@ class Engine:
 
     def quote(self, request: OrderRequest | JobRequest) -> Quote:
         """Price and ETA now, held for an order or job that names it (``dispatch.quotes``)."""
-        self.rules()
+        self.rules(request.community_id)
         return self.intake.quote(request)
 
     def create_order(self, request: OrderRequest, idempotency_key: str | None = None) -> Order:
         """Accept an order at the quoted price; replays for a repeated key and body."""
-        self.rules()
+        self.rules(request.community_id)
         return self.intake.create_order(request, idempotency_key)
 
     def create_job(self, request: JobRequest, idempotency_key: str | None = None) -> Job:
         """Book a technician job (emergencies are due within the community's SLA)."""
-        self.rules()
+        self.rules(request.community_id)
         return self.intake.create_job(request, idempotency_key)
 
     def get_order(self, order_id: str) -> Order:
@@ -267,26 +267,32 @@ class Engine:
 
     # ---- surge --------------------------------------------------------------------
 
-    def rules(self) -> RuleSet:
-        """The active surge rule set (the store's, when another process changed it)."""
-        return self.rulebook.active()
+    def rules(self, community_id: str | None = None) -> RuleSet:
+        """The rules pricing a community (its own, else the global set), or the global set;
+        the store's, when another process changed them (``dispatch.rulebook``)."""
+        return self.rulebook.active(community_id)
 
-    def set_rules(self, rules: RuleSet | Mapping[str, Any]) -> RuleSet:
-        """Validate, version and activate a rule set at once (no restart)."""
-        active = self.rulebook.activate(rules)
-        self._event("*", "rules.activated", str(active.version), {"version": active.version})
-        return active
+    def set_rules(
+        self,
+        rules: RuleSet | Mapping[str, Any],
+        community_id: str | None = None,
+        by: str | None = None,
+    ) -> RuleSet:
+        """Validate, version and activate the global set, or a community's own (no restart)."""
+        if community_id is not None:
+            self.get_community(community_id)
+        return self.rulebook.activate(rules, community_id, by=by)
 
     def surge_map(self, community_id: str) -> SurgeSnapshot:
         """Per-cell demand, supply, ratio and multipliers of a community now."""
         community = self.get_community(community_id)
-        self.rules()
+        self.rules(community_id)
         return self.pricer.snapshot(community, self.clock.now(), fresh=True)
 
     def demand_supply(self, community_id: str) -> tuple[dict[int, float], dict[int, float]]:
         """Raw demand and supply per cell now (before smoothing)."""
         community = self.get_community(community_id)
-        self.rules()
+        self.rules(community_id)
         return self.pricer.demand_supply(self.market.view(community, self.clock.now()))
 
     def orders_per_trip(self, community: Community, worker: Worker) -> int:

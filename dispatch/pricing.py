@@ -125,6 +125,7 @@ class Pricer:
         self.refresh_s = refresh_s
         self.background = background
         self._cache: dict[str, MarketState] = {}
+        self._own: dict[str, RuleSet] = {}  # communities' own rule sets (override the global)
         self._lock = threading.Lock()
         self._refreshing: set[str] = set()
 
@@ -133,12 +134,30 @@ class Pricer:
             self.rules = rules
             self._cache.clear()
 
+    def own_rules(self, community_id: str) -> RuleSet | None:
+        """The community's own rule set, if it has one."""
+        return self._own.get(community_id)
+
+    def set_own_rules(self, community_id: str, rules: RuleSet | None) -> None:
+        """Give a community its own rule set (None: back to the global one)."""
+        with self._lock:
+            if rules is None:
+                self._own.pop(community_id, None)
+            else:
+                self._own[community_id] = rules
+            self._cache.pop(community_id, None)
+
+    def rules_for(self, community_id: str) -> RuleSet:
+        """The rule set that prices a community: its own, else the global one."""
+        return self._own.get(community_id) or self.rules
+
     def demand_supply(self, view: MarketView) -> tuple[dict[int, float], dict[int, float]]:
         """Demand and supply per cell of a view (before k-ring smoothing)."""
+        rules = self.rules_for(view.community.id)
         return count_demand_supply(
             view,
-            demand_window_s=self.rules.demand_window_s,
-            soon_free_s=self.rules.soon_free_s,
+            demand_window_s=rules.demand_window_s,
+            soon_free_s=rules.soon_free_s,
             staleness_s=self.staleness_s,
             orders_per_trip=self.orders_per_trip,
         )
@@ -146,7 +165,8 @@ class Pricer:
     def state(self, community: Community, now: float, *, fresh: bool = False) -> MarketState:
         """The community's market state, recomputed when older than ``refresh_s``."""
         cached = self._cache.get(community.id)
-        usable = cached is not None and cached.snapshot.rule_version == self.rules.version
+        version = self.rules_for(community.id).version
+        usable = cached is not None and cached.snapshot.rule_version == version
         if not fresh and usable and cached is not None:
             if now - cached.ts < self.refresh_s:
                 return cached
@@ -172,7 +192,7 @@ class Pricer:
         except ValueError:  # an unreadable old record: start smoothing afresh
             prev = None
         snap, new_state = update_surge(
-            self.rules, prev, demand, supply, now, geo.disk, community.id
+            self.rules_for(community.id), prev, demand, supply, now, geo.disk, community.id
         )
         self.states.put_surge_state(community.id, new_state.to_dict())
         state = MarketState(snap, SupplyIndex(view.workers, now, self.staleness_s), now)
@@ -206,7 +226,7 @@ class Pricer:
 
     def _price(self, ctx: QuoteContext, state: MarketState) -> PriceBreakdown:
         return price_quote(
-            self.rules,
+            self.rules_for(ctx.community.id),
             state.snapshot,
             ctx.service_type,
             ctx.cell,

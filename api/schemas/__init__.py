@@ -38,6 +38,7 @@ from api.schemas.outputs import (
     WindowOut,
     WorkerOut,
 )
+from api.schemas.rules import RuleVersionDetailOut, RuleVersionOut, RuleVersionsOut
 
 __all__ = [
     "CommunityIn",
@@ -62,6 +63,9 @@ __all__ = [
     "PriceOut",
     "QuoteOut",
     "RouteOut",
+    "RuleVersionDetailOut",
+    "RuleVersionOut",
+    "RuleVersionsOut",
     "RulesOut",
     "RulesPreviewOut",
     "StopOut",

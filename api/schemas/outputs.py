@@ -394,12 +394,24 @@ class RulesOut(Out):
 
     version: int
     rules: dict[str, Any]
+    community_id: str | None = Field(
+        default=None, description="The community whose own set this is (null: the global set)."
+    )
 
 
 class RulesPreviewOut(RulesOut):
-    """A validated, not activated rule set; ``surge``: its field on current demand."""
+    """A validated, not activated rule set beside the active one.
+
+    ``surge``: the proposal's field on current demand; ``active`` and
+    ``active_surge``: the set in force there and its field, computed the same way
+    (no smoothing), so the two can be read side by side; ``changed``: the paths
+    whose values differ.
+    """
 
     surge: SurgeOut | None = None
+    active: RulesOut | None = None
+    active_surge: SurgeOut | None = None
+    changed: list[str] = Field(default_factory=list)
 
 
 class Health(Out):

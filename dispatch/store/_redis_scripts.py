@@ -199,14 +199,6 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
-# A new rule set and its version in one step: KEYS[1] version counter, KEYS[2] rules;
-# ARGV[1] rules JSON. Returns the new version.
-PUT_RULES = """
-local v = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[1])
-return v
-"""
-
 # Compare-and-delete: KEYS[1]; ARGV[1] the value read. Removes the key only if it
 # still holds that value, so clearing an expired record never deletes a newer one.
 DELETE_IF = """

@@ -8,6 +8,12 @@ Semantics both back-ends must honour (one shared test suite checks them):
   (Redis keys carry the ``{community_id}`` hash tag), so one community's
   writes are atomic on one shard. Global items: the event sequence counter and
   feed, the id → community indexes, the idempotency keys, the surge rule set.
+* Rule sets: the global set and a community's own set (which overrides the
+  global one there; ``clear_rules`` drops it). One counter numbers the versions
+  of every scope, so a version names one rule set store-wide; a concurrent older
+  activation never replaces a newer active set. Every activation stays in its
+  scope's ``rules_history`` (newest first): ``version``, ``data`` (the rules) and
+  whatever ``meta`` the caller gave (who, when).
 * ``write`` is the only way orders, jobs and plans change. It is atomic: either
   every record and event is stored, or nothing is. ``expect`` maps each entity
   id to the version the caller read (0: the entity must not exist yet); a
@@ -200,13 +206,20 @@ class Store(Protocol):
     ) -> int | None: ...
     def release_lease(self, community_id: str, owner: str) -> None: ...
 
-    # surge
-    def get_rules(self) -> dict[str, Any] | None: ...
-    def rules_version(self) -> int:
+    # surge: the global rule set (community_id None) and communities' own sets
+    def get_rules(self, community_id: str | None = None) -> dict[str, Any] | None: ...
+    def rules_version(self, community_id: str | None = None) -> int:
         """The active rule set's version (0: none stored), cheap to read per request."""
         ...
 
-    def put_rules(self, data: Mapping[str, Any]) -> int: ...
+    def put_rules(
+        self,
+        data: Mapping[str, Any],
+        community_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> int: ...
+    def rules_history(self, community_id: str | None = None) -> list[dict[str, Any]]: ...
+    def clear_rules(self, community_id: str) -> bool: ...
     def get_surge_state(self, community_id: str) -> dict[str, Any] | None: ...
     def put_surge_state(self, community_id: str, data: Mapping[str, Any]) -> None: ...
 

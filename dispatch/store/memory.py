@@ -27,6 +27,7 @@ from dispatch.model import (
     WorkerStatus,
 )
 from dispatch.store._memory_quotes import QuoteShelf
+from dispatch.store._memory_rules import RuleShelf
 from dispatch.store.base import (
     Fence,
     HeldQuote,
@@ -61,8 +62,7 @@ class MemoryStore:
         self._idem: dict[tuple[str, str], IdempotencyRecord] = {}
         self._leases: dict[str, tuple[str, float, int]] = {}  # owner, expiry, token
         self._lease_tokens: dict[str, int] = {}
-        self._rules: dict[str, Any] | None = None
-        self._rules_version = 0
+        self._rule_shelf = RuleShelf()
         self._surge: dict[str, dict[str, Any]] = {}
         self._quotes = QuoteShelf()
 
@@ -374,19 +374,25 @@ class MemoryStore:
 
     # ---- surge -----------------------------------------------------------------
 
-    def get_rules(self) -> dict[str, Any] | None:
-        with self._lock:
-            return copy.deepcopy(self._rules)
+    def get_rules(self, community_id: str | None = None) -> dict[str, Any] | None:
+        return self._rule_shelf.get(community_id)
 
-    def rules_version(self) -> int:
-        with self._lock:
-            return self._rules_version if self._rules is not None else 0
+    def rules_version(self, community_id: str | None = None) -> int:
+        return self._rule_shelf.version(community_id)
 
-    def put_rules(self, data: Mapping[str, Any]) -> int:
-        with self._lock:
-            self._rules_version += 1
-            self._rules = {**copy.deepcopy(dict(data)), "version": self._rules_version}
-            return self._rules_version
+    def put_rules(
+        self,
+        data: Mapping[str, Any],
+        community_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> int:
+        return self._rule_shelf.put(data, community_id, meta)
+
+    def rules_history(self, community_id: str | None = None) -> list[dict[str, Any]]:
+        return self._rule_shelf.history(community_id)
+
+    def clear_rules(self, community_id: str) -> bool:
+        return self._rule_shelf.clear(community_id)
 
     def get_surge_state(self, community_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -21,9 +21,9 @@ kinds of hash slot, so no command or script ever spans two slots:
   community), ``P:{~}:idem-claim:<scope>:<key>`` (key → the community holding it),
   ``P:{~}:seq`` (event counter), ``P:{~}:events`` (the global feed),
   ``P:{~}:events:<cid>`` (a community's feed), ``P:{~}:published`` and
-  ``P:{~}:seq-of:<cid>`` (publishing bookkeeping), ``P:{~}:rules`` +
-  ``P:{~}:rules-version``, ``P:{~}:by-time:order|job`` (the listing index of all
-  communities).
+  ``P:{~}:seq-of:<cid>`` (publishing bookkeeping), the surge rule sets
+  (``dispatch.store._redis_rules``; a community's own set lives in its slot),
+  ``P:{~}:by-time:order|job`` (the listing index of all communities).
 
 Writes: ``write`` is one Lua script in the community's slot
 (``_redis_scripts.WRITE``): it checks every expected entity version, the plan
@@ -79,6 +79,7 @@ from dispatch.store import _redis_scripts as scripts
 from dispatch.store._redis_base import dumps
 from dispatch.store._redis_quotes import RedisQuotes
 from dispatch.store._redis_retention import RedisRetention
+from dispatch.store._redis_rules import RedisRules
 from dispatch.store.base import Fence, IdempotencyRecord, NewEvent, time_key
 
 _WEEK_S = 7 * 24 * 3600.0
@@ -101,7 +102,7 @@ class _Keys:
         return self._index[key]
 
 
-class RedisStore(RedisQuotes, RedisRetention):
+class RedisStore(RedisQuotes, RedisRetention, RedisRules):
     """Redis implementation of ``dispatch.store.base.Store`` (see the module docstring).
 
     ``client`` is a URL (``cluster=True`` for Redis Cluster), a ``redis.Redis`` or a
@@ -128,7 +129,6 @@ class RedisStore(RedisQuotes, RedisRetention):
         self._claim = self.r.register_script(scripts.CLAIM)
         self._lease = self.r.register_script(scripts.LEASE)
         self._release = self.r.register_script(scripts.RELEASE)
-        self._put_rules = self.r.register_script(scripts.PUT_RULES)
         self._delete_if = self.r.register_script(scripts.DELETE_IF)
 
     # ---- orders, jobs, plans -------------------------------------------------------
@@ -453,22 +453,6 @@ class RedisStore(RedisQuotes, RedisRetention):
         self._call(self._release, keys=[self._k(community_id, "lease")], args=[owner])
 
     # ---- surge --------------------------------------------------------------------
-
-    def get_rules(self) -> dict[str, Any] | None:
-        raw, version = self._call(self.r.mget, [self._g("rules"), self._g("rules-version")])
-        if not raw:
-            return None
-        return {**json.loads(raw), "version": int(version)}
-
-    def rules_version(self) -> int:
-        raw = self._call(self.r.get, self._g("rules-version"))
-        return int(raw) if raw else 0
-
-    def put_rules(self, data: Mapping[str, Any]) -> int:
-        """The rule set and its new version are stored in one step."""
-        body = dumps({k: v for k, v in data.items() if k != "version"})
-        keys = [self._g("rules-version"), self._g("rules")]
-        return int(self._call(self._put_rules, keys=keys, args=[body]))
 
     def get_surge_state(self, community_id: str) -> dict[str, Any] | None:
         raw = self._call(self.r.get, self._k(community_id, "surge"))

@@ -16,7 +16,7 @@ from dispatch.surge.field import (
     preview,
     update_surge,
 )
-from dispatch.surge.identity import rules_hash, rules_identity, unwrap_rules
+from dispatch.surge.identity import rule_changes, rules_hash, rules_identity, unwrap_rules
 from dispatch.surge.pricing import PriceBreakdown, base_price, cents, price_quote
 from dispatch.surge.rules import (
     MAX_CAP,
@@ -59,6 +59,7 @@ __all__ = [
     "parse_rules",
     "preview",
     "price_quote",
+    "rule_changes",
     "rules_hash",
     "rules_identity",
     "rules_to_dict",

@@ -140,6 +140,28 @@ def test_rules_are_versioned_and_surge_state_kept(store: Store) -> None:
     assert store.get_surge_state("c2") is None
 
 
+def test_community_rules_override_and_every_version_is_kept(store: Store) -> None:
+    """A community's own set is versioned from the one counter, read apart from the global
+    set and cleared back to it; each scope keeps its history, newest first, with meta."""
+    g1 = store.put_rules({"name": "g1"}, meta={"by": "ana", "at": 1.0})
+    assert store.rules_version("c1") == 0 and store.get_rules("c1") is None
+    c1 = store.put_rules({"name": "own", "version": 99}, "c1", meta={"by": "bo", "at": 2.0})
+    assert c1 > g1 and store.rules_version("c1") == c1 and store.rules_version() == g1
+    assert store.get_rules("c1") == {"name": "own", "version": c1}
+    assert store.get_rules() == {"name": "g1", "version": g1}
+    g2 = store.put_rules({"name": "g2"})
+    assert g2 > c1 and store.rules_version() == g2 and store.rules_version("c1") == c1
+    history = store.rules_history()
+    assert [h["version"] for h in history] == [g2, g1]
+    assert history[1]["by"] == "ana" and history[1]["data"] == {"name": "g1", "version": g1}
+    own = store.rules_history("c1")
+    assert [(h["version"], h["by"], h["at"]) for h in own] == [(c1, "bo", 2.0)]
+    assert store.rules_history("c2") == []
+    assert store.clear_rules("c1") and not store.clear_rules("c1")
+    assert store.get_rules("c1") is None and store.rules_version("c1") == 0
+    assert [h["version"] for h in store.rules_history("c1")] == [c1]  # history stays
+
+
 def test_worker_moving_community(store: Store) -> None:
     """A worker moved to another community is listed there only."""
     store.put_worker(Worker("w1", WorkerKind.COURIER, "c1"))
