@@ -82,7 +82,7 @@ class Intake:
     desk: QuoteDesk = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        self.desk = QuoteDesk(self.store, self.settings, self.ids)
+        self.desk = QuoteDesk(self.store, self.settings)
 
     # ---- validation ---------------------------------------------------------------
 

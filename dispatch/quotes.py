@@ -14,6 +14,7 @@ rather than "unknown" (``UnknownQuote``, 422).
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,14 +26,19 @@ from dispatch.requests import JobRequest, OrderRequest, Quote
 from dispatch.settings import EngineSettings
 from dispatch.store.base import HeldQuote, Store
 
-__all__ = ["KEEP_AFTER_EXPIRY_S", "UNPRICED_FIELDS", "QuoteDesk", "priced_part"]
+__all__ = ["KEEP_AFTER_EXPIRY_S", "UNPRICED_FIELDS", "QuoteDesk", "priced_part", "random_quote_id"]
 
 #: How long a store remembers a quote after it expired (to answer "expired").
 KEEP_AFTER_EXPIRY_S = 600.0
 #: Request fields that do not change the price: an order may differ from its quote there.
 UNPRICED_FIELDS = frozenset({"quote_id", "external_ref", "notes"})
 
-IdFactory = Callable[[str], str]
+IdFactory = Callable[[], str]
+
+
+def random_quote_id() -> str:
+    """An unguessable quote id (order and job ids come from the engine's factory)."""
+    return f"q_{uuid.uuid4().hex}"
 
 
 def priced_part(request: OrderRequest | JobRequest) -> OrderRequest | JobRequest:
@@ -53,7 +59,7 @@ class QuoteDesk:
 
     store: Store
     settings: EngineSettings
-    ids: IdFactory
+    ids: IdFactory = random_quote_id
 
     def hold(
         self, kind: str, request_hash: str, community_id: str, quote: Quote, now: float
@@ -62,7 +68,7 @@ class QuoteDesk:
         expires = now + self.settings.quote_ttl_s
         price = Price(quote.base, quote.multiplier, quote.total, quote.rule_version, quote.currency)
         held = HeldQuote(
-            self.ids("q"), community_id, kind, request_hash, price, quote.eta_s, now, expires
+            self.ids(), community_id, kind, request_hash, price, quote.eta_s, now, expires
         )
         self.store.put_quote(held, expires + KEEP_AFTER_EXPIRY_S, now)
         return dataclasses.replace(quote, id=held.id, expires_at=expires, kind=kind)
