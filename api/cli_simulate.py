@@ -209,11 +209,17 @@ def demo(
             policy=name,
             hours=hours,
             out_dir=out if i == 0 else out / name,  # the baseline's files beside the main run's
+            report=len(names) == 1,  # compared runs share one report, written below
         )
         runs[name] = _run(console, options, f"{name}: {hours:g} h of the default community")
     title = f"Demo: default community, {hours:g} h, seed {seed}"
     if len(runs) == 1:
         console.print(kpi_table(title, runs[policy].kpis, None))
+        report = runs[policy].files["report"]
     else:
+        from simulations.sim.report import write_comparison  # matplotlib: only now
+
         console.print(comparison_table(title, {n: r.kpis for n, r in runs.items()}))
-    console.print(f"report: {runs[policy].files['report'].resolve()}")
+        both = {n: (r.result, r.kpis) for n, r in runs.items()}
+        report = write_comparison(both, out / "report.html")
+    console.print(f"report: {report.resolve()}")

@@ -1,9 +1,14 @@
-"""One self-contained HTML page per run: KPI table and figures embedded as PNG.
+"""One self-contained HTML page per run (or per compared runs): KPIs and figures as PNG.
 
-Figures: on-time rate and open orders over time; the click-to-door
-histogram; supply, demand and surge multiplier over time; a map of the
-community's H3 cells coloured by demand and by mean surge multiplier, with
-merchants and a few workers' paths. No network, no external files.
+The KPI table names each KPI with its unit and rounds it
+(``simulations.sim.labels``). Figures: on-time share over a rolling window
+(``ON_TIME_WINDOW_S``, so a 5-minute bin with one late delivery does not drop
+the line to 0 %) with each bin's deliveries, and open orders; the
+click-to-door histogram; supply, demand and surge multiplier over time; a map
+of the community's H3 cells coloured by demand and by mean surge multiplier,
+with merchants and a few workers' paths. ``write_comparison`` puts several
+runs of one day (the demo's two policies) on one page. No network, no
+external files.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from matplotlib.figure import Figure
 
 import geo
 from dispatch.model import WorkerKind
-from simulations.sim.records import SimulationResult
+from simulations.sim.labels import KPI_LABELS, label_of
+from simulations.sim.records import Sample, SimulationResult
 
 MAX_PATHS = 6
+#: The on-time line's rolling window: deliveries of the last half hour.
+ON_TIME_WINDOW_S = 1800.0
 
 
 def _png(fig: Figure) -> str:
@@ -40,26 +48,49 @@ def _hours(result: SimulationResult, t_s: np.ndarray) -> np.ndarray:
     return (result.world.start_hour + t_s / 3600.0) % 48.0
 
 
+def rolling_on_time(
+    samples: list[Sample], interval_s: float, window_s: float = ON_TIME_WINDOW_S
+) -> np.ndarray:
+    """On-time share of the deliveries in the window ending at each sample (NaN: none)."""
+    k = max(1, round(window_s / max(interval_s, 1.0)))
+    done = np.array([x.delivered for x in samples], dtype=float)
+    ok = np.array([x.delivered_on_time for x in samples], dtype=float)
+    kernel = np.ones(k)
+    n = np.convolve(done, kernel)[: len(done)]
+    good = np.convolve(ok, kernel)[: len(ok)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, good / np.where(n > 0, n, 1.0), np.nan)
+
+
 def fig_service(result: SimulationResult) -> Figure:
-    """On-time rate per sample window and open orders over time."""
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    """On-time share over a rolling window, each bin's deliveries, and open orders."""
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
     ax = fig.add_subplot()
     s = result.samples
     t = _hours(result, np.array([x.t_s for x in s], dtype=float))
-    rate = np.array(
-        [x.delivered_on_time / x.delivered if x.delivered else np.nan for x in s], dtype=float
-    )
-    ax.plot(t, 100 * rate, color="tab:green", marker=".", label="on time (%)")
+    rate = rolling_on_time(s, result.world.sample_interval_s)
+    minutes = ON_TIME_WINDOW_S / 60.0
+    ax.plot(t, 100 * rate, color="tab:green", lw=2, label=f"on time, last {minutes:g} min (%)")
     ax.set_ylim(0, 105)
     ax.set_xlabel("local hour")
-    ax.set_ylabel("on-time deliveries in window (%)")
+    ax.set_ylabel("on-time deliveries (%)")
     ax2 = ax.twinx()
+    width = result.world.sample_interval_s / 3600.0 * 0.8
+    bars = ax2.bar(
+        t,
+        [x.delivered for x in s],
+        width=width,
+        color="tab:gray",
+        alpha=0.3,
+        label="deliveries per bin",
+    )
     ax2.plot(t, [x.open_orders for x in s], color="tab:blue", label="open orders")
     ax2.plot(t, [x.unassigned for x in s], color="tab:red", ls="--", label="without worker")
     ax2.set_ylabel("orders")
     ax2.set_ylim(bottom=0)
-    lines = ax.get_lines() + ax2.get_lines()
-    ax.legend(lines, [str(ln.get_label()) for ln in lines], loc="upper left", fontsize=8)
+    handles: list[Any] = [*ax.get_lines(), *ax2.get_lines(), bars]
+    labels = [str(h.get_label()) for h in handles]
+    ax.legend(handles, labels, loc="upper left", fontsize=8)
     ax.set_title("Service level and open orders")
     return fig
 
@@ -165,12 +196,48 @@ def _paths(ax: Any, result: SimulationResult, proj: geo.LocalProjection) -> None
         ax.plot(x / 1000, y / 1000, lw=0.6, alpha=0.7, label="busiest couriers" if i == 0 else None)
 
 
+def _shown(key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "–" if value is None else str(value)
+    if key in KPI_LABELS:
+        return label_of(key).fmt(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def _ordered(kpis: Mapping[str, Any]) -> list[str]:
+    """The labelled KPIs first, in their order, then the rest as they come."""
+    keys = [k for k in KPI_LABELS if k in kpis]
+    return keys + [k for k in kpis if k not in KPI_LABELS and k not in ("run", "mdrp")]
+
+
+def kpi_table(runs: Mapping[str, Mapping[str, Any]]) -> str:
+    """KPIs with labels and units, rounded; one value column per run."""
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in runs)
+    first = next(iter(runs.values()))
+    rows = []
+    for key in _ordered(first):
+        cells = "".join(f"<td>{html.escape(_shown(key, k.get(key)))}</td>" for k in runs.values())
+        label = html.escape(label_of(key).title)
+        rows.append(f"<tr><th>{label}</th>{cells}<td><code>{html.escape(key)}</code></td></tr>")
+    return f"<table><tr><th>KPI (unit)</th>{head}<th>key</th></tr>{''.join(rows)}</table>"
+
+
 def _kpi_rows(kpis: Mapping[str, Any]) -> str:
     rows = []
     for key, value in kpis.items():
         shown = "–" if value is None else f"{value:g}" if isinstance(value, float) else value
         rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(str(shown))}</td></tr>")
     return "\n".join(rows)
+
+
+def _rules_line(result: SimulationResult) -> str:
+    r = result.rules
+    if not r:
+        return f"surge rules version {result.rule_version}"
+    return (
+        f"surge rules {html.escape(str(r.get('name')))} (content hash "
+        f"<code>{html.escape(str(r.get('hash')))}</code>, version {r.get('version')})"
+    )
 
 
 def render_html(
@@ -195,20 +262,89 @@ def render_html(
     title = f"Simulation {w.name}: {result.policy}, surge {'on' if result.surge else 'off'}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 1100px; }}
-table {{ border-collapse: collapse; }} td {{ border: 1px solid #ccc; padding: 2px 8px; }}
-td:last-child {{ text-align: right; }} img {{ max-width: 100%; }}
-</style></head><body>
+<style>{CSS}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>Community {html.escape(w.community.name)} ({w.community.radius_m / 1000:g} km),
-seed {result.seed}, {result.end_s / 3600:.2f} simulated hours, {len(w.workers)} workers,
-surge rules version {result.rule_version}.</p>
-<h2>KPIs</h2><table>{_kpi_rows(kpis)}</table>
+<p>{_facts(result)}.</p>
+<h2>KPIs</h2>{kpi_table({result.policy: kpis})}
 {more}
 {imgs}
 </body></html>
 """
+
+
+CSS = """
+body { font-family: sans-serif; margin: 2em; max-width: 1100px; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 2px 8px; }
+td { text-align: right; } th { text-align: left; } img { max-width: 100%; }
+"""
+
+
+def _facts(result: SimulationResult) -> str:
+    w = result.world
+    return (
+        f"Community {html.escape(w.community.name)} ({w.community.radius_m / 1000:g} km), "
+        f"seed {result.seed}, {result.end_s / 3600:.2f} simulated hours, {len(w.workers)} "
+        f"workers, surge {'on' if result.surge else 'off'}, {_rules_line(result)}"
+    )
+
+
+def fig_service_compared(results: Mapping[str, SimulationResult]) -> Figure:
+    """Each run's rolling on-time share and open orders on one time axis."""
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax2 = ax.twinx()
+    colours = ("tab:green", "tab:orange", "tab:purple", "tab:brown")
+    for i, (name, result) in enumerate(results.items()):
+        s = result.samples
+        t = _hours(result, np.array([x.t_s for x in s], dtype=float))
+        rate = rolling_on_time(s, result.world.sample_interval_s)
+        c = colours[i % len(colours)]
+        ax.plot(t, 100 * rate, color=c, lw=2, label=f"{name}: on time (%)")
+        ax2.plot(t, [x.open_orders for x in s], color=c, ls=":", label=f"{name}: open orders")
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("local hour")
+    ax.set_ylabel(f"on time, last {ON_TIME_WINDOW_S / 60:g} min (%)")
+    ax2.set_ylabel("open orders")
+    ax2.set_ylim(bottom=0)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [str(ln.get_label()) for ln in lines], loc="lower left", fontsize=8)
+    ax.set_title("Service level of each policy on the same day")
+    return fig
+
+
+def _img(title: str, fig: Figure) -> str:
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{_png(fig)}">'
+
+
+def render_comparison(runs: Mapping[str, tuple[SimulationResult, Mapping[str, Any]]]) -> str:
+    """One page for several runs of the same day: KPIs side by side, then each run's figures."""
+    names = list(runs)
+    first = runs[names[0]][0]
+    title = f"Simulation {first.world.name}: {' vs '.join(names)}"
+    parts = [
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{_facts(first)}. Every run saw the same customers (the same seed's draws).</p>",
+        "<h2>KPIs</h2>",
+        kpi_table({n: k for n, (_r, k) in runs.items()}),
+        "<h2>Service level</h2>",
+        _img("service level", fig_service_compared({n: r for n, (r, _k) in runs.items()})),
+    ]
+    for name, (result, _kpis) in runs.items():
+        parts.append(f"<h2>{html.escape(name)}</h2>")
+        parts.append(_img("click-to-door", fig_click_to_door(result)))
+        parts.append(_img("supply, demand and surge", fig_supply_demand(result)))
+        parts.append(_img("community map", fig_map(result)))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_comparison(
+    runs: Mapping[str, tuple[SimulationResult, Mapping[str, Any]]], path: Path
+) -> Path:
+    path.write_text(render_comparison(runs), encoding="utf-8")
+    return path
 
 
 def write_report(

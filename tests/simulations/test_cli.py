@@ -121,7 +121,9 @@ def test_demo_prints_the_report_path(tmp_path: Path) -> None:
 
 
 def test_rules_file_changes_prices(tmp_path: Path) -> None:
-    """--rules loads a rule set from a file; capping every multiplier at 1 removes surge."""
+    """--rules loads a rule set from the JSON GET /v1/surge/rules returns; capping every
+    multiplier at 1 removes surge; kpis.json and the report name the set (name, hash,
+    version)."""
     from dispatch.surge import default_rules, rules_to_dict
 
     data = rules_to_dict(default_rules())
@@ -130,8 +132,9 @@ def test_rules_file_changes_prices(tmp_path: Path) -> None:
     data["default"] = {**data["default"], **flat}
     data["services"] = {k: {**v, **flat} for k, v in data["services"].items()}
     data["overrides"] = []
+    data["name"] = "flat"
     rules = tmp_path / "flat.json"
-    rules.write_text(json.dumps(data))
+    rules.write_text(json.dumps({"version": 4, "rules": data}))  # as GET /v1/surge/rules
     scenario = tmp_path / "small.toml"
     scenario.write_text(SMALL)
     out = tmp_path / "out"
@@ -153,10 +156,14 @@ def test_rules_file_changes_prices(tmp_path: Path) -> None:
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["run"]["surge"] is True and kpis["max_surge_multiplier"] == 1.0
     assert kpis["quotes_declined"] == 0
+    assert kpis["run"]["rules"]["name"] == "flat" and kpis["run"]["rules"]["version"] == 4
+    assert len(kpis["run"]["rules"]["hash"]) == 16
+    assert "flat" in (out / "report.html").read_text()
 
 
 def test_demo_compares_with_the_nearest_idle_baseline(tmp_path: Path) -> None:
-    """By default the demo also runs nearest-idle on the same day and prints both columns."""
+    """By default the demo also runs nearest-idle on the same day, prints both columns and
+    writes one report holding both (the baseline's KPIs and events beside it)."""
     out = tmp_path / "demo"
     result = CliRunner().invoke(
         _app(), ["demo", "--hours", "0.15", "--out", str(out)], terminal_width=200
@@ -164,7 +171,10 @@ def test_demo_compares_with_the_nearest_idle_baseline(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if "KPI" in line)
     assert "optimizer" in header and "nearest-idle" in header
-    assert (out / "report.html").exists() and (out / "nearest-idle" / "report.html").exists()
+    page = (out / "report.html").read_text()
+    assert "optimizer vs nearest-idle" in page and page.count("<h2>nearest-idle</h2>") == 1
+    assert not (out / "nearest-idle" / "report.html").exists()
+    assert (out / "nearest-idle" / "kpis.json").exists()
 
 
 def test_policy_choices_are_the_registry() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+import pytest
 
 from simulations.sim.eventlog import read_events, replay
 from simulations.sim.runner import SimulationOptions, run
@@ -48,3 +51,30 @@ def test_run_writes_kpis_report_and_events(tiny: Scenario, tmp_path: Path) -> No
     assert header["policy"] == "nearest-idle" and header["events"] == len(events)
     finals = {h.entity: h.final for h in replay(events).values() if h.kind == "order"}
     assert sum(1 for s in finals.values() if s == "delivered") == kpis["orders_delivered"]
+
+
+def test_on_time_line_pools_thin_bins() -> None:
+    """One late delivery in a bin of one does not drop the rolling line to 0 %: the
+    window pools the last half hour's deliveries; bins without deliveries stay empty."""
+    from simulations.sim.records import Sample
+    from simulations.sim.report import rolling_on_time
+
+    def sample(t: float, delivered: int, on_time: int) -> Sample:
+        return Sample(t, 0, 0, 0, 0, 0, 0, delivered, on_time, None, 1.0, 1.0)
+
+    bins = [sample(0, 0, 0), sample(300, 9, 9), sample(600, 1, 0), sample(900, 0, 0)]
+    rate = rolling_on_time(bins, 300.0)
+    assert math.isnan(rate[0]) and rate[1] == 1.0
+    assert rate[2] == pytest.approx(0.9) and rate[3] == pytest.approx(0.9)
+    assert rolling_on_time(bins, 300.0, window_s=300.0)[2] == 0.0  # the raw bin
+
+
+def test_report_labels_kpis_with_units(tiny: Scenario, tmp_path: Path) -> None:
+    """The report's KPI table says "on time (%)" with a rounded value, not a raw key."""
+    out_dir = tmp_path / "out"
+    out = run(SimulationOptions(scenario=tiny, seed=3, policy="nearest-idle", out_dir=out_dir))
+    page = (out_dir / "report.html").read_text()
+    assert "<th>on time (%)</th>" in page and "<th>revenue (order value + delivery fees)" in page
+    shown = f"{100 * out.kpis['on_time_rate']:,.1f}"
+    assert f"<td>{shown}</td>" in page
+    assert "content hash" in page
