@@ -43,7 +43,7 @@ from api.routes import (
 from api.settings import ApiSettings
 from api.strict_query import strict_query
 from api.ticker import Ticker
-from api.webhooks_runtime import WebhookRunner, build_dispatcher, webhooks_of
+from api.webhooks_runtime import WebhookRunner, build_dispatcher, watch_webhooks, webhooks_of
 from dispatch import Engine, MemoryStore, WallClock
 from dispatch.clock import Clock
 from dispatch.ops import OpsConsole
@@ -182,6 +182,7 @@ def create_app(
             hooks = webhooks_of(app)
             runner = WebhookRunner(build_dispatcher(cfg, hooks.feed, hooks.store, hooks.clock))
             runner.start()
+        app.state.webhook_runner = runner
         retention = Retention(cfg.events_retention_s, cfg.events_retention_count)
         janitor = Janitor(lambda: app.state.engine, retention, cfg.maintenance_every_s)
         janitor.start()
@@ -191,6 +192,7 @@ def create_app(
         finally:
             await janitor.stop()
             app.state.gate = None
+            app.state.webhook_runner = None
             if runner is not None:
                 await run_in_threadpool(runner.stop)
             if ticker is not None:
@@ -227,6 +229,8 @@ def create_app(
     app.state.gate = None  # api.gate builds it on first use (the store may not exist yet)
     app.state.janitor = None
     app.state.webhooks = None  # api.webhooks_runtime builds it on first use
+    app.state.webhook_runner = None
+    watch_webhooks(metrics.registry, lambda: app.state.webhook_runner)
     problems.install(app)
     # The hot paths first: a request is matched against the routes in this order.
     hot_first = (

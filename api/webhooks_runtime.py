@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from api.settings import ApiSettings
 from dispatch.clock import Clock
@@ -25,7 +29,7 @@ from dispatch.webhooks import (
     webhook_store_for,
 )
 
-__all__ = ["WebhookRunner", "build_dispatcher", "webhooks_of"]
+__all__ = ["WebhookRunner", "build_dispatcher", "watch_webhooks", "webhooks_of"]
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +96,45 @@ class WebhookRunner:
         close = getattr(self.dispatcher.sender, "close", None)
         if callable(close):
             close()
+
+
+class _WebhookCollector(Collector):
+    """The running dispatcher's totals and step age, read at scrape time (none when this
+    process sends no webhooks)."""
+
+    def __init__(self, runner: Callable[[], WebhookRunner | None]) -> None:
+        self._runner = runner
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        attempts = CounterMetricFamily(
+            "dispatch_webhook_attempts",
+            "Webhook sends by outcome (success: a 2xx answer)",
+            labels=["outcome"],
+        )
+        disabled = CounterMetricFamily(
+            "dispatch_webhook_endpoints_disabled", "Webhook endpoints disabled past the schedule"
+        )
+        failures = CounterMetricFamily(
+            "dispatch_webhook_step_failures",
+            "Webhook dispatcher steps that failed (retried with backoff)",
+        )
+        age = GaugeMetricFamily(
+            "dispatch_webhook_dispatcher_age_seconds",
+            "Seconds since the webhook dispatcher last completed a step",
+        )
+        runner = self._runner()
+        if runner is not None:
+            health = runner.dispatcher.health
+            attempts.add_metric(["success"], health.attempts_ok)
+            attempts.add_metric(["failure"], health.attempts_failed)
+            disabled.add_metric([], health.endpoints_disabled)
+            failures.add_metric([], health.step_failures)
+            if health.last_step_at is not None:
+                now = runner.dispatcher.clock.now()
+                age.add_metric([], max(0.0, now - health.last_step_at))
+        yield from (attempts, disabled, failures, age)
+
+
+def watch_webhooks(registry: CollectorRegistry, runner: Callable[[], WebhookRunner | None]) -> None:
+    """Expose the webhook dispatcher that ``runner`` names (at scrape time) in ``registry``."""
+    registry.register(_WebhookCollector(runner))

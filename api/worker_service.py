@@ -22,7 +22,7 @@ from api.metrics import Metrics
 from api.problems import MEDIA_TYPE, problem_bytes
 from api.settings import ApiSettings
 from api.ticker import MetricsObserver
-from api.webhooks_runtime import WebhookRunner, build_dispatcher
+from api.webhooks_runtime import WebhookRunner, build_dispatcher, watch_webhooks
 from dispatch import WallClock
 from dispatch.store.redis import RedisStore
 from dispatch.ticking import TickWorker
@@ -130,6 +130,7 @@ def run_worker(
     # Webhooks go out beside the ticks, in a thread of their own.
     hooks = build_dispatcher(cfg, store, webhook_store_for(store), engine.clock)
     runner = WebhookRunner(hooks, name=f"{name}-webhooks")
+    watch_webhooks(metrics.registry, lambda: runner)
     runner.start()
     try:
         worker.run(stop)

@@ -63,11 +63,16 @@ class StepResult:
 
 @dataclass
 class DispatcherHealth:
-    """When the loop last completed a step, and its failures in a row."""
+    """When the loop last completed a step, its failures in a row, and running totals
+    (read by metrics; only the stepping thread writes them)."""
 
     last_step_at: float | None = None
     consecutive_failures: int = 0
     last_error: str | None = None
+    attempts_ok: int = 0
+    attempts_failed: int = 0
+    endpoints_disabled: int = 0
+    step_failures: int = 0
 
 
 @dataclass
@@ -107,6 +112,7 @@ class WebhookDispatcher:
                 result = self.step()
             except Exception as exc:  # the loop must survive anything a store or sender does
                 self.health.consecutive_failures += 1
+                self.health.step_failures += 1
                 self.health.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("webhook dispatcher step failed (%s)", self.health.last_error)
                 top = min(30.0, 0.5 * 2 ** min(self.health.consecutive_failures, 6))
@@ -204,24 +210,28 @@ class WebhookDispatcher:
             for delivery, (_, give_up) in zip(claimed, outcomes, strict=True)
             if give_up is not None and self._disable(give_up, delivery)
         )
-        return StepResult(
-            attempts=sum(1 for d in claimed if d.endpoint_id in endpoints),
+        result = StepResult(
+            attempts=sum(1 for ok, _ in outcomes if ok is not None),
             succeeded=sum(1 for ok, _ in outcomes if ok),
             disabled=disabled,
         )
+        self.health.attempts_ok += result.succeeded
+        self.health.attempts_failed += result.attempts - result.succeeded
+        self.health.endpoints_disabled += result.disabled
+        return result
 
     def _attempt(
         self, delivery: Delivery, endpoints: dict[str, Endpoint]
-    ) -> tuple[bool, Endpoint | None]:
-        """Send once and store the outcome: whether it succeeded, and the endpoint to
-        disable when the delivery was given up."""
+    ) -> tuple[bool | None, Endpoint | None]:
+        """Send once and store the outcome: whether it succeeded (None: not sent), and
+        the endpoint to disable when the delivery was given up."""
         endpoint = endpoints.get(delivery.endpoint_id)
         if endpoint is None:  # deleted meanwhile: its deliveries are gone with it
-            return False, None
+            return None, None
         now = self.clock.now()
         if endpoint.disabled:
             self._store(delivery, DeliveryState.FAILED, None, "endpoint disabled", now)
-            return False, None
+            return None, None
         body = delivery.body.encode("utf-8")
         result = self.sender.send(
             endpoint.url, signed_headers(endpoint.secret, delivery.id, now, body), body

@@ -214,7 +214,8 @@ async def test_a_running_server_sends_on_its_own(
     serving: tuple[httpx.AsyncClient, FastAPI], receiver: Receiver
 ) -> None:
     """With ticks in-process the dispatcher thread runs too: a test delivery and a new
-    community's event reach the receiver without any stepping by the test."""
+    community's event reach the receiver without any stepping by the test, and /metrics
+    counts the sends."""
     client, _ = serving
     wh = (await client.post("/v1/webhooks", json={"url": receiver.url}, headers=OPS)).json()
     test = (await client.post(f"/v1/webhooks/{wh['id']}/test", headers=OPS)).json()
@@ -229,3 +230,7 @@ async def test_a_running_server_sends_on_its_own(
     assert test["id"] in ids
     for got in receiver.accepted():
         Webhook(wh["secret"]).verify(got.body, got.headers)
+    metrics = (await client.get("/metrics")).text
+    sent = [ln for ln in metrics.splitlines() if ln.startswith("dispatch_webhook_attempts_total")]
+    assert any('outcome="success"' in ln and float(ln.split()[-1]) >= 2 for ln in sent), sent
+    assert "dispatch_webhook_dispatcher_age_seconds" in metrics
