@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ from dispatch.webhooks import (
     event_body,
 )
 from tests.dispatch.webhooks.conftest import ScriptedSender, Sent, endpoint
+from tests.polling import until
 
 FAST = RetrySchedule((10.0, 20.0, 40.0), jitter=0.2)
 
@@ -289,3 +291,32 @@ def test_non_2xx_answers_are_failures(store: Store, wh_store: WebhookStore, stat
     (x,) = wh_store.list_deliveries("wh_1", 1)
     assert x.state == DeliveryState.PENDING and x.attempts[0].status_code == status
     assert x.next_attempt_at is not None and x.next_attempt_at >= clock.now() + 10
+
+
+def test_two_running_dispatchers_send_each_delivery_once(
+    store: Store, wh_store: WebhookStore
+) -> None:
+    """Two dispatcher loops in threads over one store (two workers): 40 events of 40
+    entities are each sent exactly once."""
+    clock = ManualClock()
+    register(wh_store, store)
+    emit(store, clock, *[("order.created", "c1", f"o{i}") for i in range(40)])
+    sender = ScriptedSender()
+    loops = [make(store, wh_store, sender, clock) for _ in range(2)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=d.run, args=(stop,)) for d in loops]
+    for d in loops:
+        d.poll_s = 0.01
+    for t in threads:
+        t.start()
+    try:
+        assert until(lambda: len(sender.sent) >= 40, 20.0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        for d in loops:
+            d.close()
+    assert len(sender.sent) == 40 and len(set(ids(sender.sent))) == 40
+    assert all(d.health.step_failures == 0 for d in loops)
+    assert sum(d.health.attempts_ok for d in loops) == 40
