@@ -71,6 +71,10 @@ connect and whenever the route changes. Frames over 64 KiB close the socket (100
 """
 
 
+#: Bodies of surge rule sets have a limit of their own (``rules_body_limit_bytes``).
+RULES_PATHS = ("/v1/surge/rules", "/v1/surge/rules/preview")
+
+
 def build_store(settings: ApiSettings) -> Store:
     """The store named by the settings."""
     if settings.store == "redis":
@@ -250,7 +254,13 @@ def create_app(
     )
     for module in hot_first:
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, limit=cfg.body_limit_bytes, timeout_s=cfg.body_timeout_s)
+    app.add_middleware(
+        BodyLimit,
+        limit=cfg.body_limit_bytes,
+        timeout_s=cfg.body_timeout_s,
+        max_head_bytes=cfg.max_header_bytes,
+        path_limits={p: cfg.rules_body_limit_bytes for p in RULES_PATHS},
+    )
     if cfg.protect_ops_endpoints:
         app.add_middleware(OpsOnly)
     app.add_middleware(RequestContext, metrics=metrics, changes=changes, routes=route_changes)

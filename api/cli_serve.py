@@ -57,6 +57,7 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
+    from api.edge_protocol import HEADER_TIMEOUT_ENV
     from api.logging import configure
     from api.settings import SETTINGS_FILE_ENV, ApiSettings, explain
 
@@ -102,6 +103,7 @@ def serve(
             err=True,
         )
     configure(settings.log_level)
+    os.environ[HEADER_TIMEOUT_ENV] = repr(settings.header_timeout_s)  # read by each worker
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -109,6 +111,11 @@ def serve(
         port=port,
         workers=workers,
         ws_max_size=settings.ws_max_frame_bytes,
+        # The edge: a header timeout and problem+json refusals below the app
+        # (api.edge_protocol), keep-alive and head-size limits; bodies are timed by the app.
+        http="api.edge_protocol:EdgeProtocol",
+        timeout_keep_alive=settings.keep_alive_s,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         log_config=None,
         access_log=False,
         log_level=settings.log_level.lower(),

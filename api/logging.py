@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,27 @@ _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
     | {"message", "asctime", "taskName", "color_message"}
 )
+
+
+#: Query parameters that carry keys (``?token=`` on WebSockets): never written to a log.
+_SECRET_QUERY = re.compile(r"([?&](?:token|access_token|api_key|key)=)[^&\s\"']*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of key-carrying query parameters replaced."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", text)
+
+
+class RedactKeys(logging.Filter):
+    """Rewrites every record's message without keys (uvicorn logs WebSocket paths
+    with their query string: ``"WebSocket /v1/workers/w1/stream?token=..."``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,6 +69,7 @@ def configure(level: str = "INFO") -> None:
     """Send every log record to stderr as JSON (called by ``dispatch serve``)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactKeys())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -40,6 +40,7 @@ _ROUTE_CHANGING = frozenset(
         "/v1/workers/{worker_id}",
     }
 )
+MAX_TARGET_BYTES = 8192  # path and query string
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -68,18 +69,30 @@ class BodyLimit:
     and bodies not complete within ``timeout_s`` (408: uvicorn has no body timeout,
     and a client trickling a body would hold a connection and a task forever)."""
 
-    def __init__(self, app: ASGIApp, limit: int, timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        timeout_s: float | None = None,
+        max_head_bytes: int | None = None,
+        path_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.path_limits = path_limits or {}  # smaller limits of some paths (surge rules)
         self.timeout_s = timeout_s
+        self.max_head_bytes = max_head_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.max_head_bytes is not None and await self._head_too_large(scope, send):
+            return
+        limit = min(self.limit, self.path_limits.get(scope.get("path", ""), self.limit))
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _send_413(send, self.limit)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _send_413(send, limit)
                 return
         # Read the body first (at most limit + one chunk), then replay it to the app:
         # the 413 goes out before the app sees a byte, and nothing half-read is acted on.
@@ -98,8 +111,8 @@ class BodyLimit:
             if message["type"] != "http.request":
                 break
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                await _send_413(send, self.limit)
+            if seen > limit:
+                await _send_413(send, limit)
                 return
             if not message.get("more_body", False):
                 break
@@ -111,6 +124,19 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _head_too_large(self, scope: Scope, send: Send) -> bool:
+        """414 for a target over ``MAX_TARGET_BYTES``, 431 for headers over the limit
+        (h11 bounds only a head still arriving; one that came whole is checked here)."""
+        target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if target > MAX_TARGET_BYTES:
+            await _send_problem(send, 414, f"the request target exceeds {MAX_TARGET_BYTES} bytes")
+            return True
+        size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", []))
+        if self.max_head_bytes is not None and size > self.max_head_bytes:
+            await _send_problem(send, 431, f"the headers exceed {self.max_head_bytes} bytes")
+            return True
+        return False
 
 
 class RequestContext:

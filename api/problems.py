@@ -68,6 +68,7 @@ _CODES = {
     410: "gone",
     413: "content_too_large",
     422: "validation_error",
+    414: "uri_too_long",
     429: "too_many_requests",
     431: "headers_too_large",
     503: "unavailable",

@@ -105,6 +105,9 @@ class ApiSettings(BaseSettings):
         default=30.0, gt=0, allow_inf_nan=False, description="Time to send a request's body."
     )
     keep_alive_s: int = Field(default=5, ge=1, le=300, description="Idle keep-alive timeout.")
+    rules_body_limit_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest surge rule set body (PUT, preview)."
+    )
     max_header_bytes: int = Field(
         default=16_384, ge=1024, le=1_048_576, description="Largest request line and headers."
     )

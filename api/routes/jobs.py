@@ -39,7 +39,7 @@ def get_job(job_id: Id, engine: EngineDep, _: OrderServiceOrOps) -> JobOut:
 
 
 @router.post("/{job_id}/cancel", responses=responses(404, 409))
-def cancel_job(job_id: Id, engine: EngineDep, _: OrderService) -> JobOut:
+def cancel_job(job_id: Id, engine: EngineDep, _: OrderServiceOrOps) -> JobOut:
     """Cancel before the work starts (409 after); cancelling again is harmless."""
     return JobOut.of(engine.cancel_job(job_id))
 

@@ -54,7 +54,7 @@ async def get_order(order_id: Id, svc: ServicesDep, _: OrderServiceOrOps) -> Ord
 
 
 @router.post("/{order_id}/cancel", responses=responses(404, 409))
-async def cancel_order(order_id: Id, svc: ServicesDep, _: OrderService) -> OrderOut:
+async def cancel_order(order_id: Id, svc: ServicesDep, _: OrderServiceOrOps) -> OrderOut:
     """Cancel before pickup (409 after); cancelling again returns the cancelled order."""
     return OrderOut.of(await svc.call(svc.engine.cancel_order, order_id))
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
-from api.deps import Analyst, EngineDep
+from api.deps import Analyst, AnalystOrOps, EngineDep
 from api.problems import responses
 from api.schemas import (
     Id,
@@ -64,7 +64,7 @@ def _in_force(engine: Engine, community_id: str | None) -> RulesOut:
 
 
 @router.get("/rules", responses=responses(404))
-def get_rules(engine: EngineDep, _: Analyst, community_id: Scope = None) -> RulesOut:
+def get_rules(engine: EngineDep, _: AnalystOrOps, community_id: Scope = None) -> RulesOut:
     """The active rule set and its version; with ``community_id``, the set that prices
     that community (``community_id`` in the answer is null when it is the global set)."""
     return _in_force(engine, community_id)
@@ -96,7 +96,9 @@ def delete_community_rules(
 
 
 @router.get("/rules/versions", responses=responses(404))
-def rule_versions(engine: EngineDep, _: Analyst, community_id: Scope = None) -> RuleVersionsOut:
+def rule_versions(
+    engine: EngineDep, _: AnalystOrOps, community_id: Scope = None
+) -> RuleVersionsOut:
     """Every activation of the global set (or of a community's own set), newest first:
     version, name, content hash, who activated it (the API key's label) and when."""
     if community_id is not None:
@@ -109,7 +111,7 @@ def rule_versions(engine: EngineDep, _: Analyst, community_id: Scope = None) -> 
 
 @router.get("/rules/versions/{version}", responses=responses(404))
 def rule_version(
-    version: Version, engine: EngineDep, _: Analyst, community_id: Scope = None
+    version: Version, engine: EngineDep, _: AnalystOrOps, community_id: Scope = None
 ) -> RuleVersionDetailOut:
     """One activation with its rules (404 if the scope has no such version)."""
     entry = engine.rulebook.version(version, community_id)

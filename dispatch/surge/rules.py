@@ -26,6 +26,8 @@ from dispatch.model import ServiceType
 from dispatch.surge._envelope import unwrap_rules
 from dispatch.surge._validate import InvalidRules, Loc, Problems
 
+#: The most time-of-day overrides a rule set may hold (each quote scans them).
+MAX_OVERRIDES = 500
 #: The highest cap (and curve value) a rule set may name.
 MAX_CAP = 10.0
 #: Local weekdays, Monday first (Python's ``date.weekday()`` numbering).
@@ -383,6 +385,9 @@ def _overrides(
 ) -> list[TimeOverride]:
     if not isinstance(raw, list):
         p.add(("overrides",), "must be a list of tables")
+        return []
+    if len(raw) > MAX_OVERRIDES:  # refused before parsing: cost and error lists stay bounded
+        p.add(("overrides",), f"at most {MAX_OVERRIDES} overrides, got {len(raw)}")
         return []
     out: list[TimeOverride] = []
     seen: set[str] = set()
