@@ -135,6 +135,6 @@ async def ops_snapshot(
         seen = changes.generation
         out = await run_in_threadpool(take)
         left = deadline - loop.time()
-        if out.etag != since or left <= 0:
-            return out
+        if out.etag != since or left <= 0 or await request.is_disconnected():
+            return out  # a client that left: stop reading for it
         await changes.wait(seen, min(left, settings.feed_recheck_s))
