@@ -164,3 +164,15 @@ def test_backtest_command_writes_json_and_report(
         app, [*args[:5], "--scenario", str(tmp_path / "none.toml"), "--out", str(out)]
     )
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_a_simulations_event_log_is_a_recorded_day(tiny: Scenario, tmp_path: Path) -> None:
+    """events.jsonl of a run gives back one request per order and job the run accepted."""
+    from simulations.sim.recorded import read_recorded_demand
+    from simulations.sim.runner import SimulationOptions, run
+
+    out = run(SimulationOptions(scenario=tiny, seed=2, policy="nearest-idle", out_dir=tmp_path))
+    day = read_recorded_demand(tmp_path / "events.jsonl")
+    assert day.community_id == "tiny"
+    assert len(day.orders) == out.kpis["orders_total"] and len(day.jobs) == out.kpis["jobs_total"]
+    assert day.orders == tuple(sorted(day.orders)) and day.orders[0] >= 0.0
