@@ -108,3 +108,18 @@ redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 """
+
+# KEYS: index, then one record key per id. ARGV: ids. Deletes the final (or vanished)
+# ones and their index entries; pending ones stay. Returns how many went.
+TRIM = """
+local gone = 0
+for i, id in ipairs(ARGV) do
+  local raw = redis.call('GET', KEYS[i + 1])
+  if not raw or cjson.decode(raw).state ~= 'pending' then
+    redis.call('DEL', KEYS[i + 1])
+    redis.call('ZREM', KEYS[1], id)
+    gone = gone + 1
+  end
+end
+return gone
+"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import threading
 import uuid
@@ -9,7 +10,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from dispatch.webhooks.model import Delivery, DeliveryState, Endpoint
-from dispatch.webhooks.store import DELIVERY_RETENTION_S
+from dispatch.webhooks.store import DELIVERIES_KEPT, DELIVERY_RETENTION_S
 
 __all__ = ["MemoryWebhookStore"]
 
@@ -17,14 +18,17 @@ __all__ = ["MemoryWebhookStore"]
 class MemoryWebhookStore:
     """Dict-backed ``WebhookStore`` (see ``dispatch.webhooks.store`` for the contract)."""
 
-    def __init__(self, retention_s: float = DELIVERY_RETENTION_S) -> None:
+    def __init__(
+        self, retention_s: float = DELIVERY_RETENTION_S, keep: int = DELIVERIES_KEPT
+    ) -> None:
         self.retention_s = retention_s
+        self.keep = keep
         self._lock = threading.RLock()
         self._endpoints: dict[str, Endpoint] = {}
         self._cursor = 0
         self._number = 0
         self._deliveries: dict[str, Delivery] = {}
-        self._index: dict[str, list[tuple[int, str]]] = {}
+        self._index: dict[str, list[tuple[int, str]]] = {}  # sorted by number
         self._queues: dict[tuple[str, str], deque[str]] = {}
         self._due: dict[str, float] = {}
         self._ended: dict[str, float] = {}  # final delivery id -> when it ended
@@ -78,18 +82,18 @@ class MemoryWebhookStore:
         with self._lock:
             if expect_cursor is not None and self._cursor != expect_cursor:
                 return False
-            self._prune(now)
             for d in deliveries:
                 if d.id in self._deliveries or d.endpoint_id not in self._endpoints:
                     continue
                 self._deliveries[d.id] = d
-                self._index.setdefault(d.endpoint_id, []).append((d.number, d.id))
+                bisect.insort(self._index.setdefault(d.endpoint_id, []), (d.number, d.id))
                 if d.final:
                     self._ended[d.id] = now
                 else:
                     self._enqueue(d, now)
             if new_cursor is not None:
                 self._cursor = new_cursor
+            self._prune(now)
             return True
 
     def _enqueue(self, d: Delivery, now: float) -> None:
@@ -99,14 +103,27 @@ class MemoryWebhookStore:
             self._due[d.id] = d.next_attempt_at if d.next_attempt_at is not None else now
 
     def _prune(self, now: float) -> None:
-        """Forget final deliveries that ended more than ``retention_s`` ago."""
-        expired = [k for k, at in self._ended.items() if at + self.retention_s <= now]
+        """Forget final deliveries that ended more than ``retention_s`` ago (``_ended``
+        is in the order they ended), and the oldest final ones past ``keep``."""
+        expired = []
+        for did, at in self._ended.items():
+            if at + self.retention_s > now:
+                break
+            expired.append(did)
         for did in expired:
-            del self._ended[did]
-            d = self._deliveries.pop(did, None)
-            if d is not None:
-                index = self._index.get(d.endpoint_id, [])
-                index.remove((d.number, did))
+            self._forget(did)
+        for index in self._index.values():
+            excess = len(index) - self.keep
+            if excess > 0:
+                for _, did in index[:excess]:  # the oldest; pending ones stay
+                    if did in self._ended:
+                        self._forget(did)
+
+    def _forget(self, did: str) -> None:
+        self._ended.pop(did, None)
+        d = self._deliveries.pop(did)
+        index = self._index[d.endpoint_id]
+        del index[bisect.bisect_left(index, (d.number, did))]
 
     # ---- reading -----------------------------------------------------------------
 
@@ -118,13 +135,9 @@ class MemoryWebhookStore:
         self, endpoint_id: str, limit: int, before: int | None = None
     ) -> list[Delivery]:
         with self._lock:
-            out: list[Delivery] = []
-            for number, did in sorted(self._index.get(endpoint_id, []), reverse=True):
-                if len(out) >= limit:
-                    break
-                if before is None or number < before:
-                    out.append(self._deliveries[did])
-            return out
+            index = self._index.get(endpoint_id, [])
+            end = len(index) if before is None else bisect.bisect_left(index, (before, ""))
+            return [self._deliveries[did] for _, did in reversed(index[max(0, end - limit) : end])]
 
     # ---- sending -----------------------------------------------------------------
 

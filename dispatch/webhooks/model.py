@@ -8,7 +8,7 @@ when the event is fanned out, so a feed trimmed afterwards loses nothing pending
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -46,7 +46,7 @@ class Endpoint:
 
     id: str
     url: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line or a traceback
     created_at: float
     after_seq: int
     event_types: tuple[str, ...] = ()

@@ -3,7 +3,8 @@
 Every key is in the store's global hash slot (``global_key``), so the scripts
 run unchanged on Cluster: ``wh:endpoints`` (hash id → JSON), ``wh:cursor``,
 ``wh:number``, ``wh:d:<id>`` (a delivery's JSON; final ones expire after the
-retention), ``wh:idx:<endpoint>`` (sorted set number → id: the listing, capped),
+retention), ``wh:idx:<endpoint>`` (sorted set number → id: the listing; past
+``keep`` entries the oldest final deliveries are deleted),
 ``wh:q:<endpoint>:<order key>`` (list: the pending deliveries of one entity in
 order) with ``wh:qs:<endpoint>`` (the order keys with a queue), ``wh:due``
 (sorted set: queue heads by next attempt time, or by lease end while claimed)
@@ -29,11 +30,11 @@ from dispatch.webhooks.model import (
     endpoint_from_dict,
     record_to_dict,
 )
-from dispatch.webhooks.store import DELIVERY_RETENTION_S
+from dispatch.webhooks.store import DELIVERIES_KEPT, DELIVERY_RETENTION_S
 
 __all__ = ["RedisWebhookStore"]
 
-INDEX_CAP = 100_000
+INDEX_CAP = 1_000_000  # a hard bound on a listing, pending deliveries included
 _BATCH = 500
 
 
@@ -53,17 +54,20 @@ class RedisWebhookStore:
         store: RedisStore,
         *,
         retention_s: float = DELIVERY_RETENTION_S,
+        keep: int = DELIVERIES_KEPT,
         index_cap: int = INDEX_CAP,
     ) -> None:
         self.s = store
         self.r = store.r
         self._ttl_ms = max(1, math.ceil(retention_s * 1000))
         self._cap = index_cap
+        self.keep = keep
         self._add = self.r.register_script(scripts.ADD)
         self._claim = self.r.register_script(scripts.CLAIM)
         self._complete = self.r.register_script(scripts.COMPLETE)
         self._requeue = self.r.register_script(scripts.REQUEUE)
         self._fail_queue = self.r.register_script(scripts.FAIL_QUEUE)
+        self._trim_script = self.r.register_script(scripts.TRIM)
 
     def _k(self, *parts: str) -> str:
         return self.s.global_key("wh", *parts)
@@ -149,7 +153,26 @@ class RedisWebhookStore:
                 _score(first),
                 self._ttl_ms,
             ]
-        return bool(self._call(self._add, keys=keys, args=args))
+        added = bool(self._call(self._add, keys=keys, args=args))
+        if added and deliveries:
+            self._trim({d.endpoint_id for d in deliveries})
+        return added
+
+    def _trim(self, endpoint_ids: set[str]) -> None:
+        """Past ``keep`` listed deliveries, delete the oldest final ones (a batch a call)."""
+        pipe = self.r.pipeline(transaction=False)
+        order = sorted(endpoint_ids)
+        for eid in order:
+            pipe.zcard(self._k("idx", eid))
+        for eid, size in zip(order, self._call(pipe.execute), strict=True):
+            excess = min(int(size) - self.keep, _BATCH)
+            if excess <= 0:
+                continue
+            index = self._k("idx", eid)
+            ids = self._call(self.r.zrange, index, 0, excess - 1)
+            if ids:
+                keys = [index, *[self._k("d", i) for i in ids]]
+                self._call(self._trim_script, keys=keys, args=ids)
 
     # ---- reading -----------------------------------------------------------------
 

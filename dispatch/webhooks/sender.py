@@ -83,6 +83,6 @@ class HttpSender:
         try:
             response = self._client.send(request, stream=True)
             response.close()  # the status is all we need; never read an unbounded body
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError, ValueError) as exc:  # refused, reset, bad answer
             return SendResult(None, f"{type(exc).__name__}: {exc}"[:_MAX_ERROR], took())
         return SendResult(response.status_code, None, took())

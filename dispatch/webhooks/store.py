@@ -19,7 +19,8 @@ Kept apart from the dispatch ``Store``: webhooks are global, not per community.
 * ``requeue`` puts a final delivery back at the tail of its queue (manual
   redelivery), returning False when it is not final any more.
 * ``fail_pending`` gives up every pending delivery of an endpoint (it was disabled).
-* Final deliveries are kept ``retention_s`` after they end, then forgotten.
+* Final deliveries are kept ``retention_s`` after they end, and at most the newest
+  ``keep`` deliveries of an endpoint are listed; older final ones are forgotten.
 * Time is never read: callers pass ``now``.
 """
 
@@ -30,9 +31,10 @@ from typing import Protocol
 
 from dispatch.webhooks.model import Delivery, Endpoint
 
-__all__ = ["DELIVERY_RETENTION_S", "WebhookStore"]
+__all__ = ["DELIVERIES_KEPT", "DELIVERY_RETENTION_S", "WebhookStore"]
 
 DELIVERY_RETENTION_S = 7 * 24 * 3600.0
+DELIVERIES_KEPT = 10_000
 
 
 class WebhookStore(Protocol):

@@ -89,6 +89,10 @@ def parse_target(url: str, allow_private: bool) -> Target:
     host = (parts.hostname or "").lower()
     if not host:
         raise InvalidInput("a webhook URL needs a host")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise InvalidInput("a webhook URL's host is not a valid host name") from None
     ip = _literal(host)
     if ip is not None:
         problem = address_problem(ip, allow_private)
@@ -119,7 +123,7 @@ def resolve(target: Target, allow_private: bool, resolver: Resolver | None = Non
     else:
         try:
             addresses = (resolver or system_resolver)(target.host, target.port)
-        except OSError as exc:
+        except (OSError, UnicodeError, ValueError) as exc:
             raise InvalidInput(f"{target.host} does not resolve: {exc}") from None
     if not addresses:
         raise InvalidInput(f"{target.host} has no address")

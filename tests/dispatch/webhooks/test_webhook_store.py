@@ -158,3 +158,21 @@ def test_final_deliveries_are_forgotten_after_the_retention(store: Store) -> Non
     wh.add([], T0 + retention + 1)
     assert until(lambda: wh.get_delivery("m1") is None, 5.0)
     assert [d.id for d in wh.list_deliveries("wh_1", 10)] == ["keep"]
+
+
+def test_only_the_newest_deliveries_are_kept_past_the_cap(store: Store) -> None:
+    """Past ``keep`` deliveries of an endpoint the oldest final ones are forgotten;
+    pending ones never are."""
+    wh: WebhookStore
+    if isinstance(store, RedisStore):
+        wh = RedisWebhookStore(store, keep=2)
+    else:
+        wh = MemoryWebhookStore(keep=2)
+    wh.put_endpoint(endpoint())
+    wh.add([delivery(f"m{i}", i, key=f"c1:o{i}") for i in (1, 2, 3, 4)], T0)
+    for d in wh.claim_due(T0, T0 + 60, 10):
+        if d.id != "m1":
+            wh.complete(dataclasses.replace(d, state=DeliveryState.SUCCEEDED), T0)
+    wh.add([delivery("m5", 5, key="c1:o5")], T0)
+    assert [d.id for d in wh.list_deliveries("wh_1", 10)] == ["m5", "m4", "m1"]
+    assert wh.get_delivery("m2") is None and wh.get_delivery("m1") is not None
