@@ -58,6 +58,7 @@ from dispatch.settings import EngineSettings
 from dispatch.store.base import Fence, Store
 from dispatch.supply import StoreMarket
 from dispatch.tick import TickPipeline
+from dispatch.timebounds import check_time
 from dispatch.tracking import Tracking, track_order
 
 __all__ = ["Engine", "IdFactory"]
@@ -156,6 +157,7 @@ class Engine:
         check_known_skills(community, frozenset(spec.skills), f"worker {spec.id}")
         old = self.store.get_worker(spec.id)
         check_registration(community, old, spec.status)
+        check_time("shift_end", spec.shift_end, self.clock.now())
         worker = build_worker(spec, old)
         self.store.put_worker(worker)
         self._event(worker.community_id, "worker.upserted", worker.id, {"status": worker.status})

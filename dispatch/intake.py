@@ -38,6 +38,7 @@ from dispatch.retire import check_active_community
 from dispatch.roster import check_known_skills
 from dispatch.settings import EngineSettings
 from dispatch.store.base import HeldQuote, IdempotencyRecord, Store
+from dispatch.timebounds import check_time
 
 __all__ = ["Intake", "body_hash"]
 
@@ -172,6 +173,8 @@ class Intake:
         if request.service_type is not None and request.service_type in DELIVERY_SERVICES:
             raise InvalidInput(f"a job cannot be a {request.service_type.value} delivery")
         start, end = request.window_start, request.window_end
+        check_time("window.start", start, now)
+        check_time("window.end", end, now)
         if (start is None) != (end is None):
             raise InvalidInput("give both window_start and window_end, or neither")
         if start is not None and end is not None:

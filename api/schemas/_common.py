@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from dispatch.model import LatLng
+from dispatch.timebounds import readable
 
 
 def _whole(value: Any) -> Any:
@@ -33,7 +34,19 @@ def _iso(value: Any) -> Any:
     return value
 
 
-Time = Annotated[AwareDatetime, BeforeValidator(_iso)]
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _sane(value: datetime) -> datetime:
+    """Times lie in [2000, 2100): year 1 or 9999 is a bug, not an appointment (the
+    engine then holds them to at most 90 days ahead of its clock)."""
+    if not _EARLIEST <= value < _LATEST:
+        raise ValueError("must lie between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_iso), AfterValidator(_sane)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Skill = Annotated[str, Field(min_length=1, max_length=40)]
@@ -58,12 +71,13 @@ def to_epoch(t: datetime | None) -> float | None:
 
 
 def to_time(t: float | None) -> datetime | None:
-    return None if t is None else datetime.fromtimestamp(t, tz=UTC)
+    return None if t is None else utc(t)
 
 
 def utc(t: float) -> datetime:
-    """Engine epoch seconds as an aware UTC datetime (serialised with a ``Z``)."""
-    return datetime.fromtimestamp(t, tz=UTC)
+    """Engine epoch seconds as an aware UTC datetime (serialised with a ``Z``); a time
+    stored out of range by an older version is clamped, so a read never fails on it."""
+    return datetime.fromtimestamp(readable(t), tz=UTC)
 
 
 class Point(In):

@@ -76,10 +76,11 @@ def dispatchable(worker: Worker, now: float, settings: EngineSettings) -> bool:
 
 
 def _rel(t: float | None, now: float) -> int:
-    """Seconds from now, clamped at 0 (the solver's clock starts at the tick)."""
+    """Seconds from now, clamped into [0, HORIZON_MAX] (the solver's clock starts at the
+    tick; a time stored far out by an older version must not overflow its arrays)."""
     if t is None:
         return 0
-    return max(0, math.floor(t - now))
+    return int(min(HORIZON_MAX, max(0, math.floor(t - now))))
 
 
 def build_tick_problem(
