@@ -4,10 +4,16 @@ Checks: no 5xx, and every status, content type, header and body is the one
 the schema documents. Schema-valid requests may still break domain rules (an
 unknown community, a point outside the fence), so "positive data acceptance"
 does not apply. Kept small (few examples per operation) to stay fast, and derandomized
-(the same cases every run) so CI never fails by the luck of a draw.
+(the same cases every run) so CI never fails by the luck of a draw. The longer
+randomised run lives outside CI: ``python benchmarks/fuzz.py`` (it sets
+``DISPATCH_FUZZ_EXAMPLES`` and ``DISPATCH_FUZZ_RANDOM``); what it finds becomes a
+regression test of its own (e.g. ``tests/api/test_edge.py`` for unknown query
+parameters).
 """
 
 from __future__ import annotations
+
+import os
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -46,8 +52,17 @@ def _fuzz_schema() -> schemathesis.BaseSchema:
 schema = _fuzz_schema()
 
 
+EXAMPLES = int(os.environ.get("DISPATCH_FUZZ_EXAMPLES", "12"))
+RANDOM = os.environ.get("DISPATCH_FUZZ_RANDOM", "") == "1"
+
+
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not RANDOM,
+    suppress_health_check=list(HealthCheck),
+)
 def test_generated_requests_get_documented_answers(case: schemathesis.Case) -> None:
     """Whatever the generated request, the answer is documented and never a server error."""
     case.call_and_validate(
