@@ -101,7 +101,8 @@ class RuleBook:
             return current
         stored = self.store.get_rules(community_id) if version else None
         if stored is None:
-            self.pricer.set_own_rules(community_id, None)
+            if current is not None:  # cleared by another process (else keep the cache)
+                self.pricer.set_own_rules(community_id, None)
             return None
         try:
             own = parse_rules(stored, version=int(stored["version"]))

@@ -64,3 +64,16 @@ def test_rollback_is_a_new_version_with_the_old_rules(engine: Engine, store: Sto
     assert make_engine(store, ManualClock()).rules().version == back.version
     with pytest.raises(NotFound, match="no version"):
         engine.rulebook.rollback(10**9)
+
+
+def test_quotes_keep_the_market_cache_without_own_rules(
+    engine: Engine, clock: ManualClock, add_worker: AddWorker
+) -> None:
+    """Checking for a community's own set (none) does not throw away its cached market
+    state: two quotes at one moment read the same state."""
+    add_worker("w1")
+    req = OrderRequest("c1", offset(0, 0), offset(500, 0))
+    engine.quote(req)
+    first = engine.pricer.cached("c1")
+    engine.quote(req)
+    assert first is not None and engine.pricer.cached("c1") is first
