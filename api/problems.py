@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -82,22 +82,33 @@ UNAVAILABLE_DETAIL = "the state store is unavailable; retry later"
 class FieldError(BaseModel):
     """One field problem: where (``loc``, as in the body or query), what and why."""
 
-    loc: list[str | int]
-    msg: str
-    type: str
+    loc: list[str | int] = Field(
+        description="Where the problem is: body or query, then the path to the field."
+    )
+    msg: str = Field(description="What is wrong with it.")
+    type: str = Field(description="A machine-readable kind of problem.")
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details: the body of every error response of this API."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    code: str | None = None
-    errors: list[FieldError] | None = None
-    error_count: int | None = None
+    type: str = Field(
+        default="about:blank",
+        description="A URI naming the kind of problem (about:blank: the status says it).",
+    )
+    title: str = Field(description="A short summary of the status.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str | None = Field(default=None, description="What went wrong with this request.")
+    instance: str | None = Field(default=None, description="The path of the request that failed.")
+    code: str | None = Field(
+        default=None, description="A machine-readable error code (e.g. conflict, not_found)."
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="Every field problem of a 422, each with its location."
+    )
+    error_count: int | None = Field(
+        default=None, description="How many field problems there were (errors may be cut short)."
+    )
 
 
 def title(status: int) -> str:

@@ -81,16 +81,18 @@ def utc(t: float) -> datetime:
 
 
 class Point(In):
-    lat: float = Field(strict=True, ge=-90, le=90)
-    lng: float = Field(strict=True, ge=-180, le=180)
+    lat: float = Field(strict=True, ge=-90, le=90, description="Latitude in degrees (-90 to 90).")
+    lng: float = Field(
+        strict=True, ge=-180, le=180, description="Longitude in degrees (-180 to 180)."
+    )
 
     def model(self) -> LatLng:
         return LatLng(self.lat, self.lng)
 
 
 class PointOut(Out):
-    lat: float
-    lng: float
+    lat: float = Field(description="Latitude in degrees.")
+    lng: float = Field(description="Longitude in degrees.")
 
 
 def point_out(p: LatLng | None) -> PointOut | None:
@@ -100,4 +102,9 @@ def point_out(p: LatLng | None) -> PointOut | None:
 class Center(Point):
     """A community centre: away from the poles, where local metric maps hold."""
 
-    lat: float = Field(strict=True, ge=-85, le=85)
+    lat: float = Field(
+        strict=True,
+        ge=-85,
+        le=85,
+        description="Latitude in degrees (-85 to 85: away from the poles).",
+    )

@@ -29,20 +29,30 @@ from dispatch.surge import SurgeSnapshot
 
 
 class CommunityOut(Out):
-    id: str
-    name: str
-    center: PointOut
-    radius_m: float
-    h3_resolution: int
-    delivery_sla_min: float
-    emergency_sla_min: float
-    dispatch_interval_s: float
-    solver_budget_s: float
-    max_orders_per_trip: int
-    single_merchant_trips: bool
+    id: str = Field(description="The community's id.")
+    name: str = Field(description="Its display name.")
+    center: PointOut = Field(description="The centre of its geofence.")
+    radius_m: float = Field(description="The geofence's radius, in metres.")
+    h3_resolution: int = Field(description="The H3 resolution of its cells.")
+    delivery_sla_min: float = Field(description="The delivery promise, in minutes after the order.")
+    emergency_sla_min: float = Field(
+        description="How soon an emergency job must be reached, in minutes."
+    )
+    dispatch_interval_s: float = Field(
+        description="Seconds between two dispatch ticks (the batching window)."
+    )
+    solver_budget_s: float = Field(
+        description="Wall time one tick may spend building, solving and committing."
+    )
+    max_orders_per_trip: int = Field(
+        description="Most orders on one courier at once (the bundling rule)."
+    )
+    single_merchant_trips: bool = Field(
+        description="Whether a trip's orders must all come from one merchant."
+    )
     skills: list[str] = Field(description="The skills catalogue jobs and technicians may name.")
-    cell_count: int
-    version: int
+    cell_count: int = Field(description="H3 cells covering its geofence.")
+    version: int = Field(description="Bumped on every change of the community.")
     retired_at: datetime | None = Field(
         default=None, description="When it was retired: it takes no new work (None: active)."
     )
@@ -69,18 +79,22 @@ class CommunityOut(Out):
 
 
 class WorkerOut(Out):
-    id: str
-    kind: WorkerKind
-    community_id: str
-    vehicle: Vehicle
-    capacity: int
-    skills: list[str]
-    rating: float
-    shift_end: datetime | None
-    status: WorkerStatus
-    position: PointOut | None
-    position_ts: datetime | None
-    cell: str | None
+    id: str = Field(description="The worker's id.")
+    kind: WorkerKind = Field(description="courier or technician.")
+    community_id: str = Field(description="The community it serves.")
+    vehicle: Vehicle = Field(description="Its travel profile.")
+    capacity: int = Field(description="Orders it carries at once (couriers).")
+    skills: list[str] = Field(description="Its skills (technicians).")
+    rating: float = Field(description="Its rating from 0 to 5; jobs may set a floor.")
+    shift_end: datetime | None = Field(
+        description="When its shift ends, if set: no work is planned past it."
+    )
+    status: WorkerStatus = Field(
+        description="What it reported: available, busy, on_break or offline."
+    )
+    position: PointOut | None = Field(description="Its last position, if any.")
+    position_ts: datetime | None = Field(description="When that position was taken.")
+    cell: str | None = Field(description="The H3 cell of that position, in hex.")
 
     @classmethod
     def of(cls, w: Worker) -> WorkerOut:
@@ -101,22 +115,22 @@ class WorkerOut(Out):
 
 
 class ItemError(Out):
-    index: int
-    worker_id: str
-    detail: str
+    index: int = Field(description="The refused item's position in the batch.")
+    worker_id: str = Field(description="The worker the item named.")
+    detail: str = Field(description="Why it was refused.")
 
 
 class LocationBatchOut(Out):
-    accepted: int
-    errors: list[ItemError]
+    accepted: int = Field(description="Positions stored.")
+    errors: list[ItemError] = Field(description="The items refused, each with its reason.")
 
 
 class PriceOut(Out):
-    base: float
-    multiplier: float
-    total: float
-    rule_version: int
-    currency: str
+    base: float = Field(description="The price before surge.")
+    multiplier: float = Field(description="The surge multiplier applied.")
+    total: float = Field(description="What the customer pays: base times multiplier, rounded.")
+    rule_version: int = Field(description="The surge rule set that priced it.")
+    currency: str = Field(description="ISO 4217 code of base and total.")
 
     @classmethod
     def of(cls, p: Price) -> PriceOut:
@@ -136,12 +150,16 @@ class QuoteOut(Out):
     kind: str = Field(description="What it priced: order or job.")
     expires_at: datetime = Field(description="The price holds until then.")
     currency: str = Field(description="ISO 4217 code of base and total.")
-    eta_min: float
-    base: float
-    multiplier: float
-    total: float
-    rule_version: int
-    explanation: dict[str, Any]
+    eta_min: float = Field(
+        description="Estimated minutes to the door (orders) or to arrival (jobs)."
+    )
+    base: float = Field(description="The price before surge.")
+    multiplier: float = Field(description="The surge multiplier applied.")
+    total: float = Field(description="What the customer pays: base times multiplier, rounded.")
+    rule_version: int = Field(description="The surge rule set that priced it.")
+    explanation: dict[str, Any] = Field(
+        description="How the multiplier came about: cell, demand, supply, curve, bounds."
+    )
 
     @classmethod
     def of(cls, q: Quote) -> QuoteOut:
@@ -162,21 +180,21 @@ class QuoteOut(Out):
 
 
 class OrderOut(Out):
-    id: str
-    community_id: str
-    state: str
-    worker_id: str | None
-    eta: datetime | None
-    eta_pickup: datetime | None
-    promised_by: datetime
-    ready_at: datetime
-    price: PriceOut
-    pickup: PointOut
-    dropoff: PointOut
-    priority: Priority
-    service_type: str
-    at_risk: bool
-    created_at: datetime
+    id: str = Field(description="The order's id.")
+    community_id: str = Field(description="The community it belongs to.")
+    state: str = Field(description="pending, assigned, picked_up, delivered, cancelled or failed.")
+    worker_id: str | None = Field(description="The courier it is assigned to, if any.")
+    eta: datetime | None = Field(description="Planned arrival at the door, once assigned.")
+    eta_pickup: datetime | None = Field(description="Planned arrival at the pickup, once assigned.")
+    promised_by: datetime = Field(description="The delivery promise.")
+    ready_at: datetime = Field(description="When the merchant has it ready.")
+    price: PriceOut = Field(description="The locked price.")
+    pickup: PointOut = Field(description="Where it is picked up.")
+    dropoff: PointOut = Field(description="Where it is delivered.")
+    priority: Priority = Field(description="The member tier: higher tiers weigh lateness more.")
+    service_type: str = Field(description="grocery, medicine or takeout.")
+    at_risk: bool = Field(description="Planned to arrive close to or past its promise.")
+    created_at: datetime = Field(description="When it was accepted.")
     reason: str | None = Field(
         default=None, description="Why it waits or is at risk (see README, Reasons)."
     )
@@ -222,27 +240,33 @@ class OrderOut(Out):
 
 
 class WindowOut(Out):
-    start: datetime
-    end: datetime
+    start: datetime = Field(description="The window's start.")
+    end: datetime = Field(description="The window's end.")
 
 
 class JobOut(Out):
-    id: str
-    community_id: str
-    state: str
-    worker_id: str | None
-    eta: datetime | None
-    due_by: datetime | None
-    location: PointOut
-    skills: list[str]
-    duration_min: float
-    window: WindowOut | None
-    emergency: bool
-    min_rating: float | None
-    service_type: str
-    price: PriceOut
-    at_risk: bool
-    created_at: datetime
+    id: str = Field(description="The job's id.")
+    community_id: str = Field(description="The community it belongs to.")
+    state: str = Field(
+        description="pending, assigned, en_route, in_service, completed, cancelled or failed."
+    )
+    worker_id: str | None = Field(description="The technician it is assigned to, if any.")
+    eta: datetime | None = Field(description="Planned arrival, once assigned.")
+    due_by: datetime | None = Field(
+        description="The latest arrival: the window's end or the emergency promise."
+    )
+    location: PointOut = Field(description="The resident's home.")
+    skills: list[str] = Field(description="Skills the technician needs (all of them).")
+    duration_min: float = Field(description="Expected time on site, in minutes.")
+    window: WindowOut | None = Field(description="The booked appointment window, if any.")
+    emergency: bool = Field(
+        description="A property-management emergency, reached within the emergency SLA."
+    )
+    min_rating: float | None = Field(description="The lowest technician rating accepted, if any.")
+    service_type: str = Field(description="What it is priced as.")
+    price: PriceOut = Field(description="The locked price.")
+    at_risk: bool = Field(description="Planned to arrive close to or past its due time.")
+    created_at: datetime = Field(description="When it was accepted.")
     reason: str | None = Field(
         default=None, description="Why it waits or is at risk (see README, Reasons)."
     )
@@ -280,11 +304,11 @@ class JobOut(Out):
 
 
 class StopOut(Out):
-    kind: str
-    entity_id: str
-    location: PointOut
-    eta: datetime
-    departs: datetime
+    kind: str = Field(description="pickup, dropoff or job.")
+    entity_id: str = Field(description="The order or job served there.")
+    location: PointOut = Field(description="Where the stop is.")
+    eta: datetime = Field(description="When service there is planned to start.")
+    departs: datetime = Field(description="When the worker is planned to leave.")
 
     @classmethod
     def of(cls, s: PlannedStop) -> StopOut:
@@ -298,8 +322,8 @@ class StopOut(Out):
 
 
 class RouteOut(Out):
-    worker_id: str
-    stops: list[StopOut]
+    worker_id: str = Field(description="The worker.")
+    stops: list[StopOut] = Field(description="Its committed stops still to do, in order.")
 
 
 class TickOut(Out):
@@ -329,12 +353,14 @@ class TickOut(Out):
 
 
 class EventOut(Out):
-    seq: int
-    ts: datetime
-    community_id: str
-    type: str
-    entity_id: str
-    data: dict[str, Any]
+    seq: int = Field(description="Global sequence number, strictly increasing.")
+    ts: datetime = Field(description="When it happened.")
+    community_id: str = Field(description="The community it concerns (* for global events).")
+    type: str = Field(description="What happened, e.g. order.assigned or alert.raised.")
+    entity_id: str = Field(
+        description="The order, job, worker, community or alert kind it concerns."
+    )
+    data: dict[str, Any] = Field(description="A compact payload: state, worker, at-risk flag, ...")
 
     @classmethod
     def of(cls, e: Event) -> EventOut:
@@ -349,24 +375,26 @@ class EventOut(Out):
 
 
 class EventsOut(Out):
-    events: list[EventOut]
-    last_seq: int
+    events: list[EventOut] = Field(description="The events after `after`, oldest first.")
+    last_seq: int = Field(
+        description="The last seq returned (or `after`): pass it as `after` next."
+    )
 
 
 class SurgeCellOut(Out):
-    cell: str
-    demand: float
-    supply: float
-    ratio: float
-    smoothed_ratio: float
-    multiplier: dict[str, float]
+    cell: str = Field(description="H3 cell index in hex.")
+    demand: float = Field(description="Demand counted over its k-ring.")
+    supply: float = Field(description="Supply counted over its k-ring.")
+    ratio: float = Field(description="Demand over supply now.")
+    smoothed_ratio: float = Field(description="The ratio smoothed over time.")
+    multiplier: dict[str, float] = Field(description="The multiplier of each service type.")
 
 
 class SurgeOut(Out):
-    community_id: str
-    rule_version: int
-    ts: datetime
-    cells: list[SurgeCellOut]
+    community_id: str = Field(description="The community.")
+    rule_version: int = Field(description="The rule set that made the multipliers.")
+    ts: datetime = Field(description="When the field was computed.")
+    cells: list[SurgeCellOut] = Field(description="Its cells that are not neutral.")
 
     @classmethod
     def of(cls, snap: SurgeSnapshot) -> SurgeOut:
@@ -392,8 +420,8 @@ class SurgeOut(Out):
 class RulesOut(Out):
     """A surge rule set as the engine reads it; ``version`` 0 means not activated."""
 
-    version: int
-    rules: dict[str, Any]
+    version: int = Field(description="The rule set's version (0: not activated).")
+    rules: dict[str, Any] = Field(description="The rule set, as PUT takes it.")
     community_id: str | None = Field(
         default=None, description="The community whose own set this is (null: the global set)."
     )
@@ -408,10 +436,17 @@ class RulesPreviewOut(RulesOut):
     whose values differ.
     """
 
-    surge: SurgeOut | None = None
-    active: RulesOut | None = None
-    active_surge: SurgeOut | None = None
-    changed: list[str] = Field(default_factory=list)
+    surge: SurgeOut | None = Field(
+        default=None, description="The proposal's field on current demand (with community_id)."
+    )
+    active: RulesOut | None = Field(default=None, description="The rule set in force there now.")
+    active_surge: SurgeOut | None = Field(
+        default=None, description="The active set's field, computed the same way."
+    )
+    changed: list[str] = Field(
+        default_factory=list,
+        description="Paths whose values differ between the proposal and the active set.",
+    )
 
 
 class Health(Out):

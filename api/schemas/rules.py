@@ -14,7 +14,7 @@ from api.schemas._common import Out, to_time
 class RuleVersionOut(Out):
     """One activation of a rule set."""
 
-    version: int
+    version: int = Field(description="The version this activation gave the rule set.")
     name: str | None = Field(default=None, description="The rule set's own name.")
     hash: str | None = Field(default=None, description="Short SHA-256 of the rules' content.")
     by: str | None = Field(default=None, description="The API key's label that activated it.")
@@ -44,11 +44,13 @@ class RuleVersionsOut(Out):
     community_id: str | None = Field(
         default=None, description="Whose history (null: the global set's)."
     )
-    versions: list[RuleVersionOut]
+    versions: list[RuleVersionOut] = Field(description="Every activation, newest first.")
 
 
 class RuleVersionDetailOut(RuleVersionOut):
     """One activation with its rules."""
 
-    community_id: str | None = None
-    rules: dict[str, Any]
+    community_id: str | None = Field(
+        default=None, description="The community whose own set this is (null: the global set)."
+    )
+    rules: dict[str, Any] = Field(description="The rule set as it was activated.")

@@ -41,21 +41,33 @@ class WebhookIn(In):
         description="http or https; private, loopback and link-local hosts are refused "
         "unless the server allows them (DISPATCH_WEBHOOKS_ALLOW_PRIVATE).",
     )
-    event_types: list[EventType] = Field(default_factory=list, max_length=50)
-    community_ids: list[Id] = Field(default_factory=list, max_length=500)
-    description: str = Field(default="", max_length=200)
+    event_types: list[EventType] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Event types to receive (empty: every type).",
+    )
+    community_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Communities to receive events of (empty: every community).",
+    )
+    description: str = Field(
+        default="", max_length=200, description="A note for people: what this receiver is for."
+    )
 
 
 class WebhookOut(Out):
-    id: str
-    url: str
-    event_types: list[str]
-    community_ids: list[str]
-    description: str
-    created_at: datetime
-    disabled: bool
-    disabled_at: datetime | None
-    disabled_reason: str | None
+    id: str = Field(description="The endpoint's id.")
+    url: str = Field(description="Where events are sent.")
+    event_types: list[str] = Field(description="Event types it receives (empty: every type).")
+    community_ids: list[str] = Field(
+        description="Communities it receives events of (empty: every community)."
+    )
+    description: str = Field(description="A note for people: what this receiver is for.")
+    created_at: datetime = Field(description="When it was registered.")
+    disabled: bool = Field(description="No event is sent to it while true.")
+    disabled_at: datetime | None = Field(description="When it was disabled, if it is.")
+    disabled_reason: str | None = Field(description="Why it was disabled, if it is.")
 
     @classmethod
     def fields_of(cls, e: Endpoint) -> dict[str, object]:
@@ -87,15 +99,17 @@ class WebhookCreatedOut(WebhookOut):
 
 
 class WebhookPage(Out):
-    items: list[WebhookOut]
-    next_cursor: str | None
+    items: list[WebhookOut] = Field(description="Endpoints of this page.")
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page (null: the last page)."
+    )
 
 
 class AttemptOut(Out):
-    at: datetime
+    at: datetime = Field(description="When the attempt was made.")
     status_code: int | None = Field(description="The receiver's HTTP status (null: no answer).")
-    error: str | None
-    duration_ms: float
+    error: str | None = Field(description="What went wrong, when the attempt failed.")
+    duration_ms: float = Field(description="How long the attempt took, in milliseconds.")
 
     @classmethod
     def of(cls, a: Attempt) -> AttemptOut:
@@ -110,15 +124,19 @@ class AttemptOut(Out):
 class DeliveryOut(Out):
     """One event for one endpoint: ``id`` is its ``webhook-id`` on every attempt."""
 
-    id: str
-    webhook_id: str
-    event_type: str
-    event_seq: int | None
+    id: str = Field(description="The delivery's id: its webhook-id header on every attempt.")
+    webhook_id: str = Field(description="The endpoint it goes to.")
+    event_type: str = Field(description="The type of the event it carries.")
+    event_seq: int | None = Field(
+        description="The event's sequence number (null for test deliveries)."
+    )
     state: str = Field(description="pending, succeeded, failed (given up) or skipped (a gap).")
-    created_at: datetime
-    next_attempt_at: datetime | None
-    attempts: list[AttemptOut]
-    note: str | None
+    created_at: datetime = Field(description="When it was created.")
+    next_attempt_at: datetime | None = Field(
+        description="When it is tried next (null: no attempt left)."
+    )
+    attempts: list[AttemptOut] = Field(description="Every attempt so far, oldest first.")
+    note: str | None = Field(description="Why it was skipped or given up, if it was.")
 
     @classmethod
     def of(cls, d: Delivery) -> DeliveryOut:
@@ -136,5 +154,7 @@ class DeliveryOut(Out):
 
 
 class DeliveryPage(Out):
-    items: list[DeliveryOut]
-    next_cursor: str | None
+    items: list[DeliveryOut] = Field(description="Deliveries of this page.")
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page (null: the last page)."
+    )
