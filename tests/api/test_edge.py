@@ -245,3 +245,30 @@ async def test_ops_may_cancel_orders_and_jobs_and_read_rules(
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
     assert (await client.get("/v1/surge/rules", headers=OPS)).status_code == 200
     assert_problem(await client.put("/v1/surge/rules", json={}, headers=OPS), 403)
+
+
+EDGE_SETTINGS = (
+    "rate_limits",
+    "auth_failure_limit",
+    "max_waits_per_key",
+    "max_streams_per_key",
+    "events_retention_s",
+    "events_retention_count",
+    "maintenance_every_s",
+    "protect_ops_endpoints",
+    "header_timeout_s",
+    "body_timeout_s",
+    "keep_alive_s",
+    "max_header_bytes",
+    "rules_body_limit_bytes",
+)
+
+
+def test_readme_documents_the_edge_settings() -> None:
+    """Every limit and timeout of the edge is named in README with its variable."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for name in EDGE_SETTINGS:
+        assert name in ApiSettings.model_fields
+        assert f"DISPATCH_{name.upper()}" in readme, name
