@@ -12,6 +12,7 @@ process's write), or when the wait ends. Everything it shows is computed by
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -20,7 +21,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.changes import Changes
 from api.deps import AnalystOrOps, ChangesDep, EngineDep, SettingsDep
+from api.gate import gate_of
 from api.problems import responses
 from api.schemas import Id
 from api.schemas.ops import OpsCommunityOut, OpsSnapshotOut
@@ -38,7 +41,14 @@ ASSETS = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
-Etag = Annotated[str, Query(max_length=64, pattern=r"^[0-9a-f]*$")]
+Etag = Annotated[
+    str,
+    Query(
+        max_length=64,
+        pattern=r"^[0-9a-f]*$",
+        description="The etag of the snapshot you hold: with `wait_s`, wait for another",
+    ),
+]
 
 
 def console_of(request: Request, engine: Engine, settings: ApiSettings) -> OpsConsole:
@@ -97,14 +107,14 @@ async def ops_communities(engine: EngineDep, _: AnalystOrOps) -> list[OpsCommuni
     return [OpsCommunityOut(id=c.id, name=c.name) for c in listed]
 
 
-@router.get("/v1/ops/communities/{community_id}/snapshot", responses=responses(404))
+@router.get("/v1/ops/communities/{community_id}/snapshot", responses=responses(404, 429))
 async def ops_snapshot(
     community_id: Id,
     request: Request,
     engine: EngineDep,
     changes: ChangesDep,
     settings: SettingsDep,
-    _: AnalystOrOps,
+    who: AnalystOrOps,
     since: Etag = "",
     wait_s: Annotated[
         float,
@@ -121,6 +131,8 @@ async def ops_snapshot(
 
     With ``since`` (the etag of the snapshot you hold) and ``wait_s`` the answer
     waits until something changed or the wait ends (then the same etag comes back).
+    Waiting takes one of the key's long-poll slots (``DISPATCH_MAX_WAITS_PER_KEY``;
+    past them, 429).
     """
     console = console_of(request, engine, settings)
     tile_url = settings.ops_tile_url
@@ -129,6 +141,28 @@ async def ops_snapshot(
         view = console.view(community_id)
         return OpsSnapshotOut.of(view, console.alerts(view), tile_url)
 
+    if wait_s <= 0 or not since:
+        return await run_in_threadpool(take)
+    waits = gate_of(request).waits
+    with waits.hold(who.key_id) as admitted:
+        if not admitted:
+            raise HTTPException(
+                429,
+                f"this key already holds {waits.limit} waiting long polls",
+                headers={"Retry-After": "1"},
+            )
+        return await _wait(take, since, wait_s, request, changes, settings)
+
+
+async def _wait(
+    take: Callable[[], OpsSnapshotOut],
+    since: str,
+    wait_s: float,
+    request: Request,
+    changes: Changes,
+    settings: ApiSettings,
+) -> OpsSnapshotOut:
+    """Snapshots until one differs from ``since``, the wait ends or the client leaves."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait_s, settings.events_max_wait_s)
     while True:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -258,3 +259,25 @@ def test_tile_urls_and_thresholds_are_validated() -> None:
     with pytest.raises(ValueError, match="unknown alerts setting"):
         ApiSettings(alerts={"on_time_floor": 0.5})
     assert ApiSettings(alerts={"stale_min_workers": 7}).alerts.stale_min_workers == 7
+
+
+async def test_waiting_takes_one_of_the_keys_long_poll_slots(engine: Engine, courier: str) -> None:
+    """With one slot per key, a second wait by the same key is 429; another key may wait."""
+    settings = ApiSettings(api_keys=KEYS, tick_enabled=False, max_waits_per_key=1)
+    app = create_app(settings, engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as c,
+    ):
+        etag = (await c.get(SNAPSHOT, headers=OPS)).json()["etag"]
+        params = {"since": etag, "wait_s": 10}
+        first = asyncio.create_task(c.get(SNAPSHOT, params=params, headers=OPS))
+        with anyio.fail_after(20):
+            while app.state.changes.waiting == 0:  # the first wait holds its slot, waiting
+                await asyncio.sleep(0)
+        r = await c.get(SNAPSHOT, params=params, headers=OPS)
+        assert_problem(r, 429)
+        r = await c.get(SNAPSHOT, params={**params, "wait_s": 0.1}, headers=AN)
+        assert r.status_code == 200 and r.json()["etag"] == etag
+        await c.post("/v1/workers/w1/location", json=north(300), headers=APP)
+        assert (await asyncio.wait_for(first, 5)).json()["etag"] != etag
