@@ -20,6 +20,7 @@ from api.schemas.webhooks import (
     WebhookIn,
     WebhookOut,
     WebhookPage,
+    WebhookPatchIn,
 )
 from api.webhooks_runtime import webhooks_of
 from dispatch.store.memory import MemoryStore
@@ -84,6 +85,31 @@ async def list_webhooks(
 async def get_webhook(webhook_id: Id, wh: WebhooksDep, _: OrderServiceOrOps) -> WebhookOut:
     """One receiver, with whether it is disabled and why."""
     return WebhookOut.of(await wh.call(wh.webhooks.get, webhook_id))
+
+
+@router.patch("/{webhook_id}", responses=responses(404))
+async def update_webhook(
+    webhook_id: Id, body: WebhookPatchIn, wh: WebhooksDep, _: OrderServiceOrOps
+) -> WebhookOut:
+    """Change the URL, filters or description (fields left out are kept). Pending
+    deliveries go to the new URL; new filters apply to events from now on."""
+    endpoint = await wh.call(
+        lambda: wh.webhooks.update(
+            webhook_id,
+            url=body.url,
+            event_types=body.event_types,
+            community_ids=body.community_ids,
+            description=body.description,
+        )
+    )
+    return WebhookOut.of(endpoint)
+
+
+@router.post("/{webhook_id}/rotate-secret", responses=responses(404))
+async def rotate_secret(webhook_id: Id, wh: WebhooksDep, _: OrderServiceOrOps) -> WebhookCreatedOut:
+    """A new signing secret, shown this once. For 24 h every delivery carries two
+    signatures (new and previous secret), so receivers switch without losing one."""
+    return WebhookCreatedOut.of(await wh.call(wh.webhooks.rotate_secret, webhook_id))
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))

@@ -19,6 +19,7 @@ __all__ = [
     "WebhookIn",
     "WebhookOut",
     "WebhookPage",
+    "WebhookPatchIn",
 ]
 
 EventType = Annotated[
@@ -56,6 +57,21 @@ class WebhookIn(In):
     )
 
 
+class WebhookPatchIn(In):
+    """What to change on a receiver; a field left out keeps its value."""
+
+    url: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="A new target URL."
+    )
+    event_types: list[EventType] | None = Field(
+        default=None, max_length=50, description="New event types (empty: every type)."
+    )
+    community_ids: list[Id] | None = Field(
+        default=None, max_length=500, description="New communities (empty: every community)."
+    )
+    description: str | None = Field(default=None, max_length=200, description="A new note.")
+
+
 class WebhookOut(Out):
     id: str = Field(description="The endpoint's id.")
     url: str = Field(description="Where events are sent.")
@@ -68,6 +84,9 @@ class WebhookOut(Out):
     disabled: bool = Field(description="No event is sent to it while true.")
     disabled_at: datetime | None = Field(description="When it was disabled, if it is.")
     disabled_reason: str | None = Field(description="Why it was disabled, if it is.")
+    previous_secret_until: datetime | None = Field(
+        description="After a secret rotation, the previous secret also signs until then."
+    )
 
     @classmethod
     def fields_of(cls, e: Endpoint) -> dict[str, object]:
@@ -81,6 +100,7 @@ class WebhookOut(Out):
             "disabled": e.disabled,
             "disabled_at": to_time(e.disabled_at),
             "disabled_reason": e.disabled_reason,
+            "previous_secret_until": to_time(e.previous_until),
         }
 
     @classmethod

@@ -234,7 +234,9 @@ class WebhookDispatcher:
             return None, None
         body = delivery.body.encode("utf-8")
         result = self.sender.send(
-            endpoint.url, signed_headers(endpoint.secret, delivery.id, now, body), body
+            endpoint.url,
+            signed_headers(endpoint.signing_secrets(now), delivery.id, now, body),
+            body,
         )
         attempt = Attempt(now, result.status_code, result.error, result.duration_s)
         delivery = dataclasses.replace(

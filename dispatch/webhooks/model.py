@@ -41,7 +41,8 @@ class Endpoint:
     """A registered receiver. Empty ``event_types``/``community_ids`` mean "all".
 
     ``after_seq`` is the feed's last seq at registration: only later events are
-    delivered. ``secret`` is kept to sign (HMAC needs it) but never shown again.
+    delivered. ``secret`` is kept to sign (HMAC needs it) but never shown again;
+    after a rotation the ``previous_secret`` also signs until ``previous_until``.
     """
 
     id: str
@@ -54,10 +55,18 @@ class Endpoint:
     description: str = ""
     disabled_at: float | None = None
     disabled_reason: str | None = None
+    previous_secret: str | None = field(default=None, repr=False)
+    previous_until: float | None = None
 
     @property
     def disabled(self) -> bool:
         return self.disabled_at is not None
+
+    def signing_secrets(self, now: float) -> tuple[str, ...]:
+        """The secrets that sign a message sent at ``now`` (two during a rotation)."""
+        if self.previous_secret and self.previous_until is not None and now < self.previous_until:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
     def wants(self, event_type: str, community_id: str) -> bool:
         """Whether an event of this type and community is for this endpoint."""

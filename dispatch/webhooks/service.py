@@ -12,6 +12,7 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from dispatch.clock import Clock
 from dispatch.errors import Conflict, InvalidInput, NotFound
@@ -22,9 +23,10 @@ from dispatch.webhooks.signing import new_secret
 from dispatch.webhooks.store import WebhookStore
 from dispatch.webhooks.targets import parse_target
 
-__all__ = ["MAX_ENDPOINTS", "Page", "Webhooks"]
+__all__ = ["MAX_ENDPOINTS", "ROTATION_GRACE_S", "Page", "Webhooks"]
 
 MAX_ENDPOINTS = 100
+ROTATION_GRACE_S = 24 * 3600.0
 MAX_EVENT_TYPES = 50
 MAX_COMMUNITIES = 500
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?$")
@@ -69,18 +71,8 @@ class Webhooks:
     ) -> Endpoint:
         """A new endpoint with a fresh secret; it receives events added from now on."""
         parse_target(url, self.allow_private)
-        types = tuple(dict.fromkeys(event_types))
-        if len(types) > MAX_EVENT_TYPES:
-            raise InvalidInput(f"event_types: at most {MAX_EVENT_TYPES}")
-        bad = [t for t in types if not EVENT_TYPE.match(t)]
-        if bad:
-            raise InvalidInput(f"event_types: not an event type or 'group.*' pattern: {bad}")
-        communities = tuple(dict.fromkeys(community_ids))
-        if len(communities) > MAX_COMMUNITIES:
-            raise InvalidInput(f"community_ids: at most {MAX_COMMUNITIES}")
-        unknown = [c for c in communities if self.feed.get_community(c) is None]
-        if unknown:
-            raise InvalidInput(f"community_ids: unknown communities {unknown}")
+        types = self._types(event_types)
+        communities = self._communities(community_ids)
         if len(self.store.list_endpoints()) >= MAX_ENDPOINTS:
             raise Conflict(f"at most {MAX_ENDPOINTS} webhook endpoints; delete one first")
         endpoint = Endpoint(
@@ -95,6 +87,64 @@ class Webhooks:
         )
         self.store.put_endpoint(endpoint)
         return endpoint
+
+    def update(
+        self,
+        endpoint_id: str,
+        *,
+        url: str | None = None,
+        event_types: Sequence[str] | None = None,
+        community_ids: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> Endpoint:
+        """Change what is given (None: keep); pending deliveries go to the new URL, and
+        the filters apply to events fanned out from now on."""
+        endpoint = self.get(endpoint_id)
+        changes: dict[str, Any] = {}
+        if url is not None:
+            parse_target(url, self.allow_private)
+            changes["url"] = url
+        if event_types is not None:
+            changes["event_types"] = self._types(event_types)
+        if community_ids is not None:
+            changes["community_ids"] = self._communities(community_ids)
+        if description is not None:
+            changes["description"] = description
+        if changes:
+            endpoint = dataclasses.replace(endpoint, **changes)
+            self.store.put_endpoint(endpoint)
+        return endpoint
+
+    def rotate_secret(self, endpoint_id: str, grace_s: float = ROTATION_GRACE_S) -> Endpoint:
+        """A fresh secret; the current one still signs too (a second signature) for
+        ``grace_s``, so receivers can switch without losing a message."""
+        endpoint = self.get(endpoint_id)
+        endpoint = dataclasses.replace(
+            endpoint,
+            secret=new_secret(),
+            previous_secret=endpoint.secret,
+            previous_until=self.clock.now() + grace_s,
+        )
+        self.store.put_endpoint(endpoint)
+        return endpoint
+
+    def _types(self, event_types: Sequence[str]) -> tuple[str, ...]:
+        types = tuple(dict.fromkeys(event_types))
+        if len(types) > MAX_EVENT_TYPES:
+            raise InvalidInput(f"event_types: at most {MAX_EVENT_TYPES}")
+        bad = [t for t in types if not EVENT_TYPE.match(t)]
+        if bad:
+            raise InvalidInput(f"event_types: not an event type or 'group.*' pattern: {bad}")
+        return types
+
+    def _communities(self, community_ids: Sequence[str]) -> tuple[str, ...]:
+        communities = tuple(dict.fromkeys(community_ids))
+        if len(communities) > MAX_COMMUNITIES:
+            raise InvalidInput(f"community_ids: at most {MAX_COMMUNITIES}")
+        unknown = [c for c in communities if self.feed.get_community(c) is None]
+        if unknown:
+            raise InvalidInput(f"community_ids: unknown communities {unknown}")
+        return communities
 
     def get(self, endpoint_id: str) -> Endpoint:
         endpoint = self.store.get_endpoint(endpoint_id)

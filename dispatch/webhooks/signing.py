@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Sequence
 
 __all__ = ["SECRET_PREFIX", "new_secret", "sign", "signed_headers"]
 
@@ -34,12 +35,16 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signed_headers(secret: str, msg_id: str, now: float, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers (and the content type) for a send at ``now``."""
+def signed_headers(
+    secret: str | Sequence[str], msg_id: str, now: float, body: bytes
+) -> dict[str, str]:
+    """The three Standard Webhooks headers (and the content type) for a send at ``now``;
+    several secrets (a rotation) give several space-separated signatures."""
     timestamp = math.floor(now)
+    keys = [secret] if isinstance(secret, str) else list(secret)
     return {
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
+        "webhook-signature": " ".join(sign(k, msg_id, timestamp, body) for k in keys),
     }

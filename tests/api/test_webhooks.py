@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from api.webhooks_runtime import webhooks_of
 from dispatch import ManualClock
-from dispatch.webhooks import RetrySchedule, WebhookDispatcher
+from dispatch.webhooks import RetrySchedule, WebhookDispatcher, sign
 from tests.api.conftest import AN, APP, OPS, OS, assert_problem, order_body
 from tests.dispatch.webhooks.conftest import ScriptedSender
 
@@ -45,7 +45,7 @@ async def test_register_shows_the_secret_once(client: httpx.AsyncClient) -> None
     assert "secret" not in got and got["url"] == HOOK["url"]
     page = (await client.get("/v1/webhooks", headers=OS)).json()
     assert [w["id"] for w in page["items"]] == [created["id"]] and page["next_cursor"] is None
-    assert "secret" not in json.dumps(page)
+    assert created["secret"] not in json.dumps(page) and '"secret"' not in json.dumps(page)
     assert (await client.delete(f"/v1/webhooks/{created['id']}", headers=OS)).status_code == 204
     assert_problem(await client.get(f"/v1/webhooks/{created['id']}", headers=OS), 404)
     assert_problem(await client.delete(f"/v1/webhooks/{created['id']}", headers=OS), 404)
@@ -186,3 +186,62 @@ async def test_a_disabled_endpoint_can_be_enabled_again(
     r = await client.post(f"/v1/webhooks/{wh['id']}/enable", headers=OS)
     assert r.status_code == 200 and r.json()["disabled"] is False
     assert (await client.post(again, headers=OS)).status_code == 202
+
+
+async def test_patch_changes_only_what_is_given(
+    client: httpx.AsyncClient, app: FastAPI, community: dict[str, Any]
+) -> None:
+    """PATCH keeps fields left out, validates the others (422, nothing changed), and new
+    filters apply to the next events."""
+    wh = (await client.post("/v1/webhooks", json={**HOOK, "description": "a"}, headers=OS)).json()
+    url = f"/v1/webhooks/{wh['id']}"
+    r = await client.patch(url, json={"event_types": ["webhook.test"]}, headers=OS)
+    assert r.status_code == 200, r.text
+    assert r.json()["event_types"] == ["webhook.test"] and r.json()["description"] == "a"
+    assert r.json()["url"] == HOOK["url"] and "secret" not in r.json()
+    for bad in ({"url": "http://10.0.0.1/"}, {"community_ids": ["c9"]}, {"secret": "x"}):
+        assert_problem(await client.patch(url, json=bad, headers=OS), 422)
+    assert (await client.get(url, headers=OS)).json() == r.json()
+    assert_problem(await client.patch("/v1/webhooks/nope", json={}, headers=OS), 404)
+    await client.put(
+        "/v1/communities/c1", json={"name": "Renamed", "center": community["center"]}, headers=OPS
+    )
+    sender = ScriptedSender()
+    dispatcher(app, sender).step()
+    assert sender.sent == []  # community.upserted is not a webhook.test
+
+
+async def test_rotating_the_secret_signs_with_both_for_a_day(
+    client: httpx.AsyncClient, app: FastAPI, clock: ManualClock
+) -> None:
+    """rotate-secret shows a new secret once; deliveries verify with the new and the old
+    secret for 24 h, then with the new one only."""
+    wh = (await client.post("/v1/webhooks", json=HOOK, headers=OS)).json()
+    r = await client.post(f"/v1/webhooks/{wh['id']}/rotate-secret", headers=OS)
+    assert r.status_code == 200, r.text
+    rotated = r.json()
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != wh["secret"]
+    assert rotated["previous_secret_until"]
+    got = (await client.get(f"/v1/webhooks/{wh['id']}", headers=OS)).json()
+    assert "secret" not in got and got["previous_secret_until"] == rotated["previous_secret_until"]
+    sender = ScriptedSender()
+    d = dispatcher(app, sender)
+    await client.post(f"/v1/webhooks/{wh['id']}/test", headers=OS)
+    d.step()
+    clock.advance(24 * 3600 + 1)
+    await client.post(f"/v1/webhooks/{wh['id']}/test", headers=OS)
+    d.step()
+    first, later = sender.sent
+    assert len(first.headers["webhook-signature"].split(" ")) == 2
+    assert len(later.headers["webhook-signature"].split(" ")) == 1
+    ts = int(first.headers["webhook-timestamp"])
+    for secret in (wh["secret"], rotated["secret"]):
+        expected = sign(secret, first.headers["webhook-id"], ts, first.body)
+        assert expected in first.headers["webhook-signature"].split(" ")
+    old = sign(
+        wh["secret"],
+        later.headers["webhook-id"],
+        int(later.headers["webhook-timestamp"]),
+        later.body,
+    )
+    assert old not in later.headers["webhook-signature"]

@@ -39,3 +39,13 @@ def test_headers_verify_and_tampering_is_caught() -> None:
         Webhook(secret).verify(b'{"seq":8}', headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(new_secret()).verify(body, headers)
+
+
+def test_two_secrets_give_two_signatures_each_verifying() -> None:
+    """During a rotation the header holds two signatures: either secret verifies."""
+    new, old, body = new_secret(), new_secret(), b'{"seq":9}'
+    headers = signed_headers([new, old], "msg_9_wh_a", time.time(), body)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(new).verify(body, headers) == Webhook(old).verify(body, headers) == {"seq": 9}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(body, headers)
