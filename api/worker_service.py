@@ -24,6 +24,7 @@ from api.settings import ApiSettings
 from api.ticker import MetricsObserver
 from api.webhooks_runtime import WebhookRunner, build_dispatcher, watch_webhooks
 from dispatch import WallClock
+from dispatch.ops import OpsConsole
 from dispatch.store.redis import RedisStore
 from dispatch.ticking import TickWorker
 from dispatch.ticking.redis_queue import RedisTickQueue
@@ -104,7 +105,9 @@ def run_worker(
         name,
         concurrency=concurrency,
         poll_s=poll_s,
-        observer=MetricsObserver(metrics),
+        # Alerts are evaluated after each tick here too: a Redis deployment's API servers
+        # do not tick, so this is where alert.raised / alert.cleared come from.
+        observer=MetricsObserver(metrics, ops=OpsConsole(engine, cfg.alerts)),
     )
     stop = threading.Event()
 

@@ -33,7 +33,8 @@ def test_worker_process_ticks_and_stops_on_sigterm(
     redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     """A worker assigns an order placed in the store, names itself in plan.committed,
-    serves health and metrics, and exits cleanly on SIGTERM."""
+    raises the ops alerts that hold (three couriers never sent a position), serves
+    health and metrics, and exits cleanly on SIGTERM."""
     store = RedisStore(redis_url, prefix=redis_prefix)
     engine = Engine(EngineSettings(), store, WallClock(), policy=RegretInsertionPolicy())
     engine.upsert_community(
@@ -41,6 +42,8 @@ def test_worker_process_ticks_and_stops_on_sigterm(
     )
     engine.upsert_worker(WorkerSpec("w1", WorkerKind.COURIER, "c1"))
     engine.update_location(LocationUpdate("w1", CENTER.lat, CENTER.lng))
+    for silent in ("w2", "w3", "w4"):  # on shift, never a position: stale
+        engine.upsert_worker(WorkerSpec(silent, WorkerKind.COURIER, "c1"))
     order = engine.create_order(
         OrderRequest("c1", LatLng(CENTER.lat + 0.001, CENTER.lng), LatLng(CENTER.lat, 121.48))
     )
@@ -61,6 +64,11 @@ def test_worker_process_ticks_and_stops_on_sigterm(
         ).read_text()[-3000:]
         committed = [e for e in engine.events(limit=1000) if e.type == "plan.committed"]
         assert committed and committed[-1].data["dispatcher"] == "wk-1"
+
+        def raised() -> list[str]:
+            return [e.entity_id for e in engine.events(limit=1000) if e.type == "alert.raised"]
+
+        assert until(lambda: raised() == ["stale_workers"], 30), raised()
         base = f"http://127.0.0.1:{port}"
         assert until(lambda: _ready(f"{base}/readyz"), 10)
         ready = httpx.get(f"{base}/readyz", timeout=2.0).json()
@@ -68,6 +76,7 @@ def test_worker_process_ticks_and_stops_on_sigterm(
         metrics = httpx.get(f"{base}/metrics", timeout=2.0).text
         assert 'dispatch_ticks_total{outcome="done"}' in metrics
         assert "dispatch_dispatcher_age_seconds" in metrics
+        assert 'dispatch_alerts_active{kind="stale_workers"} 1.0' in metrics
         assert httpx.get(f"{base}/nope", timeout=2.0).status_code == 404
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
