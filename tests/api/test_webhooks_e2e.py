@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +24,7 @@ from api.webhooks_runtime import webhooks_of
 from dispatch import Engine, ManualClock, MemoryStore
 from dispatch.webhooks import HttpSender, RetrySchedule, WebhookDispatcher, webhook_store_for
 from tests.api.conftest import APP, KEYS, OPS, OS, make_engine, order_body
+from tests.api.webhook_receiver import Receiver, loopback_receiver
 from tests.polling import until
 
 pytestmark = pytest.mark.anyio
@@ -35,64 +32,10 @@ pytestmark = pytest.mark.anyio
 SCHEDULE = RetrySchedule((2.0, 4.0, 8.0, 16.0, 32.0), jitter=0.2)
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-    status: int | None  # None: the connection was dropped without an answer
-
-
-@dataclass
-class Receiver:
-    """A loopback webhook receiver: ``mode`` is ok (200), down (503) or drop (no answer)."""
-
-    server: ThreadingHTTPServer
-    mode: str = "ok"
-    got: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/hook?src=dispatch"
-
-    def accepted(self) -> list[Received]:
-        with self.lock:
-            return [r for r in self.got if r.status == 200]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    holder: list[Receiver] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            me = holder[0]
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            mode = me.mode
-            status = {"ok": 200, "down": 503}.get(mode)
-            with me.lock:
-                me.got.append(Received(dict(self.headers.items()), body, status))
-            if status is None:
-                self.close_connection = True
-                return
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder.append(Receiver(server))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield holder[0]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with loopback_receiver() as r:
+        yield r
 
 
 @pytest.fixture
