@@ -63,7 +63,10 @@ def backtest(
     seeds: Annotated[int, typer.Option(min=1, max=1000, help="Days (seeds) per rule set.")] = 8,
     first_seed: Annotated[int, typer.Option(min=0, help="The first seed.")] = 0,
     hours: Annotated[
-        float | None, typer.Option(min=0.05, max=48, help="Simulated hours of demand.")
+        float | None,
+        typer.Option(
+            min=0.05, max=48, help="Simulated hours of demand (a recorded day sets its own)."
+        ),
     ] = None,
     jobs: Annotated[int, typer.Option(min=1, max=64, help="Runs in parallel (processes).")] = 1,
     reproducible: Annotated[

@@ -12,6 +12,7 @@ from simulations.sim.agents import Agent, Leg
 from simulations.sim.demand import build_world
 from simulations.sim.eventlog import History, read_events, replay, write_events
 from simulations.sim.kpis import comparable, compute_kpis
+from simulations.sim.recorded import RecordedDemand, read_recorded_demand
 from simulations.sim.records import (
     JobRecord,
     OrderRecord,
@@ -67,6 +68,7 @@ __all__ = [
     "ProfileTravel",
     "Progress",
     "QuoteRecord",
+    "RecordedDemand",
     "RunOutput",
     "Sample",
     "Scenario",
@@ -89,6 +91,7 @@ __all__ = [
     "parse_scenario",
     "prepare",
     "read_events",
+    "read_recorded_demand",
     "replay",
     "replay_solution",
     "reproducible",
