@@ -33,6 +33,8 @@ OPS = {"Authorization": "Bearer ops-k"}
 OS = {"Authorization": "Bearer os-k"}
 APP = {"Authorization": "Bearer app-k"}
 LIVE_S = 2.0  # a change must show within this long
+# Scripts given to the page are functions ("() => ..."): a bare expression would be
+# evaluated with eval, which the console's Content-Security-Policy forbids.
 
 
 def _missing() -> str | None:
@@ -159,9 +161,20 @@ def _seed(c: httpx.Client) -> None:
 
 
 def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
-    """A page at ``url`` and the console errors it logs."""
+    """A page at ``url`` and the console errors it logs; a request for another origin
+    is refused and counted as an error (the pages must work offline)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
+    origin = url.split("/", 3)[:3]
+
+    def offline(route: Any) -> None:
+        if route.request.url.split("/", 3)[:3] == origin:
+            route.continue_()
+        else:
+            errors.append(f"request to another origin: {route.request.url}")
+            route.abort()
+
+    page.route("**/*", offline)
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
@@ -187,19 +200,21 @@ def test_the_console_follows_a_community_live(server: Server, browser: Any, tmp_
         page, errors = _open(browser, f"{server.base}/ops#key=ops-k")
         page.wait_for_selector("#conn[data-state=live]", timeout=10_000)
         assert "#" not in page.url and "ops-k" not in page.url
-        assert page.evaluate("sessionStorage.getItem('dispatch.ops.key')") == "ops-k"
-        assert page.evaluate("localStorage.length") == 0
+        assert page.evaluate("() => sessionStorage.getItem('dispatch.ops.key')") == "ops-k"
+        assert page.evaluate("() => localStorage.length") == 0
         page.wait_for_selector("polygon.cell", timeout=5_000)
         cells = page.locator("polygon.cell").count()
         assert cells > 200, cells
         assert page.locator("#legend .swatch").count() == 5
         assert page.locator("polygon.fence").count() == 1
         page.wait_for_selector('circle.worker[data-id="w1"][data-status="idle"]')
-        before = page.evaluate(f"{MARKER}.getAttribute('cy')")
+        before = page.evaluate(f"() => {MARKER}.getAttribute('cy')")
 
         assert c.post("/v1/workers/w1/location", json=north(700), headers=APP).status_code == 200
         moved_s = _timed(page, f"(before) => {MARKER}.getAttribute('cy') !== before", before)
-        assert float(page.evaluate(f"{MARKER}.getAttribute('cy')")) < float(before)  # north: up
+        assert float(page.evaluate(f"() => {MARKER}.getAttribute('cy')")) < float(
+            before
+        )  # north: up
 
         r = c.post("/v1/orders", json=order_body(), headers=OS)
         assert r.status_code == 201, r.text
@@ -245,7 +260,7 @@ def test_the_console_reconnects_after_a_restart(server: Server, browser: Any) ->
         assert c.post("/v1/workers/w2/location", json=north(50), headers=APP).status_code == 200
     page.wait_for_selector('circle.worker[data-id="w2"]', timeout=15_000)
     assert page.locator("#conn").get_attribute("data-state") == "live"
-    assert page.evaluate("sessionStorage.getItem('dispatch.ops.key')") == "ops-k"
+    assert page.evaluate("() => sessionStorage.getItem('dispatch.ops.key')") == "ops-k"
 
 
 def test_sign_in_by_typing_a_key(server: Server, browser: Any) -> None:
@@ -256,11 +271,21 @@ def test_sign_in_by_typing_a_key(server: Server, browser: Any) -> None:
     page.wait_for_selector("#signin:not([hidden])")
     page.fill("#key", "wrong")
     page.click("#signin-form button")
-    page.wait_for_function("document.getElementById('signin-error').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('signin-error').textContent.length")
     assert "not accepted" in page.locator("#signin-error").inner_text()
-    assert page.evaluate("sessionStorage.getItem('dispatch.ops.key')") is None
+    assert page.evaluate("() => sessionStorage.getItem('dispatch.ops.key')") is None
     page.fill("#key", "an-k")
     page.click("#signin-form button")
     page.wait_for_selector("#conn[data-state=live]", timeout=10_000)
     page.wait_for_selector('circle.worker[data-id="w1"]')
     assert page.locator("#community").input_value() == "c1"
+
+
+def test_docs_render_offline(server: Server, browser: Any) -> None:
+    """Swagger UI renders this API's document with every file from the server itself."""
+    page, errors = _open(browser, f"{server.base}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    assert "Community dispatch API" in page.locator(".swagger-ui .info .title").inner_text()
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() > 20
+    assert errors == [], errors
