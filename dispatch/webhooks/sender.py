@@ -9,6 +9,7 @@ that long. Any 2xx answer is a success; anything else, or no answer, a failure.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,7 +42,10 @@ class Sender(Protocol):
 
 
 class HttpSender:
-    """POSTs over httpx to the checked address of the URL's host (module docstring)."""
+    """POSTs over httpx to the checked address of the URL's host (module docstring).
+
+    ``verify`` is httpx's: True (the system's CAs) or an ``ssl.SSLContext`` (a private CA).
+    """
 
     def __init__(
         self,
@@ -49,12 +53,14 @@ class HttpSender:
         timeout_s: float = 10.0,
         allow_private: bool = False,
         resolver: Resolver | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.allow_private = allow_private
         self.resolver = resolver
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
+            verify=verify,
             trust_env=False,  # no proxies from the environment: the checked address is the peer
             headers={"user-agent": USER_AGENT},
         )

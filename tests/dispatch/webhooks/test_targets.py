@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from dispatch.errors import InvalidInput
 from dispatch.webhooks import HttpSender, address_problem, parse_target
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "webhooks"
+CERT, KEY = DATA / "hooks-test.crt", DATA / "hooks-test.key"  # self-signed, for hooks.test
 
 
 @pytest.mark.parametrize(
@@ -64,5 +75,54 @@ def test_every_send_checks_what_the_name_resolves_to_now() -> None:
         assert "10.0.0.5" in result.error and "private" in result.error
         answers["hooks.example.com"] = []
         assert "no address" in (sender.send("https://hooks.example.com/", {}, b"{}").error or "")
+    finally:
+        sender.close()
+
+
+@contextlib.contextmanager
+def tls_receiver() -> Iterator[tuple[int, list[str]]]:
+    """An HTTPS server on loopback with the certificate of ``hooks.test``; yields its port
+    and the Host headers it saw."""
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            hosts.append(self.headers.get("host", ""))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CERT, KEY)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], hosts
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_host_name() -> None:
+    """The sender connects to the address it checked, yet TLS verifies the URL's host name
+    (SNI) and the Host header names it: a certificate for another name is refused."""
+    trusted = ssl.create_default_context(cafile=str(CERT))
+    sender = HttpSender(
+        timeout_s=5, allow_private=True, resolver=lambda h, p: ["127.0.0.1"], verify=trusted
+    )
+    try:
+        with tls_receiver() as (port, hosts):
+            ok = sender.send(f"https://hooks.test:{port}/in", {}, b"{}")
+            assert ok.status_code == 204, ok.error
+            assert hosts == [f"hooks.test:{port}"]
+            wrong = sender.send(f"https://other.test:{port}/in", {}, b"{}")
+            assert wrong.status_code is None and "certificate" in (wrong.error or "").lower()
+            assert len(hosts) == 1
     finally:
         sender.close()
