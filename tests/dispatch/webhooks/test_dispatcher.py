@@ -320,3 +320,21 @@ def test_two_running_dispatchers_send_each_delivery_once(
     assert len(sender.sent) == 40 and len(set(ids(sender.sent))) == 40
     assert all(d.health.step_failures == 0 for d in loops)
     assert sum(d.health.attempts_ok for d in loops) == 40
+
+
+def test_the_stores_own_retention_trim_leaves_a_recorded_gap(
+    store: Store, wh_store: WebhookStore
+) -> None:
+    """Events the store's retention trimmed before fan-out: the rest is delivered, in
+    order, and the gap is one skipped delivery naming the lost range."""
+    clock = ManualClock()
+    register(wh_store, store)
+    e = emit(store, clock, *[("order.created", "c1", "o1") for _ in range(5)])
+    assert store.trim_events(2, clock.now() - 1) == 3
+    sender = ScriptedSender()
+    d = make(store, wh_store, sender, clock)
+    d.step()
+    d.step()
+    assert ids(sender.sent) == [f"msg_{e[3].seq}_wh_1", f"msg_{e[4].seq}_wh_1"]
+    (gap,) = [x for x in wh_store.list_deliveries("wh_1", 10) if x.state == DeliveryState.SKIPPED]
+    assert f"{e[0].seq}..{e[2].seq}" in (gap.note or "")
