@@ -32,7 +32,7 @@ from dispatch.model import (
     service_for_skills,
 )
 from dispatch.pricing import Pricer, QuoteContext
-from dispatch.quotes import QuoteDesk, priced_part
+from dispatch.quotes import QuoteDesk, priced_hash
 from dispatch.requests import JobRequest, OrderRequest, Quote
 from dispatch.retire import check_active_community
 from dispatch.roster import check_known_skills
@@ -193,7 +193,7 @@ class Intake:
             raise InvalidInput("quote_id belongs on an order or a job, not on a quote")
         ctx = self.context(request)
         kind = "order" if isinstance(request, OrderRequest) else "job"
-        h = body_hash(priced_part(request))
+        h = priced_hash(request)
         return self.desk.hold(kind, h, ctx.community.id, self.pricer.quote(ctx), ctx.now)
 
     def _held(
@@ -202,7 +202,7 @@ class Intake:
         """The held quote the request names, checked against it (None: none named)."""
         if request.quote_id is None:
             return None
-        h = body_hash(priced_part(request))
+        h = priced_hash(request)
         return self.desk.check(scope, h, ctx.community.id, request.quote_id, ctx.now)
 
     def create_order(self, request: OrderRequest, key: str | None) -> Order:

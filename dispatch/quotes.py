@@ -14,6 +14,8 @@ rather than "unknown" (``UnknownQuote``, 422).
 from __future__ import annotations
 
 import dataclasses
+import enum
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +23,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dispatch.errors import QuoteExpired, QuoteMismatch, QuoteUsed, UnknownQuote
-from dispatch.model import Price
+from dispatch.model import LatLng, Price
 from dispatch.requests import JobRequest, OrderRequest, Quote
 from dispatch.settings import EngineSettings
 from dispatch.store.base import HeldQuote, Store
 
-__all__ = ["KEEP_AFTER_EXPIRY_S", "UNPRICED_FIELDS", "QuoteDesk", "priced_part", "random_quote_id"]
+__all__ = ["KEEP_AFTER_EXPIRY_S", "UNPRICED_FIELDS", "QuoteDesk", "priced_hash", "random_quote_id"]
 
 #: How long a store remembers a quote after it expired (to answer "expired").
 KEEP_AFTER_EXPIRY_S = 600.0
@@ -41,12 +43,29 @@ def random_quote_id() -> str:
     return f"q_{uuid.uuid4().hex}"
 
 
-def priced_part(request: OrderRequest | JobRequest) -> OrderRequest | JobRequest:
-    """The request with its unpriced fields blanked: what a quote is bound to."""
-    blank: dict[str, Any] = {
-        f.name: None for f in dataclasses.fields(request) if f.name in UNPRICED_FIELDS
-    }
-    return dataclasses.replace(request, **blank)
+_PRICED: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, LatLng):
+        return (value.lat, value.lng)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, frozenset):
+        return tuple(sorted(value))
+    return value
+
+
+def priced_hash(request: OrderRequest | JobRequest) -> str:
+    """A hash of the request's priced fields, the same in every process: what a quote
+    is bound to (flat and cheap: it runs on every quote)."""
+    cls = type(request)
+    names = _PRICED.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in UNPRICED_FIELDS)
+        _PRICED[cls] = names
+    key = (cls.__name__, *(_plain(getattr(request, n)) for n in names))
+    return hashlib.sha256(repr(key).encode()).hexdigest()
 
 
 def _iso(ts: float) -> str:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +20,13 @@ from dispatch.errors import (
     QuoteUsed,
     UnknownQuote,
 )
-from dispatch.model import ServiceType
+from dispatch.model import LatLng, Priority, ServiceType
 from dispatch.pricing import rules_to_dict
-from dispatch.quotes import KEEP_AFTER_EXPIRY_S
+from dispatch.quotes import KEEP_AFTER_EXPIRY_S, UNPRICED_FIELDS, priced_hash
 from dispatch.requests import CommunitySpec, JobRequest, OrderRequest
 from tests.dispatch.conftest import CENTER, offset
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _order(**kw: Any) -> OrderRequest:
@@ -165,3 +171,52 @@ def test_errors_are_in_the_tree_the_api_maps() -> None:
     """Expired and used are conflicts (409); unknown and mismatched are invalid input (422)."""
     assert issubclass(QuoteExpired, Conflict) and issubclass(QuoteUsed, Conflict)
     assert issubclass(UnknownQuote, InvalidInput) and issubclass(QuoteMismatch, InvalidInput)
+
+
+PROBE = (
+    "from dispatch.quotes import priced_hash;"
+    "from dispatch.requests import JobRequest;"
+    "from dispatch.model import LatLng;"
+    "print(priced_hash(JobRequest('c1', LatLng(31.2, 121.4), "
+    "frozenset({'plumbing', 'repair', 'cleaning'}), 45.0)))"
+)
+
+
+def test_the_priced_hash_is_the_same_in_every_process() -> None:
+    """Skill sets iterate differently per hash seed; the hash a quote is bound to does not."""
+    here = priced_hash(
+        JobRequest("c1", LatLng(31.2, 121.4), frozenset({"cleaning", "plumbing", "repair"}), 45.0)
+    )
+    seen = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        seen.add(out.stdout.strip())
+    assert seen == {here}
+
+
+def test_the_priced_hash_sees_priced_fields_only() -> None:
+    """Every priced field changes the hash; quote_id, external_ref and notes do not."""
+    base = _order()
+    assert priced_hash(base) == priced_hash(
+        dataclasses.replace(base, quote_id="q1", external_ref="r", notes="n")
+    )
+    changes: dict[str, Any] = {
+        "community_id": "c2",
+        "pickup": offset(1, 0),
+        "dropoff": offset(1, 1),
+        "ready_at": 5.0,
+        "size": 2,
+        "priority": Priority.GOLD,
+        "service_type": ServiceType.GROCERY,
+        "merchant_id": "m1",
+    }
+    priced = {f.name for f in dataclasses.fields(OrderRequest)} - UNPRICED_FIELDS
+    assert set(changes) == priced
+    hashes = {priced_hash(dataclasses.replace(base, **{k: v})) for k, v in changes.items()}
+    assert len(hashes) == len(changes) and priced_hash(base) not in hashes
+    job = _job()
+    assert priced_hash(job) != priced_hash(dataclasses.replace(job, emergency=False))
