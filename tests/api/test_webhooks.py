@@ -14,10 +14,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.app import create_app
+from api.settings import ApiSettings
 from api.webhooks_runtime import webhooks_of
-from dispatch import ManualClock
+from dispatch import Engine, ManualClock
 from dispatch.webhooks import RetrySchedule, WebhookDispatcher, sign
-from tests.api.conftest import AN, APP, OPS, OS, assert_problem, order_body
+from tests.api.conftest import AN, APP, KEYS, OPS, OS, assert_problem, order_body
 from tests.dispatch.webhooks.conftest import ScriptedSender
 
 pytestmark = pytest.mark.anyio
@@ -245,3 +247,25 @@ async def test_rotating_the_secret_signs_with_both_for_a_day(
         later.body,
     )
     assert old not in later.headers["webhook-signature"]
+
+
+async def test_the_private_address_setting_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    """DISPATCH_WEBHOOKS_ALLOW_PRIVATE=true lets a loopback receiver register (201); by
+    default the same URL is 422."""
+    monkeypatch.setenv("DISPATCH_WEBHOOKS_ALLOW_PRIVATE", "true")
+    settings = ApiSettings(api_keys=KEYS, tick_enabled=False)
+    assert settings.webhooks_allow_private is True
+    loopback = {"url": "http://127.0.0.1:9000/hook"}
+    for cfg, status in (
+        (settings, 201),
+        (ApiSettings(api_keys=KEYS, tick_enabled=False, webhooks_allow_private=False), 422),
+    ):
+        app = create_app(cfg, engine=engine)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as c,
+        ):
+            r = await c.post("/v1/webhooks", json=loopback, headers=OS)
+            assert r.status_code == status, r.text
