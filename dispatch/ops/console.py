@@ -74,7 +74,7 @@ class OpsConsole:
         """The community now (``NotFound`` when it does not exist)."""
         engine = self.engine
         community = engine.get_community(community_id)
-        engine.rules()  # picks up rules another process activated
+        engine.rules(community_id)  # picks up rules another process activated
         now = engine.clock.now()
         market = engine.market.view(community, now)
         surge = engine.pricer.snapshot(community, now)
