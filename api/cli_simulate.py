@@ -185,6 +185,9 @@ def simulate(
     output = _run(console, options, f"simulating {name} ({policy})")
     title = f"{output.result.world.name}: {output.result.policy}, seed {seed}"
     console.print(kpi_table(title, output.kpis, output.mdrp))
+    r = output.result.rules
+    if r and output.mdrp is None:
+        console.print(f"surge rules: {r['name']} (hash {r['hash']}, version {r['version']})")
     for key, path in output.files.items():
         console.print(f"{key}: {path}")
 

@@ -159,6 +159,7 @@ def test_rules_file_changes_prices(tmp_path: Path) -> None:
     assert kpis["run"]["rules"]["name"] == "flat" and kpis["run"]["rules"]["version"] == 4
     assert len(kpis["run"]["rules"]["hash"]) == 16
     assert "flat" in (out / "report.html").read_text()
+    assert "surge rules: flat (hash" in result.output
 
 
 def test_demo_compares_with_the_nearest_idle_baseline(tmp_path: Path) -> None:
