@@ -195,6 +195,8 @@ def create_app(
             yield
         finally:
             await janitor.stop()
+            if app.state.gate is not None:
+                app.state.gate.close()
             app.state.gate = None
             app.state.webhook_runner = None
             if runner is not None:

@@ -54,11 +54,19 @@ class Gate:
         prefix = store.global_key("ratelimit") if shared else "LIMITS"  # type: ignore[attr-defined]
         storage = build_storage(url, cluster=bool(getattr(store, "cluster", False)), prefix=prefix)
         self.auth = auth
+        self.storage = storage
         self.keys = KeyLimiter(storage, parse_rate_limits(settings.rate_limits), shared=shared)
         failures = limits.parse(settings.auth_failure_limit)
         self.failures = AuthFailures(storage, failures, shared=shared)
         self.waits = Slots(settings.max_waits_per_key)
         self.streams = Slots(settings.max_streams_per_key)
+
+    def close(self) -> None:
+        """Close the connections of a Redis-backed limit storage (nothing for memory)."""
+        client = getattr(self.storage, "storage", None)
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
 
     async def admit(
         self, conn: HTTPConnection, roles: frozenset[str], *, query_token: bool = False

@@ -6,7 +6,8 @@ the store is Redis, so a limit holds across every process of a deployment.
 
 The hot path stays cheap on Redis: a process reserves a share of a key's limit in
 one round trip (``cost=chunk``) and admits that many requests locally until the
-reservation runs out or its window passes. The limit is never exceeded; at most
+reservation runs out or its window passes, and once refused it refuses locally
+until the window frees a place. The limit is never exceeded; at most
 ``chunk - 1`` reserved requests per process may go unused in a window.
 Failed authentication only costs a round trip when it happens; an address over its
 limit is refused (429) without its key being checked, and each process learns the
@@ -147,6 +148,7 @@ class KeyLimiter:
         self.chunk_share = chunk_share
         self.clock = clock
         self._grants: dict[str, _Grant] = {}
+        self._refused: dict[str, float] = {}  # key -> when its window frees a place
         self._per_key: dict[str, tuple[limits.RateLimitItem, str] | None] = {}
 
     def limit_of(self, principal: Principal) -> tuple[limits.RateLimitItem, str] | None:
@@ -172,6 +174,9 @@ class KeyLimiter:
         if grant is not None and grant.left > 0 and now < grant.until:
             grant.left -= 1
             return ALLOWED
+        refused_until = self._refused.get(key, 0.0)
+        if now < refused_until:  # known to be spent: refused without a round trip
+            return Admission(False, max(1, math.ceil(refused_until - now)), policy)
         chunk = max(1, int(item.amount * self.chunk_share)) if self.shared else 1
         taken = await self._call(self._reserve, item, key, chunk)
         if taken is None or taken:
@@ -180,6 +185,7 @@ class KeyLimiter:
             return ALLOWED
         stats = await self._call(self.limiter.get_window_stats, item, key)
         reset = stats[0] if stats is not None else now + item.get_expiry()
+        self._refused[key] = reset  # the window's oldest entry frees a place then
         return Admission(False, max(1, math.ceil(reset - self.clock())), policy)
 
     def _reserve(self, item: limits.RateLimitItem, key: str, chunk: int) -> int:
