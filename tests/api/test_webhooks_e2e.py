@@ -88,9 +88,9 @@ async def order_day(client: httpx.AsyncClient, orders: int) -> list[str]:
 async def test_outage_then_retries_deliver_everything_in_order(
     client: httpx.AsyncClient, app: FastAPI, clock: ManualClock, courier: str, receiver: Receiver
 ) -> None:
-    """Every request verifies with standardwebhooks; after an outage (503s, then dropped
-    connections) and a dispatcher restart, every event since registration was accepted,
-    and each entity's events were first accepted in feed order."""
+    """Every request verifies with standardwebhooks; after an outage (503s, dropped
+    connections, then connections refused) and a dispatcher restart, every event since
+    registration was accepted, and each entity's events were first accepted in feed order."""
     before = (await client.get("/v1/events", params={"limit": 1000}, headers=OS)).json()
     r = await client.post("/v1/webhooks", json={"url": receiver.url}, headers=OS)
     assert r.status_code == 201, r.text
@@ -107,6 +107,14 @@ async def test_outage_then_retries_deliver_everything_in_order(
     d.step()
     failed = [x for x in receiver.got if x.status != 200]
     assert len(failed) >= 2
+    receiver.close()  # refused
+    clock.advance(5)
+    d.step()
+    refused = [x for x in d.store.list_deliveries(wh["id"], 100) if x.attempts]
+    assert any(
+        a.status_code is None and "refused" in (a.error or "") for x in refused for a in x.attempts
+    )
+    receiver.reopen()
     d.close()
     d = new_dispatcher(app)  # a restart while deliveries wait for their retry
     receiver.mode = "ok"
