@@ -6,6 +6,7 @@ Every float refuses NaN and infinities; times are ISO 8601 strings with a zone
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,9 +28,15 @@ def _whole(value: Any) -> Any:
 Whole = Annotated[int, BeforeValidator(_whole)]
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
 def _iso(value: Any) -> Any:
-    """Times are ISO 8601 strings with a zone, not numbers."""
-    if isinstance(value, bool | int | float):
+    """Times are ISO 8601 strings with a zone, not numbers (nor numbers in a string,
+    which pydantic would read as epoch seconds: query strings are all strings)."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and not _ISO_DATE.match(value)
+    ):
         raise ValueError("must be an ISO 8601 date-time string with a time zone")
     return value
 

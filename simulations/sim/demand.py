@@ -206,7 +206,9 @@ def _with_skills(spec: CommunitySpec, workers: Sequence[WorkerPlan]) -> Communit
     """The community's catalogue: the product's home services and every skill its
     technicians bring (a scenario may name skills of its own)."""
     brought = frozenset(k for w in workers for k in w.skills)
-    return dataclasses.replace(spec, skills=DEFAULT_SKILLS | brought)
+    if spec.skills is None and brought <= DEFAULT_SKILLS:
+        return spec
+    return dataclasses.replace(spec, skills=(spec.skills or DEFAULT_SKILLS) | brought)
 
 
 def _jobs(

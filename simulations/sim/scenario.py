@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dispatch.community import COMMUNITY_LIMITS, CommunitySpec, community_default
+from dispatch.community import COMMUNITY_LIMITS, SKILL_PATTERN, CommunitySpec, community_default
 from dispatch.model import LatLng
 from dispatch.settings import EngineSettings
 from simulations.sim.tables import table
@@ -30,6 +30,8 @@ from solver.routing import RoutingParams
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 Skill = Literal["cleaning", "appliance_cleaning", "plumbing", "repair"]
+#: A skill a community's catalogue may name (dispatch.community.SKILL_PATTERN).
+CatalogueSkill = Annotated[str, Field(pattern=SKILL_PATTERN.pattern)]
 DeliveryService = Literal["grocery", "medicine", "takeout"]
 VehicleName = Literal["walk", "bicycle", "scooter", "car"]
 Tier = Literal["standard", "silver", "gold", "diamond"]
@@ -105,6 +107,7 @@ class CommunityConfig(_Model):
         "max_orders_per_trip"
     )
     single_merchant_trips: bool = community_default("single_merchant_trips")
+    skills: Annotated[list[CatalogueSkill], Field(min_length=1, max_length=100)] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CommunityConfig:
@@ -113,8 +116,9 @@ class CommunityConfig(_Model):
 
     def spec(self) -> CommunitySpec:
         """The engine's community specification."""
-        values = self.model_dump(exclude={"lat", "lng"})
-        return CommunitySpec(center=LatLng(self.lat, self.lng), **values)
+        values = self.model_dump(exclude={"lat", "lng", "skills"})
+        skills = None if self.skills is None else frozenset(self.skills)
+        return CommunitySpec(center=LatLng(self.lat, self.lng), skills=skills, **values)
 
 
 class MerchantGroup(_Model):

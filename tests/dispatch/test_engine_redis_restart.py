@@ -76,7 +76,7 @@ def _populate(engine: Engine, clock: ManualClock) -> tuple[list[str], list[str]]
     engine.upsert_community(CommunitySpec("c1", "Riverside", CENTER, solver_budget_s=0.2))
     engine.upsert_worker(WorkerSpec("w1", WorkerKind.COURIER, "c1"))
     engine.upsert_worker(WorkerSpec("w2", WorkerKind.COURIER, "c1"))
-    engine.upsert_worker(WorkerSpec("t1", WorkerKind.TECHNICIAN, "c1", skills=frozenset({"fix"})))
+    engine.upsert_worker(WorkerSpec("t1", WorkerKind.TECHNICIAN, "c1", skills=frozenset({"repair"})))
     for wid, at in zip(WORKERS, ((0, 0), (400, 0), (0, 300)), strict=True):
         p = offset(*at)
         engine.update_location(LocationUpdate(wid, p.lat, p.lng))
@@ -87,7 +87,7 @@ def _populate(engine: Engine, clock: ManualClock) -> tuple[list[str], list[str]]
         for i in range(4)
     ]
     job = engine.create_job(
-        JobRequest("c1", offset(0, 500), frozenset({"fix"}), 30), idempotency_key="j0"
+        JobRequest("c1", offset(0, 500), frozenset({"repair"}), 30), idempotency_key="j0"
     )
     engine.tick("c1", owner="dispatcher-a")
     picked = next(o for o in engine.open_orders("c1") if o.worker_id is not None)
@@ -124,7 +124,7 @@ def test_restart_keeps_everything_acknowledged(durable_server: RedisServer, rest
         with pytest.raises(Conflict):
             again.create_order(OrderRequest("c1", offset(0, 0), offset(9, 9)), idempotency_key="o1")
         job_replay = again.create_job(
-            JobRequest("c1", offset(0, 500), frozenset({"fix"}), 30), idempotency_key="j0"
+            JobRequest("c1", offset(0, 500), frozenset({"repair"}), 30), idempotency_key="j0"
         )
         assert job_replay.id == job_ids[0] and again.last_seq() == before["last_seq"]
         # the lease survived too: another dispatcher is still kept out
