@@ -6,6 +6,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,53 @@ def test_the_priced_hash_sees_priced_fields_only() -> None:
     assert len(hashes) == len(changes) and priced_hash(base) not in hashes
     job = _job()
     assert priced_hash(job) != priced_hash(dataclasses.replace(job, emergency=False))
+
+
+def test_concurrent_orders_with_one_quote_make_one_order(engine: Engine) -> None:
+    """Eight threads order with the same quote: one order, seven QuoteUsed."""
+    q = engine.quote(_order())
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def order() -> None:
+        try:
+            engine.create_order(_order(quote_id=q.id))
+            outcome = "ok"
+        except QuoteUsed:
+            outcome = "used"
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=order) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+    finally:
+        for t in threads:
+            t.join(timeout=30)
+    assert sorted(results) == ["ok"] + ["used"] * 7
+    assert len(engine.open_orders("c1")) == 1
+
+
+def test_concurrent_retries_with_one_key_and_one_quote_get_the_same_order(
+    engine: Engine,
+) -> None:
+    """Six threads retry one keyed order with its quote: one order, every answer the same."""
+    q = engine.quote(_order())
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def order() -> None:
+        o = engine.create_order(_order(quote_id=q.id), idempotency_key="twin")
+        with lock:
+            ids.append(o.id)
+
+    threads = [threading.Thread(target=order) for _ in range(6)]
+    try:
+        for t in threads:
+            t.start()
+    finally:
+        for t in threads:
+            t.join(timeout=30)
+    assert len(ids) == 6 and len(set(ids)) == 1
+    assert [o.id for o in engine.open_orders("c1")] == ids[:1]

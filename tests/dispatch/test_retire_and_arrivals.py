@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dispatch import Engine, ManualClock
@@ -193,3 +195,19 @@ def test_a_delivery_carries_its_proof_reference(engine: Engine, add_worker: AddW
     assert done.proof_ref == "s3://pod/o1.jpg" == engine.get_order(oid).proof_ref
     delivered = [e for e in engine.events(community_id="c1") if e.type == "order.delivered"]
     assert delivered[-1].data["proof_ref"] == "s3://pod/o1.jpg"
+
+
+def test_work_assigned_in_a_race_with_retiring_moves_on_at_the_next_tick(
+    engine: Engine, add_worker: AddWorker
+) -> None:
+    """A tick that read the worker before it retired may assign it work; the next tick
+    moves that work to a worker still serving."""
+    oid = _assigned(engine, add_worker)
+    w1 = engine.store.get_worker("w1")
+    assert w1 is not None
+    engine.store.put_worker(dataclasses.replace(w1, status=WorkerStatus.RETIRED))  # the race
+    add_worker("w2", at=(80, 0))
+    engine.tick("c1")
+    moved = engine.get_order(oid)
+    assert moved.state == OrderState.ASSIGNED and moved.worker_id == "w2"
+    assert engine.route("w1") == ()
