@@ -6,7 +6,7 @@ that runs beside the tick workers.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
@@ -16,6 +16,8 @@ from api.schemas import Id
 from api.schemas.webhooks import (
     DeliveryOut,
     DeliveryPage,
+    RecoverIn,
+    RecoverOut,
     WebhookCreatedOut,
     WebhookIn,
     WebhookOut,
@@ -24,7 +26,7 @@ from api.schemas.webhooks import (
 )
 from api.webhooks_runtime import webhooks_of
 from dispatch.store.memory import MemoryStore
-from dispatch.webhooks import Webhooks
+from dispatch.webhooks import DeliveryState, Webhooks
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -140,10 +142,27 @@ async def list_deliveries(
     _: OrderServiceOrOps,
     limit: Limit = 100,
     cursor: Cursor = None,
+    state: Annotated[
+        Literal["pending", "succeeded", "failed", "skipped"] | None,
+        Query(description="Only deliveries in this state."),
+    ] = None,
 ) -> DeliveryPage:
     """Deliveries newest first, each with its attempts (kept 7 days after they end)."""
-    items, nxt = await wh.call(wh.webhooks.deliveries, webhook_id, limit, cursor)
+    wanted = None if state is None else DeliveryState(state)
+    items, nxt = await wh.call(wh.webhooks.deliveries, webhook_id, limit, cursor, wanted)
     return DeliveryPage(items=[DeliveryOut.of(d) for d in items], next_cursor=nxt)
+
+
+@router.post(
+    "/{webhook_id}/recover", status_code=status.HTTP_202_ACCEPTED, responses=responses(404, 409)
+)
+async def recover(
+    webhook_id: Id, body: RecoverIn, wh: WebhooksDep, _: OrderServiceOrOps
+) -> RecoverOut:
+    """Send again every given-up delivery created since ``since``, oldest first (after
+    an outage: enable, then recover); 409 while the receiver is disabled."""
+    again = await wh.call(wh.webhooks.recover, webhook_id, body.since.timestamp())
+    return RecoverOut(requeued=len(again))
 
 
 @router.get("/{webhook_id}/deliveries/{delivery_id}", responses=responses(404))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from api.schemas._common import Id, In, Out, to_time, utc
+from api.schemas._common import Id, In, Out, Time, to_time, utc
 from dispatch.webhooks import Attempt, Delivery, Endpoint
 
 __all__ = [
@@ -15,6 +15,8 @@ __all__ = [
     "DeliveryOut",
     "DeliveryPage",
     "EventType",
+    "RecoverIn",
+    "RecoverOut",
     "WebhookCreatedOut",
     "WebhookIn",
     "WebhookOut",
@@ -171,6 +173,16 @@ class DeliveryOut(Out):
             attempts=[AttemptOut.of(a) for a in d.attempts],
             note=d.note,
         )
+
+
+class RecoverIn(In):
+    """Which given-up deliveries to send again."""
+
+    since: Time = Field(description="Deliveries created at or after this time.")
+
+
+class RecoverOut(Out):
+    requeued: int = Field(description="Given-up deliveries queued to be sent again.")
 
 
 class DeliveryPage(Out):

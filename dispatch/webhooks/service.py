@@ -193,14 +193,25 @@ class Webhooks:
         return delivery
 
     def deliveries(
-        self, endpoint_id: str, limit: int, cursor: str | None = None
+        self,
+        endpoint_id: str,
+        limit: int,
+        cursor: str | None = None,
+        state: DeliveryState | None = None,
     ) -> tuple[list[Delivery], str | None]:
-        """Newest first, ``limit`` at a time."""
+        """Newest first, ``limit`` at a time, of one ``state`` when given (a page of a
+        filtered listing reads on until it is full or the listing ends)."""
         self.get(endpoint_id)
         before = _cursor_number(cursor)
-        items = self.store.list_deliveries(endpoint_id, limit + 1, before)
-        page = items[:limit]
-        return page, (str(page[-1].number) if len(items) > limit else None)
+        found: list[Delivery] = []
+        while len(found) <= limit:
+            batch = self.store.list_deliveries(endpoint_id, max(limit + 1, 100), before)
+            found += [d for d in batch if state is None or d.state == state]
+            if len(batch) < max(limit + 1, 100):
+                break
+            before = batch[-1].number
+        page = found[:limit]
+        return page, (str(page[-1].number) if len(found) > limit else None)
 
     def delivery(self, endpoint_id: str, delivery_id: str) -> Delivery:
         delivery = self.store.get_delivery(delivery_id)
@@ -230,6 +241,32 @@ class Webhooks:
         if not self.store.requeue(again, self.clock.now()):
             raise Conflict(f"delivery {delivery_id} is already being delivered again")
         return again
+
+    def recover(self, endpoint_id: str, since: float) -> list[Delivery]:
+        """Redeliver every given-up delivery created at or after ``since``, oldest first
+        (so each entity's events keep their order); the ones requeued."""
+        self._enabled(endpoint_id)
+        failed: list[Delivery] = []
+        before: int | None = None
+        while True:
+            batch = self.store.list_deliveries(endpoint_id, 500, before)
+            recent = [d for d in batch if d.created_at >= since]
+            failed += [d for d in recent if d.state == DeliveryState.FAILED]
+            if len(batch) < 500 or len(recent) < len(batch):
+                break
+            before = batch[-1].number
+        now = self.clock.now()
+        again = [
+            dataclasses.replace(
+                d,
+                state=DeliveryState.PENDING,
+                next_attempt_at=now,
+                retries=0,
+                note="recovery requested",
+            )
+            for d in reversed(failed)
+        ]
+        return [d for d in again if self.store.requeue(d, now)]
 
     def _enabled(self, endpoint_id: str) -> Endpoint:
         endpoint = self.get(endpoint_id)

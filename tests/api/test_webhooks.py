@@ -269,3 +269,42 @@ async def test_the_private_address_setting_comes_from_the_environment(
         ):
             r = await c.post("/v1/webhooks", json=loopback, headers=OS)
             assert r.status_code == status, r.text
+
+
+async def test_recover_sends_again_what_was_given_up_oldest_first(
+    client: httpx.AsyncClient, app: FastAPI, clock: ManualClock
+) -> None:
+    """After a disable: enable, then recover since a time requeues the given-up deliveries
+    of that period, oldest first with their ids; the state filter lists them."""
+    wh = (await client.post("/v1/webhooks", json=HOOK, headers=OS)).json()
+    url = f"/v1/webhooks/{wh['id']}"
+    made = [(await client.post(f"{url}/test", headers=OS)).json() for _ in range(3)]
+    schedule = RetrySchedule((1.0,), jitter=0.0)
+    d = dispatcher(app, ScriptedSender(lambda s: 500), schedule=schedule)
+    d.step()
+    clock.advance(2)
+    d.step()
+    failed = (await client.get(f"{url}/deliveries", params={"state": "failed"}, headers=OS)).json()
+    assert sorted(x["id"] for x in failed["items"]) == sorted(m["id"] for m in made)
+    assert (
+        await client.get(f"{url}/deliveries", params={"state": "pending"}, headers=OS)
+    ).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+    since = {"since": "2000-01-01T00:00:00Z"}
+    assert_problem(await client.post(f"{url}/recover", json=since, headers=OS), 409)  # disabled
+    await client.post(f"{url}/enable", headers=OS)
+    r = await client.post(f"{url}/recover", json=since, headers=OS)
+    assert r.status_code == 202 and r.json() == {"requeued": 3}
+    sender = ScriptedSender()
+    dispatcher(app, sender).step()
+    again = [s.headers["webhook-id"] for s in sender.sent if "test" in s.headers["webhook-id"]]
+    assert sorted(again) == sorted(m["id"] for m in made)
+    page = (
+        await client.get(f"{url}/deliveries", params={"state": "succeeded", "limit": 2}, headers=OS)
+    ).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    assert_problem(
+        await client.post(f"{url}/recover", json={"since": "1999-12-31T00:00:00Z"}, headers=OS), 422
+    )
