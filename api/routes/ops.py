@@ -12,6 +12,7 @@ process's write), or when the wait ends. Everything it shows is computed by
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +30,7 @@ from api.schemas import Id
 from api.schemas.ops import OpsCommunityOut, OpsSnapshotOut
 from api.settings import ApiSettings
 from dispatch.engine import Engine
-from dispatch.ops import OpsConsole
+from dispatch.ops import Alert, OpsConsole, OpsView
 
 __all__ = ["ASSETS", "console_of", "router"]
 
@@ -135,14 +136,16 @@ async def ops_snapshot(
     past them, 429).
     """
     console = console_of(request, engine, settings)
-    tile_url = settings.ops_tile_url
 
-    def take() -> OpsSnapshotOut:
+    def look() -> Look:
         view = console.view(community_id)
-        return OpsSnapshotOut.of(view, console.alerts(view), tile_url)
+        return view, console.alerts(view)
+
+    def shape(seen: Look) -> OpsSnapshotOut:
+        return OpsSnapshotOut.of(seen[0], seen[1], settings.ops_tile_url)
 
     if wait_s <= 0 or not since:
-        return await run_in_threadpool(take)
+        return await run_in_threadpool(lambda: shape(look()))
     waits = gate_of(request).waits
     with waits.hold(who.key_id) as admitted:
         if not admitted:
@@ -151,24 +154,44 @@ async def ops_snapshot(
                 f"this key already holds {waits.limit} waiting long polls",
                 headers={"Retry-After": "1"},
             )
-        return await _wait(take, since, wait_s, request, changes, settings)
+        return await _wait(look, shape, since, wait_s, request, changes, settings)
+
+
+Look = tuple[OpsView, tuple[Alert, ...]]
+
+
+def _content(seen: Look) -> Look:
+    """What a look shows, without the time it was taken."""
+    view, alerts = seen
+    return dataclasses.replace(view, generated_at=0.0), alerts
 
 
 async def _wait(
-    take: Callable[[], OpsSnapshotOut],
+    look: Callable[[], Look],
+    shape: Callable[[Look], OpsSnapshotOut],
     since: str,
     wait_s: float,
     request: Request,
     changes: Changes,
     settings: ApiSettings,
 ) -> OpsSnapshotOut:
-    """Snapshots until one differs from ``since``, the wait ends or the client leaves."""
+    """Look again until what is shown differs from ``since``, the wait ends or the client
+    leaves. A look that equals the previous one is not shaped again (shaping a large
+    community costs several times the look)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait_s, settings.events_max_wait_s)
+    held: Look | None = None
     while True:
         seen = changes.generation
-        out = await run_in_threadpool(take)
+        now = await run_in_threadpool(look)
         left = deadline - loop.time()
-        if out.etag != since or left <= 0 or await request.is_disconnected():
-            return out  # a client that left: stop reading for it
+        content = _content(now)
+        if content != held:
+            out = await run_in_threadpool(shape, now)
+            if out.etag != since:
+                return out
+            held = content
+        if left <= 0 or await request.is_disconnected():
+            # The same etag, taken now (or an answer nobody reads: the client left).
+            return await run_in_threadpool(shape, now)
         await changes.wait(seen, min(left, settings.feed_recheck_s))
