@@ -4,7 +4,9 @@ The store keeps open work only; what was delivered lately is in the event feed
 (``order.delivered``). A ``DeliveryWindow`` follows one community's feed from a
 cursor, looks each new delivery's order up once (its promise and creation
 time) and keeps those inside the window, so the on-time share and the
-click-to-door p90 cost one feed page per refresh, not a scan of the day.
+click-to-door p90 cost one feed page per refresh, not a scan of the day. Its
+first refresh finds where the window starts by bisecting the feed on event
+times (a few one-event reads), not by reading the days the feed retains.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from dispatch.store.base import Store
 __all__ = ["Delivery", "DeliveryWindow", "percentile"]
 
 _PAGE = 1000
+#: Events this much older than the window may still hold a delivery inside it
+#: (processes' clocks and writes interleave, so feed times are only nearly sorted).
+_SLACK_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class DeliveryWindow:
         self.store = store
         self.community_id = community_id
         self.window_s = window_s
-        self._cursor = 0
+        self._cursor: int | None = None  # None: not placed yet
         self._recent: deque[Delivery] = deque()
         self._lock = threading.Lock()
 
@@ -57,6 +62,8 @@ class DeliveryWindow:
         """Read the feed past the cursor; the deliveries inside the window, oldest first."""
         with self._lock:
             start = now - self.window_s
+            if self._cursor is None:
+                self._cursor = self._first_after(start - _SLACK_S)
             while True:
                 page = self.store.events_after(self._cursor, _PAGE, self.community_id)
                 for event in page:
@@ -78,3 +85,16 @@ class DeliveryWindow:
             while self._recent and self._recent[0].ts < start:
                 self._recent.popleft()
             return tuple(self._recent)
+
+    def _first_after(self, t: float) -> int:
+        """A seq to read the feed after that skips (nearly) only events older than ``t``:
+        bisect on the time of the community's first event after a seq."""
+        lo, hi = 0, self.store.last_seq()
+        while lo < hi:
+            mid = (lo + hi) // 2
+            found = self.store.events_after(mid, 1, self.community_id)
+            if not found or found[0].ts >= t:
+                hi = mid
+            else:  # everything up to that event is older than t
+                lo = found[0].seq
+        return lo

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
+from dispatch.events import new_event
 from dispatch.model import (
     Community,
     LatLng,
@@ -22,6 +24,7 @@ from dispatch.model import (
 from dispatch.ops import (
     AlertBook,
     AlertThresholds,
+    DeliveryWindow,
     Kpis,
     TickHealth,
     build_view,
@@ -29,6 +32,7 @@ from dispatch.ops import (
     live_routes,
     percentile,
 )
+from dispatch.store.memory import MemoryStore
 from dispatch.surge import SurgeSnapshot
 
 NOW = 1_767_225_600.0
@@ -199,3 +203,50 @@ def test_thresholds_check_themselves(bad: dict[str, float]) -> None:
     """Out-of-range thresholds are refused when made."""
     with pytest.raises(ValueError):
         AlertThresholds(**bad)  # type: ignore[arg-type]
+
+
+class _CountingStore(MemoryStore):
+    """A memory store that counts feed reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def events_after(self, seq: int, limit: int = 1000, community_id: str | None = None) -> Any:
+        self.reads += 1
+        return super().events_after(seq, limit, community_id)
+
+
+def test_the_delivery_window_skips_old_history_and_keeps_the_last_hour() -> None:
+    """Five hours of feed: the first refresh bisects to the last hour (a few reads, not
+    the whole feed), counts its deliveries, and later ones arrive incrementally."""
+    store = _CountingStore()
+    store.put_community(Community("c1", "Riverside", HERE))
+    t0 = NOW - 5 * 3600
+
+    def deliver(n: int, at: float, late: bool) -> None:
+        created = at - (2400 if late else 900)
+        o = dataclasses.replace(
+            _order(f"o{n}", OrderState.DELIVERED, "w1"),
+            created_at=created,
+            promised_by=created + 1800,
+            delivered_at=at,
+        )
+        noise = [new_event(at, "c1", "worker.upserted", "w1", {}) for _ in range(20)]
+        store.write(
+            "c1",
+            orders=[o],
+            events=[*noise, new_event(at, "c1", "order.delivered", o.id, o)],
+            expect={o.id: 0},
+        )
+
+    for n in range(300):  # one a minute for five hours, every third one late
+        deliver(n, t0 + 60 * n, late=n % 3 == 0)
+    window = DeliveryWindow(store, "c1")
+    got = window.refresh(NOW)
+    assert len(got) == 60 and sum(not d.on_time for d in got) == 20
+    assert store.reads < 40, store.reads  # the feed holds 6 300 events: 7 pages alone
+    assert max(d.click_to_door_s for d in got) == 2400.0
+    deliver(300, NOW + 30, late=False)
+    got = window.refresh(NOW + 60)
+    assert len(got) == 60 and got[-1].ts == NOW + 30  # one in, the oldest out
