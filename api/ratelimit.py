@@ -16,6 +16,7 @@ block at that address's next failure there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -42,7 +43,7 @@ __all__ = [
 
 #: Per key, by the key's role (a key with several roles gets the most generous).
 DEFAULT_RATE_LIMITS = (
-    "ops=50/second,order-service=50/second,courier-app=200/second,analyst=10/second"
+    "ops=200/second,order-service=200/second,courier-app=500/second,analyst=50/second"
 )
 
 
@@ -149,6 +150,7 @@ class KeyLimiter:
         self.clock = clock
         self._grants: dict[str, _Grant] = {}
         self._refused: dict[str, float] = {}  # key -> when its window frees a place
+        self._locks: dict[str, asyncio.Lock] = {}
         self._per_key: dict[str, tuple[limits.RateLimitItem, str] | None] = {}
 
     def limit_of(self, principal: Principal) -> tuple[limits.RateLimitItem, str] | None:
@@ -167,16 +169,34 @@ class KeyLimiter:
         limit = self.limit_of(principal)
         if limit is None:
             return ALLOWED
-        item, policy = limit
-        key = principal.key_id
-        grant = self._grants.get(key)
+        local = self._local(principal.key_id, limit[1])
+        if local is not None:
+            return local
+        if not self.shared:
+            return await self._consult(principal.key_id, *limit)
+        # One reservation per key at a time: concurrent requests wait for it and share
+        # it, instead of each reserving a share (which would spend the limit at once).
+        lock = self._locks.setdefault(principal.key_id, asyncio.Lock())
+        async with lock:
+            local = self._local(principal.key_id, limit[1])
+            if local is not None:
+                return local
+            return await self._consult(principal.key_id, *limit)
+
+    def _local(self, key: str, policy: str) -> Admission | None:
+        """The answer this process knows without asking the storage, if any."""
         now = self.clock()
+        grant = self._grants.get(key)
         if grant is not None and grant.left > 0 and now < grant.until:
             grant.left -= 1
             return ALLOWED
         refused_until = self._refused.get(key, 0.0)
         if now < refused_until:  # known to be spent: refused without a round trip
             return Admission(False, max(1, math.ceil(refused_until - now)), policy)
+        return None
+
+    async def _consult(self, key: str, item: limits.RateLimitItem, policy: str) -> Admission:
+        now = self.clock()
         chunk = max(1, int(item.amount * self.chunk_share)) if self.shared else 1
         taken = await self._call(self._reserve, item, key, chunk)
         if taken is None or taken:

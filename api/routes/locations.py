@@ -15,7 +15,8 @@ from api.deps import CourierApp, ServicesDep
 from api.gate import gate_of
 from api.problems import UNAVAILABLE_DETAIL, problem, responses
 from api.schemas import ItemError, LocationBatchIn, LocationBatchOut, LocationIn, StopOut
-from dispatch.errors import DispatchError, NotFound, StoreUnavailable
+from dispatch.errors import DispatchError, NotFound, Retired, StoreUnavailable
+from dispatch.retire import check_active_worker
 
 router = APIRouter(tags=["workers"])
 COURIER = frozenset({"courier-app"})
@@ -45,10 +46,12 @@ async def post_locations(
     )
 
 
-async def _deny(websocket: WebSocket, status: int, detail: str, headers: Any = None) -> None:
+async def _deny(
+    websocket: WebSocket, status: int, detail: str, headers: Any = None, code: str | None = None
+) -> None:
     """Refuse the handshake: an HTTP problem where the server can send one, else close 1008."""
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(problem(status, detail, headers=headers))
+        await websocket.send_denial_response(problem(status, detail, headers=headers, code=code))
     else:
         await websocket.close(code=1008, reason=detail[:120])
 
@@ -70,12 +73,15 @@ async def stream(websocket: WebSocket, worker_id: str) -> None:
         principal = await gate.admit(websocket, COURIER, query_token=True)
         check_worker(principal, worker_id)
         engine = app.state.engine
-        await run_in_threadpool(engine.get_worker, worker_id)
+        check_active_worker(await run_in_threadpool(engine.get_worker, worker_id))
     except HTTPException as exc:
         await _deny(websocket, exc.status_code, str(exc.detail), exc.headers)
         return
     except NotFound as exc:
         await _deny(websocket, 404, str(exc))
+        return
+    except Retired as exc:
+        await _deny(websocket, 409, str(exc), code="retired")
         return
     except StoreUnavailable:
         await _deny(websocket, 503, UNAVAILABLE_DETAIL)
@@ -166,7 +172,8 @@ class _Session:
             return
         except DispatchError as exc:
             self.metrics.observe_locations(0, 1)
-            await self.send({"type": "error", "detail": str(exc)[:500]})
+            detail = UNAVAILABLE_DETAIL if isinstance(exc, StoreUnavailable) else str(exc)[:500]
+            await self.send({"type": "error", "detail": detail})
             return
         self.metrics.observe_locations(1, 0)
         await self.send({"type": "ack"})

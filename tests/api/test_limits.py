@@ -70,7 +70,7 @@ def test_rate_limit_settings_parse_and_refuse_clearly() -> None:
     assert item is not None and (item.amount, item.get_expiry()) == (5, 60)
     assert parsed["analyst"] is None
     assert parsed["courier-app"] is not None  # from the defaults
-    assert "courier-app=200/second" in DEFAULT_RATE_LIMITS
+    assert "courier-app=500/second" in DEFAULT_RATE_LIMITS
     with pytest.raises(ValueError, match="entry 1"):
         ApiSettings(rate_limits="order-service=lots")
     with pytest.raises(ValueError, match="role=N/unit"):
@@ -264,3 +264,14 @@ async def test_shared_limits_reserve_shares_and_never_exceed(engine: Engine) -> 
         # Memory: one call per admitted request; Redis: ten reservations. Both: one
         # refusal reaches the storage (two calls), the other 59 are refused locally.
         assert counting.calls <= (10 if shared else 40) + 3
+
+
+async def test_concurrent_requests_share_one_reservation(engine: Engine) -> None:
+    """Thirty requests at once under 40/minute are all admitted (no reservation race)."""
+    app = _app(engine, rate_limits="order-service=40/minute")
+    async with _client(app) as c:
+        assert (await c.put("/v1/communities/c1", json=COMMUNITY, headers=OPS)).is_success
+        replies = await asyncio.gather(
+            *(c.post("/v1/quotes", json=order_body(), headers=OS) for _ in range(30))
+        )
+        assert [r.status_code for r in replies] == [200] * 30
