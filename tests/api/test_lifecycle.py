@@ -6,8 +6,19 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
-from tests.api.conftest import APP, OPS, OS, assert_problem, north, order_body
+from tests.api.conftest import (
+    APP,
+    CENTER,
+    OPS,
+    OS,
+    PROBLEM,
+    assert_problem,
+    north,
+    order_body,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -137,3 +148,24 @@ async def test_a_community_retires_once_its_work_and_workers_are_gone(
     )
     assert assert_problem(r, 409)["code"] == "retired"
     assert (await client.get(f"/v1/orders/{oid}", headers=OS)).json()["state"] == "cancelled"
+
+
+def test_a_retired_courier_cannot_open_its_stream(sync_client: TestClient) -> None:
+    """Retired while connected: fixes get errors; afterwards the handshake is a 409 problem."""
+    c = sync_client
+    assert c.put("/v1/communities/c1", json={"name": "R", "center": CENTER}, headers=OPS).is_success
+    worker = {"kind": "courier", "community_id": "c1"}
+    assert c.put("/v1/workers/w1", json=worker, headers=OPS).is_success
+    with c.websocket_connect("/v1/workers/w1/stream", headers=APP) as ws:
+        assert ws.receive_json()["type"] == "route"
+        assert c.post("/v1/workers/w1/retire", headers=OPS).json()["status"] == "retired"
+        ws.send_json(north(20))
+        assert ws.receive_json() == {"type": "error", "detail": "worker w1 is retired"}
+    with (
+        pytest.raises(WebSocketDenialResponse) as refused,
+        c.websocket_connect("/v1/workers/w1/stream", headers=APP),
+    ):
+        pass  # pragma: no cover - the handshake fails
+    assert refused.value.status_code == 409
+    assert refused.value.headers["content-type"].startswith(PROBLEM)
+    assert refused.value.json()["code"] == "retired"
