@@ -1,4 +1,5 @@
-"""Operations assets shipped with the API: the Grafana dashboard built on ``/metrics``."""
+"""Operations assets shipped with the API: the live console's page, script and style
+(served at ``/ops`` by ``api.routes.ops``) and the Grafana dashboard built on ``/metrics``."""
 
 from pathlib import Path
 

@@ -29,6 +29,7 @@
     controller: null,
     generation: 0,
     last: null,
+    listedAt: 0,
   };
 
   // ---- sign-in -----------------------------------------------------------------------
@@ -116,8 +117,9 @@
     fillCommunities(communities);
   }
 
-  function fillCommunities(communities) {
+  function setOptions(communities) {
     const select = $("community");
+    const current = select.value;
     select.replaceChildren();
     for (const c of communities) {
       const option = document.createElement("option");
@@ -125,8 +127,32 @@
       option.textContent = c.name ? `${c.name} (${c.id})` : c.id;
       select.append(option);
     }
+    if (communities.some((c) => c.id === current)) select.value = current;
+    state.listedAt = Date.now();
+  }
+
+  async function refreshCommunities() {
+    // Communities come and go rarely: look again now and then while live.
+    if (Date.now() - state.listedAt < 30000) return;
+    state.listedAt = Date.now();
+    try {
+      const communities = await api("/v1/ops/communities");
+      const have = Array.from($("community").options).map((o) => o.value).join(",");
+      if (communities.map((c) => c.id).join(",") !== have) setOptions(communities);
+    } catch (e) {
+      /* the live loop reports trouble; try again later */
+    }
+  }
+
+  function fillCommunities(communities) {
+    const select = $("community");
+    setOptions(communities);
     if (!communities.length) {
-      notice("No community exists yet.");
+      notice("No community exists yet; looking again every 5 s.");
+      const key = state.key;
+      setTimeout(() => {
+        if (state.key === key) start(key);
+      }, 5000);
       return;
     }
     const wanted = sessionStorage.getItem(COMMUNITY);
@@ -169,6 +195,7 @@
         delay = 500;
         setConn("live", "live");
         notice("");
+        refreshCommunities();
         if (snap.etag !== state.etag) {
           state.etag = snap.etag;
           render(snap);
