@@ -8,6 +8,8 @@ test's screenshot there (README's picture: ``docs/ops-console.png``).
 
 from __future__ import annotations
 
+import base64
+import math
 import os
 import select
 import shutil
@@ -17,8 +19,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -72,8 +75,9 @@ def _free_port() -> int:
 class Server:
     """``dispatch serve`` on one port (memory store, ticks driven over HTTP); restartable."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, env: dict[str, str] | None = None) -> None:
         self.port = port
+        self.env = env or {}
         self.base = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.reader: threading.Thread | None = None
@@ -83,6 +87,7 @@ class Server:
             **os.environ,
             "DISPATCH_API_KEYS": KEYS,
             "DISPATCH_TICK_ENABLED": "false",
+            **self.env,
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "api", "serve", "--port", str(self.port)],
@@ -160,15 +165,16 @@ def _seed(c: httpx.Client) -> None:
     assert c.post("/v1/workers/w1/location", json=north(10), headers=APP).status_code == 200
 
 
-def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
+def _open(browser: Any, url: str, also: str | None = None) -> tuple[Any, list[str]]:
     """A page at ``url`` and the console errors it logs; a request for another origin
-    is refused and counted as an error (the pages must work offline)."""
+    (than ``url``'s, or ``also``'s) is refused and counted as an error: the pages must
+    work offline."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
-    origin = url.split("/", 3)[:3]
+    origins = [x.split("/", 3)[:3] for x in (url, also or url)]
 
     def offline(route: Any) -> None:
-        if route.request.url.split("/", 3)[:3] == origin:
+        if route.request.url.split("/", 3)[:3] in origins:
             route.continue_()
         else:
             errors.append(f"request to another origin: {route.request.url}")
@@ -289,3 +295,61 @@ def test_docs_render_offline(server: Server, browser: Any) -> None:
     page.wait_for_selector(".opblock")
     assert page.locator(".opblock").count() > 20
     assert errors == [], errors
+
+
+class _Tiles(BaseHTTPRequestHandler):
+    """A raster tile server: one small PNG for every path, each path recorded."""
+
+    seen: ClassVar[list[str]] = []
+    PNG = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+    )
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(self.PNG)))
+        self.end_headers()
+        self.wfile.write(self.PNG)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_a_configured_basemap_is_drawn_under_the_map(browser: Any) -> None:
+    """With DISPATCH_OPS_TILE_URL the page draws that server's tiles (z/x/y covering the
+    community) under the cells, credits the host, and loads nothing else from outside."""
+    tiles = ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
+    thread = threading.Thread(target=tiles.serve_forever, daemon=True)
+    thread.start()
+    tile_base = f"http://127.0.0.1:{tiles.server_address[1]}"
+    server = Server(_free_port(), {"DISPATCH_OPS_TILE_URL": tile_base + "/{z}/{x}/{y}.png"})
+    try:
+        server.start()
+        with httpx.Client(base_url=server.base, timeout=30.0) as c:
+            _seed(c)
+        page, errors = _open(browser, f"{server.base}/ops#key=ops-k", also=tile_base)
+        page.wait_for_selector("image.tile", state="attached", timeout=10_000)
+        hrefs = page.eval_on_selector_all(
+            "image.tile", "els => els.map(e => e.getAttribute('href'))"
+        )
+        assert 1 <= len(hrefs) <= 30, hrefs
+        z, x, y = (
+            int(v) for v in hrefs[0].removeprefix(tile_base + "/").removesuffix(".png").split("/")
+        )
+        n = 2**z
+        # Web Mercator tile of the community's centre at that zoom (x, y within one of it).
+        cx = int((CENTER["lng"] + 180) / 360 * n)
+        lat = math.radians(CENTER["lat"])
+        cy = int((1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n)
+        assert 12 <= z <= 15 and abs(x - cx) <= 2 and abs(y - cy) <= 2, (z, x, y, cx, cy)
+        assert page.locator("#attribution").inner_text().endswith(tile_base.removeprefix("http://"))
+        page.wait_for_function("() => document.querySelectorAll('polygon.cell').length > 200")
+        assert _Tiles.seen, "the browser fetched no tile"
+        assert errors == [], errors
+    finally:
+        server.stop()
+        tiles.shutdown()
+        tiles.server_close()
+        thread.join(timeout=10)
