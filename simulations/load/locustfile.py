@@ -2,8 +2,9 @@
 
 Four kinds of users share one community set up at the start:
 
-- ``OrderService``: quotes, orders with an ``Idempotency-Key`` (now and then a
-  retry with the same key, which must return the same order), reads of its
+- ``OrderService``: quotes, orders at the quoted price (``quote_id``) with an
+  ``Idempotency-Key`` (now and then a retry with the same key, which must return
+  the same order), reads of its
   orders, and a few cancellations;
 - ``Courier``: one courier each, over the WebSocket ``/v1/workers/{id}/stream``.
   It registers itself, sends a position every ``DISPATCH_LOAD_POSITION_EVERY_S``
@@ -145,9 +146,11 @@ class OrderService(FastHttpUser):
     @task(6)
     def quote_and_order(self) -> None:
         body = self._body()
-        self.client.post("/v1/quotes", json=body, headers=self.auth, name="/v1/quotes")
+        quoted = self.client.post("/v1/quotes", json=body, headers=self.auth, name="/v1/quotes")
         if self.rng.random() < 0.3:
             return  # the resident declined
+        if quoted.status_code == 200:
+            body = {**body, "quote_id": quoted.json()["id"]}  # pay the quoted price
         key = f"lt-{self.rng.getrandbits(64):016x}"
         sent = {**self.auth, "Idempotency-Key": key}
         with self.client.post(
