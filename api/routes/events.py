@@ -84,10 +84,13 @@ async def _read(
         if events or left <= 0:
             break
         await changes.wait(seen, min(left, settings.feed_recheck_s))
-    # Read after the events: a trim between the two is seen, never a silent gap.
-    trimmed = await run_in_threadpool(engine.store.trimmed_seq)
-    if 0 < after < trimmed:
-        raise Gone(trimmed)
+    # Read after the events: a trim between the two is seen, never a silent gap. The
+    # whole feed continuing right after ``after`` proves nothing was lost (no read).
+    contiguous = community_id is None and events and events[0].seq == after + 1
+    if after > 0 and not contiguous:
+        trimmed = await run_in_threadpool(engine.store.trimmed_seq)
+        if after < trimmed:
+            raise Gone(trimmed)
     last = events[-1].seq if events else after
     return EventsOut(events=[EventOut.of(e) for e in events], last_seq=last)
 

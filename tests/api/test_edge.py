@@ -149,6 +149,8 @@ async def test_a_cursor_older_than_the_retention_is_410(
     assert f"after={last - 2}" in assert_problem(gone, 410)["detail"]
     resumed = await client.get("/v1/events", params={"after": last - 2}, headers=OPS)
     assert [e["seq"] for e in resumed.json()["events"]] == [last - 1, last]
+    one = {"after": 1, "community_id": "c1"}
+    assert_problem(await client.get("/v1/events", params=one, headers=OPS), 410)
 
 
 async def test_the_servers_sweep_trims_by_its_settings(engine: Engine) -> None:
