@@ -42,6 +42,9 @@ ASSETS = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
+#: Shortest time between two looks of one waiting request: every change in this process
+#: wakes every waiter, and a busy server changes something many times a second.
+MIN_LOOK_S = 0.25
 Etag = Annotated[
     str,
     Query(
@@ -183,6 +186,7 @@ async def _wait(
     held: Look | None = None
     while True:
         seen = changes.generation
+        looked_at = loop.time()
         now = await run_in_threadpool(look)
         left = deadline - loop.time()
         content = _content(now)
@@ -195,3 +199,6 @@ async def _wait(
             # The same etag, taken now (or an answer nobody reads: the client left).
             return await run_in_threadpool(shape, now)
         await changes.wait(seen, min(left, settings.feed_recheck_s))
+        rest = looked_at + MIN_LOOK_S - loop.time()
+        if rest > 0:  # woken right after a look: let changes gather first
+            await asyncio.sleep(min(rest, max(0.0, deadline - loop.time())))

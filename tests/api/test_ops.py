@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.routes.ops import MIN_LOOK_S
 from api.settings import ApiSettings
 from api.ticker import MetricsObserver
 from dispatch import Engine, ManualClock
@@ -281,3 +282,39 @@ async def test_waiting_takes_one_of_the_keys_long_poll_slots(engine: Engine, cou
         assert r.status_code == 200 and r.json()["etag"] == etag
         await c.post("/v1/workers/w1/location", json=north(300), headers=APP)
         assert (await asyncio.wait_for(first, 5)).json()["etag"] != etag
+
+
+async def test_a_busy_server_wakes_a_waiting_snapshot_at_a_bounded_rate(
+    waiting_app: FastAPI, courier: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every change wakes every waiter; a waiting snapshot still looks at most every
+    MIN_LOOK_S (plus its first and last look), however many changes arrive."""
+    app = waiting_app
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as c,
+    ):
+        etag = (await c.get(SNAPSHOT, headers=OPS)).json()["etag"]
+        console = app.state.ops
+        looks = 0
+        view = console.view
+
+        def counted(community_id: str) -> Any:
+            nonlocal looks
+            looks += 1
+            return view(community_id)
+
+        monkeypatch.setattr(console, "view", counted)
+        wait_s = 1.0
+        waiting = asyncio.create_task(
+            c.get(SNAPSHOT, params={"since": etag, "wait_s": wait_s}, headers=OPS)
+        )
+        wakes = 0
+        with anyio.fail_after(20):
+            while not waiting.done():
+                await app.state.changes.notify()
+                wakes += 1
+                await asyncio.sleep(0)
+        assert (await waiting).json()["etag"] == etag
+        assert wakes > 50
+        assert 2 <= looks <= wait_s / MIN_LOOK_S + 2, (looks, wakes)
