@@ -98,24 +98,22 @@ class BodyLimit:
         # the 413 goes out before the app sees a byte, and nothing half-read is acted on.
         chunks: list[Message] = []
         seen = 0
-        loop = asyncio.get_running_loop()
-        deadline = None if self.timeout_s is None else loop.time() + self.timeout_s
-        while True:
-            try:
-                left = None if deadline is None else max(0.0, deadline - loop.time())
-                message = await asyncio.wait_for(receive(), left)
-            except TimeoutError:
-                await _send_problem(send, 408, f"the body was not sent within {self.timeout_s:g} s")
-                return
-            chunks.append(message)
-            if message["type"] != "http.request":
-                break
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                await _send_413(send, limit)
-                return
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout_s):  # one timer per request, not per chunk
+                while True:
+                    message = await receive()
+                    chunks.append(message)
+                    if message["type"] != "http.request":
+                        break
+                    seen += len(message.get("body", b""))
+                    if seen > limit:
+                        await _send_413(send, limit)
+                        return
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _send_problem(send, 408, f"the body was not sent within {self.timeout_s:g} s")
+            return
         pending = iter(chunks)
 
         async def replay() -> Message:
