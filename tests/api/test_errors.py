@@ -52,7 +52,7 @@ async def test_unknown_paths_and_methods(client: httpx.AsyncClient) -> None:
     r = await client.delete("/v1/communities/c1", headers=OPS)
     assert_problem(r, 405)
     assert set(r.headers["allow"].split(", ")) == {"GET", "PUT"}
-    assert_problem(await client.get("/v1/orders", headers=OS), 405)
+    assert_problem(await client.put("/v1/orders", headers=OS), 405)
 
 
 async def test_body_over_the_limit_is_413(
