@@ -30,6 +30,8 @@
     generation: 0,
     last: null,
     listedAt: 0,
+    outlines: new Map(), // cell (hex) -> outline: they change only with the community
+    outlinesOf: null, // the shapeKey they belong to; null: ask for them
   };
 
   // ---- sign-in -----------------------------------------------------------------------
@@ -180,6 +182,7 @@
     state.etag = "";
     state.frame = null;
     state.selected = null;
+    state.outlinesOf = null;
     loop(state.generation);
   }
 
@@ -187,7 +190,10 @@
     let delay = 500;
     while (generation === state.generation) {
       state.controller = new AbortController();
-      const query = new URLSearchParams({ since: state.etag, wait_s: String(WAIT_S) });
+      const withOutlines = state.outlinesOf === null;
+      const query = new URLSearchParams({
+        since: state.etag, wait_s: String(WAIT_S), outlines: String(withOutlines),
+      });
       const path = `/v1/ops/communities/${encodeURIComponent(state.community)}/snapshot?${query}`;
       try {
         const snap = await api(path, state.controller.signal);
@@ -196,6 +202,15 @@
         setConn("live", "live");
         notice("");
         refreshCommunities();
+        if (withOutlines) {
+          state.outlines = new Map(snap.cells.map((c) => [c.cell, c.boundary]));
+          state.outlinesOf = shapeKey(snap);
+        } else if (state.outlinesOf !== shapeKey(snap)
+          || snap.cells.some((c) => !state.outlines.has(c.cell))) {
+          state.outlinesOf = null; // the community changed shape: ask again, with outlines
+          state.etag = "";
+          continue;
+        }
         if (snap.etag !== state.etag) {
           state.etag = snap.etag;
           render(snap);
@@ -218,6 +233,10 @@
         delay = Math.min(delay * 2, 5000);
       }
     }
+  }
+
+  function shapeKey(snap) {
+    return `${snap.community_id}@${snap.community_version}@${snap.center.lat},${snap.center.lng}`;
   }
 
   function notice(text) {
@@ -255,7 +274,7 @@
     const pad = 0.06 * Math.max(maxX - minX, maxY - minY, 50);
     return {
       zoom,
-      key: snap.community_id,
+      key: shapeKey(snap),
       box: [minX - pad, minY - pad, maxX - minX + 2 * pad, maxY - minY + 2 * pad],
       unit: Math.max(maxX - minX, maxY - minY, 50) / 110,
     };
@@ -290,7 +309,7 @@
 
   function render(snap) {
     state.last = snap;
-    if (!state.frame || state.frame.key !== snap.community_id) {
+    if (!state.frame || state.frame.key !== shapeKey(snap)) {
       state.frame = frameFor(snap);
       const [x, y, w, h] = state.frame.box;
       $("map").setAttribute("viewBox", `${x} ${y} ${w} ${h}`);
@@ -356,7 +375,7 @@
     for (const c of cells) {
       const el = svg("polygon", {
         class: "cell",
-        points: pointsAttr(c.boundary),
+        points: pointsAttr(state.outlines.get(c.cell) || []),
         fill: bandOf(c.multiplier)[1],
         "data-cell": c.cell,
         "data-multiplier": c.multiplier,

@@ -129,6 +129,13 @@ async def ops_snapshot(
             description="With `since`: wait up to this long for a snapshot whose etag differs",
         ),
     ] = 0.0,
+    outlines: Annotated[
+        bool,
+        Query(
+            description="false: cells without their outlines (they change only with the "
+            "community's version; a 3 km community's answer shrinks to about 40 %)",
+        ),
+    ] = True,
 ) -> OpsSnapshotOut:
     """The community as the console draws it: geofence, surge cells, workers, open work,
     routes, KPI tiles and alerts.
@@ -145,7 +152,7 @@ async def ops_snapshot(
         return view, console.alerts(view)
 
     def shape(seen: Look) -> OpsSnapshotOut:
-        return OpsSnapshotOut.of(seen[0], seen[1], settings.ops_tile_url)
+        return OpsSnapshotOut.of(seen[0], seen[1], settings.ops_tile_url, outlines)
 
     if wait_s <= 0 or not since:
         return await run_in_threadpool(lambda: shape(look()))

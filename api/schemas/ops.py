@@ -44,16 +44,18 @@ class OpsCommunityOut(Out):
 
 class OpsCellOut(Out):
     cell: str = Field(description="H3 cell index in hex.")
-    boundary: Outline = Field(description="The cell's outline as [lat, lng] pairs.")
+    boundary: Outline = Field(
+        description="The cell's outline as [lat, lng] pairs (empty when asked without outlines)."
+    )
     multiplier: float = Field(description="The highest surge multiplier of any service here.")
     demand: float = Field(description="Demand counted over the cell's k-ring.")
     supply: float = Field(description="Supply counted over the cell's k-ring.")
 
     @classmethod
-    def of(cls, c: CellView) -> OpsCellOut:
+    def of(cls, c: CellView, outline: bool = True) -> OpsCellOut:
         return cls(
             cell=format(c.cell, "x"),
-            boundary=_pairs(c.boundary),
+            boundary=_pairs(c.boundary) if outline else [],
             multiplier=round(c.multiplier, 4),
             demand=round(c.demand, 4),
             supply=round(c.supply, 4),
@@ -189,11 +191,14 @@ class OpsSnapshotOut(Out):
 
     community_id: str = Field(description="The community's id.")
     name: str = Field(description="Its display name.")
+    community_version: int = Field(
+        description="The community's version: its fence and cells change only with it."
+    )
     center: PointOut = Field(description="The centre of its geofence.")
     generated_at: datetime = Field(description="When the snapshot was taken (server clock).")
     etag: str = Field(
-        description="A digest of everything else but generated_at: pass it as `since` to "
-        "wait for the next change."
+        description="A digest of everything else but generated_at and the cells' outlines: "
+        "pass it as `since` to wait for the next change."
     )
     rule_version: int = Field(description="The surge rule set the multipliers come from.")
     fence: Outline = Field(description="The geofence outline as [lat, lng] pairs.")
@@ -207,23 +212,35 @@ class OpsSnapshotOut(Out):
     )
 
     @classmethod
-    def of(cls, view: OpsView, alerts: tuple[Alert, ...], tile_url: str | None) -> OpsSnapshotOut:
+    def of(
+        cls,
+        view: OpsView,
+        alerts: tuple[Alert, ...],
+        tile_url: str | None,
+        outlines: bool = True,
+    ) -> OpsSnapshotOut:
+        """The snapshot of a view; ``outlines=False`` leaves the cells' outlines out."""
         c = view.community
         out = cls(
             community_id=c.id,
             name=c.name,
+            community_version=c.version,
             center=PointOut(lat=c.center.lat, lng=c.center.lng),
             generated_at=utc(view.generated_at),
             etag="",
             rule_version=view.rule_version,
             fence=_pairs(view.fence),
-            cells=[OpsCellOut.of(x) for x in view.cells],
+            cells=[OpsCellOut.of(x, outlines) for x in view.cells],
             workers=[OpsWorkerOut.of(w) for w in view.workers],
             work=[OpsWorkOut.of(w) for w in view.work],
             kpis=OpsKpisOut.of(view.kpis),
             alerts=[AlertOut.of(a) for a in alerts],
             tile_url=tile_url or None,
         )
-        body = out.model_dump_json(exclude={"generated_at", "etag"})
+        # Outlines are left out of the digest: they change only with the community's
+        # version (in the digest), so asking with or without them gives one etag.
+        body = out.model_dump_json(
+            exclude={"generated_at": True, "etag": True, "cells": {"__all__": {"boundary"}}}
+        )
         out.etag = hashlib.sha256(body.encode()).hexdigest()[:20]
         return out

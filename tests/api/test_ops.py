@@ -318,3 +318,23 @@ async def test_a_busy_server_wakes_a_waiting_snapshot_at_a_bounded_rate(
         assert (await waiting).json()["etag"] == etag
         assert wakes > 50
         assert 2 <= looks <= wait_s / MIN_LOOK_S + 2, (looks, wakes)
+
+
+async def test_outlines_can_be_left_out_and_leave_the_etag_alone(
+    client: httpx.AsyncClient, courier: str
+) -> None:
+    """``outlines=false`` empties every cell's outline, shrinks the answer, keeps the etag;
+    a new community version (its outlines may change) changes the etag."""
+    full = await client.get(SNAPSHOT, headers=OPS)
+    lean = await client.get(SNAPSHOT, params={"outlines": "false"}, headers=OPS)
+    assert {len(c["boundary"]) for c in lean.json()["cells"]} == {0}
+    assert [c["cell"] for c in lean.json()["cells"]] == [c["cell"] for c in full.json()["cells"]]
+    assert lean.json()["etag"] == full.json()["etag"]
+    assert len(lean.content) * 2 < len(full.content)
+    version = full.json()["community_version"]
+    r = await client.put(
+        "/v1/communities/c1", json={"name": "Riverside", "center": north(50)}, headers=OPS
+    )
+    assert r.status_code == 200, r.text
+    moved = (await client.get(SNAPSHOT, params={"outlines": "false"}, headers=OPS)).json()
+    assert moved["community_version"] == version + 1 and moved["etag"] != full.json()["etag"]

@@ -233,6 +233,9 @@ def test_the_console_follows_a_community_live(server: Server, browser: Any, tmp_
         page.wait_for_selector('circle.worker[data-id="w1"][data-status="busy"]')
         assert page.locator('#kpis [data-kpi="open_orders"] .value').inner_text() == "1"
 
+        # Redrawn from outlines fetched once: every cell still has its hexagon.
+        drawn = "() => [...document.querySelectorAll('polygon.cell')].map(p => p.points.length)"
+        assert set(page.evaluate(drawn)) <= {6, 7} and len(page.evaluate(drawn)) == cells
         page.click('tr[data-worker="w1"]')
         page.wait_for_selector("#route-line[data-worker=w1]", timeout=2_000)
         assert page.locator("circle.route-stop").count() == 2
