@@ -216,6 +216,7 @@ def build_view(
     """The view of one community now: ``fence`` its outline, ``fence_cells`` the cells it
     covers, ``boundaries`` the cell outlines already known (the rest are computed)."""
     routes = live_routes(plan, orders, jobs)
+    active = [w for w in workers if w.status != WorkerStatus.RETIRED]  # retired: gone for good
     views = tuple(
         WorkerView(
             w.id,
@@ -225,7 +226,7 @@ def build_view(
             w.position_ts,
             routes.get(w.id, ()),
         )
-        for w in sorted(workers, key=lambda w: w.id)
+        for w in sorted(active, key=lambda w: w.id)
     )
     cells = _cells(fence_cells, surge, boundaries or {})
     couriers = [v for v in views if v.kind == WorkerKind.COURIER]

@@ -89,7 +89,8 @@ def test_live_routes_drop_closed_moved_and_picked_up_work() -> None:
 
 
 def test_worker_statuses_and_kpis() -> None:
-    """Idle, busy (stops), stale (old fix or none), offline (off or on break) and the tiles."""
+    """Idle, busy (stops), stale (old fix or none), offline (off or on break), retired
+    workers left out, and the tiles."""
     workers = [
         _worker("idle", 5),
         _worker("busy", 5),
@@ -97,6 +98,7 @@ def test_worker_statuses_and_kpis() -> None:
         _worker("never", None),
         _worker("off", 5, WorkerStatus.OFFLINE),
         _worker("break", 5, WorkerStatus.ON_BREAK),
+        _worker("gone", None, WorkerStatus.RETIRED),  # not shown at all
     ]
     orders = [
         _order("a", OrderState.ASSIGNED, "busy", at_risk=True),
