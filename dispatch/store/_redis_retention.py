@@ -15,7 +15,8 @@ from dispatch.store._redis_base import RedisBase
 
 # Trim the global feed to the newest ARGV[1] events and drop those stamped before
 # ARGV[2] (found by binary search on the head: ``ts`` grows with seq, up to clock
-# skew between writers); the same seqs leave every community feed.
+# skew between writers), at most ARGV[3] of them per call (Redis is never blocked
+# long); the same seqs leave every community feed.
 #   KEYS[1] global feed, KEYS[2] trim mark, KEYS[3..] community feeds.
 # Returns how many events left the global feed.
 TRIM_FEEDS = """
@@ -36,6 +37,7 @@ if cut < n and ts_at(cut) < before then
   end
   cut = lo
 end
+cut = math.min(cut, tonumber(ARGV[3]))
 if cut == 0 then return 0 end
 local last = redis.call('ZRANGE', feed, cut - 1, cut - 1, 'WITHSCORES')
 local floor = tonumber(last[2])
@@ -50,17 +52,26 @@ return removed
 class RedisRetention(RedisBase):
     """Event retention and idempotency expiry of ``RedisStore``."""
 
+    #: Most events one trimming script removes (a larger backlog takes several calls).
+    trim_step = 10_000
+
     _trim_feeds: Any = None
 
     def trim_events(self, keep: int, before_ts: float) -> int:
-        """Drop events beyond the newest ``keep`` and those stamped before ``before_ts``."""
+        """Drop events beyond the newest ``keep`` and those stamped before ``before_ts``,
+        in script calls of at most ``trim_step`` events each."""
         if self._trim_feeds is None:
             self._trim_feeds = self.r.register_script(TRIM_FEEDS)
         communities = sorted(self.call(self.r.smembers, self._g("communities")))
         keys = [self._g("events"), self._g("events-trimmed")]
         keys += [self._g("events", cid) for cid in [*communities, "*"]]  # "*": rule events
-        args = [max(0, int(keep)), repr(float(before_ts))]
-        return int(self.call(self._trim_feeds, keys=keys, args=args))
+        args = [max(0, int(keep)), repr(float(before_ts)), self.trim_step]
+        total = 0
+        while True:
+            removed = int(self.call(self._trim_feeds, keys=keys, args=args))
+            total += removed
+            if removed < self.trim_step:
+                return total
 
     def trimmed_seq(self) -> int:
         """The seq of the newest event trimmed away (0: none yet)."""

@@ -64,3 +64,13 @@ def test_idempotency_records_expire_without_being_looked_up(store: Store) -> Non
     redis = getattr(store, "url", None) is not None
     assert forgotten == (0 if redis else 1)
     assert store.get_idempotency("s", "k", now=60.0) is None
+
+
+def test_a_large_backlog_is_trimmed_in_bounded_steps(store: Store) -> None:
+    """Redis removes at most ``trim_step`` events per script call, and loops to the end."""
+    if hasattr(store, "trim_step"):
+        store.trim_step = 3  # type: ignore[attr-defined]
+    _events(store, [100.0 + i for i in range(10)])
+    assert store.trim_events(2, before_ts=0.0) == 8
+    assert [e.seq for e in store.events_after(0)] == [9, 10]
+    assert store.trimmed_seq() == 8
