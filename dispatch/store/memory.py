@@ -10,6 +10,7 @@ import bisect
 import copy
 import dataclasses
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ class MemoryStore:
         self._events: list[Event] = []
         self._trimmed = 0  # seq of the newest event trimmed away (retention)
         self._idem: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._idem_order: deque[tuple[float, tuple[str, str]]] = deque()  # by insertion
         self._leases: dict[str, tuple[str, float, int]] = {}  # owner, expiry, token
         self._lease_tokens: dict[str, int] = {}
         self._rule_shelf = RuleShelf()
@@ -216,6 +218,9 @@ class MemoryStore:
                 if existing is not None:
                     raise Conflict(f"idempotency key {idempotency.key!r} is already used")
                 self._idem[(idempotency.scope, idempotency.key)] = idempotency
+                self._idem_order.append(
+                    (idempotency.expires_at, (idempotency.scope, idempotency.key))
+                )
             for o in orders:
                 if o.id not in self._orders:
                     self._index("order", o.community_id, time_key(o.created_at, o.id))
@@ -325,10 +330,16 @@ class MemoryStore:
     def expire_idempotency(self, now: float) -> int:
         """Forget every idempotency record expired by ``now``; returns how many."""
         with self._lock:
-            gone = [k for k, rec in self._idem.items() if rec.expires_at <= now]
-            for k in gone:
-                del self._idem[k]
-            return len(gone)
+            # Records arrive in expiry order (now + one TTL): pop from the front, no scan.
+            # One that expires later than an earlier one only waits for that one.
+            gone = 0
+            while self._idem_order and self._idem_order[0][0] <= now:
+                expires_at, key = self._idem_order.popleft()
+                rec = self._idem.get(key)
+                if rec is not None and rec.expires_at == expires_at:
+                    del self._idem[key]
+                    gone += 1
+            return gone
 
     # ---- idempotency, leases -------------------------------------------------------------
 
