@@ -126,7 +126,7 @@
     for (const c of communities) {
       const option = document.createElement("option");
       option.value = c.id;
-      option.textContent = c.name ? `${c.name} (${c.id})` : c.id;
+      option.textContent = (c.name ? `${c.name} (${c.id})` : c.id) + (c.retired ? " · retired" : "");
       select.append(option);
     }
     if (communities.some((c) => c.id === current)) select.value = current;

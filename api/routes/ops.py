@@ -108,7 +108,7 @@ async def console_asset(name: str) -> FileResponse:
 async def ops_communities(engine: EngineDep, _: AnalystOrOps) -> list[OpsCommunityOut]:
     """Every community by id and name: what the console offers to watch."""
     listed = await run_in_threadpool(engine.list_communities)
-    return [OpsCommunityOut(id=c.id, name=c.name) for c in listed]
+    return [OpsCommunityOut(id=c.id, name=c.name, retired=c.retired_at is not None) for c in listed]
 
 
 @router.get("/v1/ops/communities/{community_id}/snapshot", responses=responses(404, 429))

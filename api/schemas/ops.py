@@ -40,6 +40,7 @@ def _point(p: LatLng | None) -> PointOut | None:
 class OpsCommunityOut(Out):
     id: str = Field(description="The community's id.")
     name: str = Field(description="Its display name.")
+    retired: bool = Field(description="Retired: it takes no new work.")
 
 
 class OpsCellOut(Out):

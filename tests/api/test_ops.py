@@ -96,7 +96,7 @@ async def test_roles_and_unknown_communities(client: httpx.AsyncClient, courier:
     """Ops and analyst keys read it; others are 403, no key 401; unknown ids 404."""
     assert (await client.get(SNAPSHOT, headers=OPS)).status_code == 200
     assert (await client.get("/v1/ops/communities", headers=AN)).json() == [
-        {"id": "c1", "name": "Riverside"}
+        {"id": "c1", "name": "Riverside", "retired": False}
     ]
     assert_problem(await client.get(SNAPSHOT, headers=OS), 403)
     assert_problem(await client.get(SNAPSHOT), 401)
@@ -338,3 +338,17 @@ async def test_outlines_can_be_left_out_and_leave_the_etag_alone(
     assert r.status_code == 200, r.text
     moved = (await client.get(SNAPSHOT, params={"outlines": "false"}, headers=OPS)).json()
     assert moved["community_version"] == version + 1 and moved["etag"] != full.json()["etag"]
+
+
+async def test_the_console_list_marks_retired_communities(
+    client: httpx.AsyncClient, community: dict[str, Any]
+) -> None:
+    """A retired community stays listed (its snapshot still answers), marked retired."""
+    body = {"name": "Old town", "center": north(0)}
+    assert (await client.put("/v1/communities/c2", json=body, headers=OPS)).status_code == 200
+    r = await client.post("/v1/communities/c2/retire", headers=OPS)
+    assert r.status_code == 200, r.text
+    listed = (await client.get("/v1/ops/communities", headers=OPS)).json()
+    assert sorted((c["id"], c["retired"]) for c in listed) == [("c1", False), ("c2", True)]
+    r = await client.get("/v1/ops/communities/c2/snapshot", headers=OPS)
+    assert r.status_code == 200 and r.json()["work"] == []
