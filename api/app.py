@@ -64,10 +64,15 @@ honour an `Idempotency-Key` header: a retry with the same key and body gets the
 same order or job; the same key with another body is 409.
 
 Not shown below: the WebSocket `/v1/workers/{id}/stream` (role `courier-app`, key
-in `Authorization` or `?token=`). The app sends location messages
+in `Authorization`, in a `bearer.<key>` subprotocol offered beside `dispatch.v1`, or
+in `?token=`). The app sends location messages
 `{"lat", "lng", "ts"?, "status"?}` and gets `{"type": "ack"}` or
 `{"type": "error", ...}`; the server pushes `{"type": "route", "stops": [...]}` on
 connect and whenever the route changes. Frames over 64 KiB close the socket (1009).
+
+Every key has a rate limit by role: past it, 429 with `Retry-After` and
+`RateLimit`/`RateLimit-Policy`. Unknown query parameters are 422, like unknown body
+fields.
 """
 
 
