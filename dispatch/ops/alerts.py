@@ -1,10 +1,10 @@
 """Anomalies an operator must see: rules over a community's KPIs and its ticks' health.
 
 ``evaluate`` is pure: KPI tiles and the tick health in, the alerts that hold
-now out. ``AlertBook`` remembers which alerts each community has raised, so a
-caller turns each evaluation into ``alert.raised`` / ``alert.cleared`` events
-only when something changed (the book lives in the process that evaluates:
-a restarted process raises its active alerts once more).
+now out. ``AlertBook`` compares what holds with what the event feed shows
+raised, so a caller turns each evaluation into ``alert.raised`` /
+``alert.cleared`` events only when something changed, whichever dispatcher
+raised it before; it also keeps the ticks' health and the counts metrics show.
 
 Rules (thresholds in ``AlertThresholds``):
 
@@ -20,7 +20,7 @@ Rules (thresholds in ``AlertThresholds``):
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from dispatch.ops.view import Kpis
@@ -159,7 +159,7 @@ def evaluate(kpis: Kpis, health: TickHealth, thresholds: AlertThresholds) -> tup
 
 @dataclass
 class AlertBook:
-    """The alerts each community has raised, and the ticks' health (thread-safe)."""
+    """What each community's last evaluation found, and its ticks' health (thread-safe)."""
 
     _active: dict[str, dict[str, Alert]] = field(default_factory=dict)
     _health: dict[str, TickHealth] = field(default_factory=dict)
@@ -180,18 +180,20 @@ class AlertBook:
                 old.consecutive_failures + 1, error, old.last_duration_s, old.budget_s
             )
 
-    def update(self, community_id: str, alerts: tuple[Alert, ...]) -> tuple[list[Alert], list[str]]:
-        """Record what holds now; the alerts newly raised and the kinds now cleared."""
+    def update(
+        self, community_id: str, alerts: tuple[Alert, ...], raised_before: Collection[str]
+    ) -> tuple[list[Alert], list[str]]:
+        """Record what holds now; against the kinds raised before (as the feed shows
+        them), the alerts to raise and the kinds to clear."""
         now = {a.kind: a for a in alerts}
         with self._lock:
-            before = self._active.get(community_id, {})
-            raised = [a for kind, a in now.items() if kind not in before]
-            cleared = [kind for kind in before if kind not in now]
             self._active[community_id] = now
+        raised = [a for kind, a in now.items() if kind not in raised_before]
+        cleared = sorted(kind for kind in raised_before if kind not in now)
         return raised, cleared
 
     def active_counts(self) -> Mapping[str, int]:
-        """How many communities have each kind of alert raised."""
+        """How many communities had each kind of alert holding at their last evaluation."""
         counts = dict.fromkeys(ALERT_KINDS, 0)
         with self._lock:
             for alerts in self._active.values():

@@ -6,7 +6,9 @@ between two looks (cell outlines per community version, each community's
 delivery window), and turns the alert rules into events: after each tick a
 dispatcher calls ``after_tick`` (or ``tick_failed``), off the request path, and
 every change of a community's alerts is appended to the event feed as
-``alert.raised`` (data: the alert) or ``alert.cleared`` (entity: its kind).
+``alert.raised`` (data: the alert) or ``alert.cleared`` (entity: its kind). What
+counts as raised is read from the feed itself, so dispatchers taking turns on a
+community (Redis workers) raise and clear each alert once between them.
 """
 
 from __future__ import annotations
@@ -133,8 +135,9 @@ class OpsConsole:
 
     def evaluate(self, community_id: str) -> AlertChange:
         """Evaluate the rules now; append an event for each alert raised or cleared."""
-        active = self.alerts(self.view(community_id))
-        raised, cleared = self.book.update(community_id, active)
+        active = self.alerts(self.view(community_id))  # the view reads the feed up to now
+        before = self._window(community_id).raised_alerts()
+        raised, cleared = self.book.update(community_id, active, before)
         now = self.engine.clock.now()
         events = [
             new_event(now, community_id, "alert.raised", a.kind, dataclasses.asdict(a))

@@ -7,6 +7,10 @@ time) and keeps those inside the window, so the on-time share and the
 click-to-door p90 cost one feed page per refresh, not a scan of the day. Its
 first refresh finds where the window starts by bisecting the feed on event
 times (a few one-event reads), not by reading the days the feed retains.
+
+The same pass notes which ops alerts the feed shows raised (``alert.raised``
+not yet followed by ``alert.cleared``): the feed, not one process's memory, is
+what says whether an alert is up, so several dispatchers agree on it.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 class DeliveryWindow:
-    """The deliveries of one community within ``window_s`` of now (thread-safe)."""
+    """The deliveries of one community within ``window_s`` of now, and the alerts its
+    feed shows raised (thread-safe)."""
 
     def __init__(self, store: Store, community_id: str, window_s: float = 3600.0) -> None:
         if not window_s > 0:
@@ -56,6 +61,7 @@ class DeliveryWindow:
         self.window_s = window_s
         self._cursor: int | None = None  # None: not placed yet
         self._recent: deque[Delivery] = deque()
+        self._raised: set[str] = set()
         self._lock = threading.Lock()
 
     def refresh(self, now: float) -> tuple[Delivery, ...]:
@@ -68,6 +74,10 @@ class DeliveryWindow:
                 page = self.store.events_after(self._cursor, _PAGE, self.community_id)
                 for event in page:
                     self._cursor = max(self._cursor, event.seq)
+                    if event.type == "alert.raised":
+                        self._raised.add(event.entity_id)
+                    elif event.type == "alert.cleared":
+                        self._raised.discard(event.entity_id)
                     if event.type != "order.delivered" or event.ts < start:
                         continue
                     order = self.store.get_order(event.entity_id)
@@ -85,6 +95,12 @@ class DeliveryWindow:
             while self._recent and self._recent[0].ts < start:
                 self._recent.popleft()
             return tuple(self._recent)
+
+    def raised_alerts(self) -> frozenset[str]:
+        """Alert kinds raised and not cleared in the feed as of the last refresh (the feed
+        is read from the window's start: an alert raised before it is not known)."""
+        with self._lock:
+            return frozenset(self._raised)
 
     def _first_after(self, t: float) -> int:
         """A seq to read the feed after that skips (nearly) only events older than ``t``:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dispatch import Engine, EngineSettings, ManualClock
 from dispatch.events import new_event
 from dispatch.model import (
     Community,
@@ -26,12 +27,15 @@ from dispatch.ops import (
     AlertThresholds,
     DeliveryWindow,
     Kpis,
+    OpsConsole,
     TickHealth,
     build_view,
     evaluate,
     live_routes,
     percentile,
 )
+from dispatch.policies import RegretInsertionPolicy
+from dispatch.requests import CommunitySpec, LocationUpdate, WorkerSpec
 from dispatch.store.memory import MemoryStore
 from dispatch.surge import SurgeSnapshot
 
@@ -182,14 +186,19 @@ def test_each_rule_fires_past_its_threshold() -> None:
     assert evaluate(k, health, T) == ()
 
 
-def test_the_book_reports_changes_only() -> None:
-    """A held alert is raised once; it clears when it no longer holds."""
+def test_the_book_raises_and_clears_against_what_was_raised_before() -> None:
+    """An alert that holds is raised unless the feed shows it raised; a kind raised
+    before that no longer holds is cleared; counts follow the last evaluation."""
     book = AlertBook()
     (alert,) = evaluate(_kpis(at_risk=5), TickHealth(), T)
-    assert book.update("c1", (alert,)) == ([alert], [])
-    assert book.update("c1", (alert,)) == ([], [])
+    assert book.update("c1", (alert,), ()) == ([alert], [])
+    assert book.update("c1", (alert,), {"at_risk_spike"}) == ([], [])
     assert book.active_counts()["at_risk_spike"] == 1
-    assert book.update("c1", ()) == ([], ["at_risk_spike"])
+    assert book.update("c1", (), {"at_risk_spike", "tick_failing"}) == (
+        [],
+        ["at_risk_spike", "tick_failing"],
+    )
+    assert book.active_counts()["at_risk_spike"] == 0
     book.tick_failed("c1", "x")
     book.tick_failed("c1", "y")
     assert book.health("c1").consecutive_failures == 2
@@ -252,3 +261,22 @@ def test_the_delivery_window_skips_old_history_and_keeps_the_last_hour() -> None
     deliver(300, NOW + 30, late=False)
     got = window.refresh(NOW + 60)
     assert len(got) == 60 and got[-1].ts == NOW + 30  # one in, the oldest out
+
+
+def test_two_dispatchers_raise_and_clear_an_alert_once_between_them() -> None:
+    """Two consoles on one store (two workers taking turns on a community) agree through
+    the feed: one raises, the other sees it raised; one clears, the other sees it cleared."""
+    engine = Engine(EngineSettings(), MemoryStore(), ManualClock(), policy=RegretInsertionPolicy())
+    engine.upsert_community(CommunitySpec("c1", "Riverside", HERE))
+    for wid in ("w1", "w2", "w3"):  # on shift, never a position: stale
+        engine.upsert_worker(WorkerSpec(wid, WorkerKind.COURIER, "c1"))
+    first, second = OpsConsole(engine), OpsConsole(engine)
+    assert [a.kind for a in first.evaluate("c1").raised] == ["stale_workers"]
+    again = second.evaluate("c1")
+    assert [a.kind for a in again.active] == ["stale_workers"] and again.raised == ()
+    for wid in ("w1", "w2", "w3"):
+        engine.update_location(LocationUpdate(wid, HERE.lat, HERE.lng))
+    assert second.evaluate("c1").cleared == ("stale_workers",)
+    assert first.evaluate("c1").cleared == ()
+    kinds = [(e.type, e.entity_id) for e in engine.events() if e.type.startswith("alert.")]
+    assert kinds == [("alert.raised", "stale_workers"), ("alert.cleared", "stale_workers")]
