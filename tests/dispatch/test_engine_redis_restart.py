@@ -76,7 +76,9 @@ def _populate(engine: Engine, clock: ManualClock) -> tuple[list[str], list[str]]
     engine.upsert_community(CommunitySpec("c1", "Riverside", CENTER, solver_budget_s=0.2))
     engine.upsert_worker(WorkerSpec("w1", WorkerKind.COURIER, "c1"))
     engine.upsert_worker(WorkerSpec("w2", WorkerKind.COURIER, "c1"))
-    engine.upsert_worker(WorkerSpec("t1", WorkerKind.TECHNICIAN, "c1", skills=frozenset({"repair"})))
+    engine.upsert_worker(
+        WorkerSpec("t1", WorkerKind.TECHNICIAN, "c1", skills=frozenset({"repair"}))
+    )
     for wid, at in zip(WORKERS, ((0, 0), (400, 0), (0, 300)), strict=True):
         p = offset(*at)
         engine.update_location(LocationUpdate(wid, p.lat, p.lng))
