@@ -260,3 +260,18 @@ async def test_concurrent_requests_share_one_reservation(engine: Engine) -> None
             *(c.post("/v1/quotes", json=order_body(), headers=OS) for _ in range(30))
         )
         assert [r.status_code for r in replies] == [200] * 30
+
+
+def test_failed_stream_handshakes_count_as_failed_authentication(engine: Engine) -> None:
+    """Bad keys on the WebSocket count per address too: the third refusal is a 429."""
+    with TestClient(_app(engine, auth_failure_limit="2/minute")) as c:
+        _ready(c)
+        statuses = []
+        for _ in range(3):
+            with (
+                pytest.raises(WebSocketDenialResponse) as refused,
+                c.websocket_connect("/v1/workers/w1/stream?token=wrong"),
+            ):
+                pass  # pragma: no cover - the handshake fails
+            statuses.append(refused.value.status_code)
+        assert statuses == [401, 401, 429]
