@@ -23,9 +23,12 @@ from __future__ import annotations
 #                  order's or job's own history keeps (capped at history_limit entries,
 #                  expiring history_ttl_ms after the last)
 #     history_limit, history_ttl_ms
+#     trim_to      outbox entries numbered up to this are known published: dropped
+#                  from the outbox's head (0: none)
 #     fence        [lease key index, owner, token] or []
-#   Returns {'fenced', reason}, {'conflict', reason} or {'ok', first outbox number}
-#   (0: no events).
+#   Returns {'fenced', reason}, {'conflict', reason} or {'ok', first outbox number
+#   (0: no events), every outbox entry after the write...}: the caller publishes
+#   them without reading the outbox again.
 # Events go to the community's outbox as "<number>|<json>", numbered by the
 # community's own counter; PUBLISH gives them their global seq afterwards.
 WRITE = """
@@ -70,8 +73,21 @@ for _, r in ipairs(p.records) do
   end
 end
 if p.plan ~= '' then redis.call('SET', KEYS[3], p.plan) end
+local trim_to = tonumber(p.trim_to or 0)
+while trim_to > 0 do
+  local head = redis.call('LINDEX', KEYS[2], 0)
+  if not head then break end
+  local bar = string.find(head, '|', 1, true)
+  if tonumber(string.sub(head, 1, bar - 1)) > trim_to then break end
+  redis.call('LPOP', KEYS[2])
+end
+local function reply(first)
+  local out = {'ok', first}
+  for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out + 1] = entry end
+  return out
+end
 local n = #p.events
-if n == 0 then return {'ok', 0} end
+if n == 0 then return reply(0) end
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 for i, ev in ipairs(p.events) do
@@ -83,7 +99,7 @@ for _, h in ipairs(p.history or {}) do
   redis.call('LTRIM', key, -p.history_limit, -1)
   redis.call('PEXPIRE', key, p.history_ttl_ms)
 end
-return {'ok', first}
+return reply(first)
 """
 
 # Events on their own into a community's outbox: KEYS[1] event counter, KEYS[2]

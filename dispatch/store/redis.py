@@ -34,12 +34,15 @@ new ids are entered in the global indexes (an entry without a record reads as
 for another community is a ``Conflict``).
 
 Events (a transactional outbox): the commit appends its events to the
-community's outbox, numbered by the community's own counter. The writer then
-publishes the outbox with one script in the global slot (``PUBLISH``): each
-entry not yet published gets the next global seq and joins the global and the
-community's feed (sorted sets scored by seq, members hold the JSON with its
-seq), and the community's published mark moves on; then the published head of
-the outbox is trimmed. Publishing is idempotent, so concurrent or repeated
+community's outbox, numbered by the community's own counter, and answers the
+whole outbox. The writer then publishes it with one script in the global slot
+(``PUBLISH``): each entry not yet published gets the next global seq and joins
+the global and the community's feed (sorted sets scored by seq, members hold
+the JSON with its seq), and the community's published mark moves on. The
+writer remembers the mark, and its next commit to that community drops the
+published head of the outbox inside the same script (lease renewals trim it
+too), so a commit costs three round trips: index, commit, publish. Publishing
+is idempotent, so concurrent or repeated
 publishers number every event exactly once, in commit order within a community,
 and a reader can never see seq ``n + 1`` before ``n``. If a writer dies between
 commit and publish, its events are published by the next write to that
@@ -122,6 +125,7 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
     ) -> None:
         super().__init__(client, prefix=prefix, cluster=cluster, socket_timeout_s=socket_timeout_s)
         self._idem_ttl_ms = max(1, int(idempotency_safety_ttl_s * 1000))
+        self._published: dict[str, int] = {}  # community → last outbox number seen published
         self._write = self.r.register_script(scripts.WRITE)
         self._stage = self.r.register_script(scripts.STAGE)
         self._publish = self.r.register_script(scripts.PUBLISH)
@@ -235,16 +239,17 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             ],
             "history_limit": HISTORY_LIMIT,
             "history_ttl_ms": self._idem_ttl_ms,
+            "trim_to": self._published.get(cid, 0),
             "fence": []
             if fence is None
             else [keys(self._k(cid, "lease")), fence.owner, int(fence.token)],
         }
-        status, detail = self._call(self._write, keys=keys.keys, args=[dumps(payload)])
+        status, detail, *entries = self._call(self._write, keys=keys.keys, args=[dumps(payload)])
         if status == "fenced":
             raise LeaseLost(f"write to community {cid} fenced off: {detail}")
         if status == "conflict":
             raise Conflict(f"concurrent change in community {cid}: {detail}")
-        seqs = self._publish_outbox(cid, int(detail), len(events))
+        seqs = self._publish_entries(cid, int(detail), len(events), entries)
         return [self._event(e, seq) for e, seq in zip(events, seqs, strict=True)]
 
     def _index_new(
@@ -350,14 +355,25 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
         """
         outbox = self._k(cid, "outbox")
         entries = self._call(self.r.lrange, outbox, 0, -1)
+        seqs = self._publish_entries(cid, first, count, entries)
+        if entries:
+            self._call(self._trim, keys=[outbox], args=[self._published.get(cid, 0)])
+        return seqs
+
+    def _publish_entries(self, cid: str, first: int, count: int, entries: list[str]) -> list[int]:
+        """Publish outbox ``entries`` as read; the seqs of ``first``'s batch of ``count``.
+
+        The published mark is remembered, and the community's next ``write`` drops
+        those entries from the outbox inside its own script (no trim round trip).
+        """
         if not entries and count == 0:
             return []
         keys = self._publish_keys(cid)
         lo, hi = (first, first + count - 1) if count else (0, 0)
         reply = self._call(self._publish, keys=keys, args=[cid, lo, hi, *entries])
         mark, seqs = int(reply[0]), [int(x) for x in reply[1:]]
-        if entries:
-            self._call(self._trim, keys=[outbox], args=[mark])
+        if mark > self._published.get(cid, 0):
+            self._published[cid] = mark
         return seqs
 
     @staticmethod

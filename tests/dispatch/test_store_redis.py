@@ -190,19 +190,24 @@ def test_events_a_crashed_writer_staged_go_out_with_the_next_write(
     def crash(*_: object) -> list[int]:
         raise ConnectionError("process died")
 
-    monkeypatch.setattr(a, "_publish_outbox", crash)
+    monkeypatch.setattr(a, "_publish_entries", crash)
     with pytest.raises(ConnectionError):
         a.write("c1", orders=[_order()], events=[_event("c1", "o1")], expect={"o1": 0})
     assert a.get_order("o1") is not None and b.events_after(0) == []
     b.write("c1", orders=[_order("o2")], events=[_event("c1", "o2")], expect={"o2": 0})
     assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2"]
     assert [e.entity_id for e in b.events_after(0, community_id="c1")] == ["o1", "o2"]
+    # b's next commit drops what it saw published; a lease renewal trims the rest
+    b.write("c1", orders=[_order("o3")], events=[_event("c1", "o3")], expect={"o3": 0})
+    assert b.r.lrange(b._k("c1", "outbox"), 0, -1) == [b.r.lindex(b._k("c1", "outbox"), -1)]
+    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "o3"]
+    assert b.acquire_lease("c1", "b", 30.0, 0.0) is not None
     assert b.r.llen(b._k("c1", "outbox")) == 0
     with pytest.raises(ConnectionError):  # a second crash, in a community nobody writes to
         a.write("c2", orders=[_order("x1", "c2")], events=[_event("c2", "x1")], expect={"x1": 0})
-    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2"]
+    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "o3"]
     assert b.acquire_lease("c2", "dispatcher", 30.0, now=0.0)  # its dispatcher's next renewal
-    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "x1"]
+    assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "o3", "x1"]
 
 
 def test_publishing_again_publishes_nothing_twice(stores: list[RedisStore]) -> None:
