@@ -179,7 +179,18 @@ class QuoteOut(Out):
         )
 
 
-class OrderOut(Out):
+class _WorkOut(Out):
+    """What orders and jobs both answer beyond their own fields."""
+
+    reason: str | None = Field(
+        default=None, description="Why it waits or is at risk (see README, Reasons)."
+    )
+    external_ref: str | None = Field(default=None, description="The order service's reference.")
+    notes: str | None = Field(default=None, description="Notes for the worker.")
+    quote_id: str | None = Field(default=None, description="The quote whose price it holds.")
+
+
+class OrderOut(_WorkOut):
     id: str = Field(description="The order's id.")
     community_id: str = Field(description="The community it belongs to.")
     state: str = Field(description="pending, assigned, picked_up, delivered, cancelled or failed.")
@@ -195,12 +206,6 @@ class OrderOut(Out):
     service_type: str = Field(description="grocery, medicine or takeout.")
     at_risk: bool = Field(description="Planned to arrive close to or past its promise.")
     created_at: datetime = Field(description="When it was accepted.")
-    reason: str | None = Field(
-        default=None, description="Why it waits or is at risk (see README, Reasons)."
-    )
-    external_ref: str | None = Field(default=None, description="The order service's reference.")
-    notes: str | None = Field(default=None, description="Notes for the worker.")
-    quote_id: str | None = Field(default=None, description="The quote whose price it holds.")
     arrived_at_pickup: datetime | None = Field(
         default=None, description="When the courier reported arriving at the merchant."
     )
@@ -244,7 +249,7 @@ class WindowOut(Out):
     end: datetime = Field(description="The window's end.")
 
 
-class JobOut(Out):
+class JobOut(_WorkOut):
     id: str = Field(description="The job's id.")
     community_id: str = Field(description="The community it belongs to.")
     state: str = Field(
@@ -267,12 +272,6 @@ class JobOut(Out):
     price: PriceOut = Field(description="The locked price.")
     at_risk: bool = Field(description="Planned to arrive close to or past its due time.")
     created_at: datetime = Field(description="When it was accepted.")
-    reason: str | None = Field(
-        default=None, description="Why it waits or is at risk (see README, Reasons)."
-    )
-    external_ref: str | None = Field(default=None, description="The order service's reference.")
-    notes: str | None = Field(default=None, description="Notes for the worker.")
-    quote_id: str | None = Field(default=None, description="The quote whose price it holds.")
 
     @classmethod
     def of(cls, j: Job) -> JobOut:

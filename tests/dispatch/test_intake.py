@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from dispatch.intake import body_hash
 from dispatch.model import LatLng, Priority
-from dispatch.requests import JobRequest, OrderRequest
+from dispatch.requests import OrderRequest
+from tests.dispatch.hash_seeds import JOB, hashes_elsewhere
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = (
-    "from dispatch.intake import body_hash;"
-    "from dispatch.requests import JobRequest;"
-    "from dispatch.model import LatLng;"
-    "print(body_hash(JobRequest('c1', LatLng(31.2, 121.4), "
-    "frozenset({'plumbing', 'repair', 'cleaning'}), 45.0)))"
-)
 
 
 def test_the_hash_is_the_same_in_processes_with_other_hash_seeds() -> None:
     """Set order differs between processes (hash randomisation); the body hash does not."""
-    here = body_hash(
-        JobRequest("c1", LatLng(31.2, 121.4), frozenset({"cleaning", "plumbing", "repair"}), 45.0)
-    )
-    seen = set()
-    for seed in ("1", "2", "3"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert out.returncode == 0, out.stderr
-        seen.add(out.stdout.strip())
-    assert seen == {here}
+    assert hashes_elsewhere("dispatch.intake", "body_hash") == {body_hash(JOB)}
 
 
 def test_every_field_changes_the_hash() -> None:

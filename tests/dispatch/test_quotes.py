@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,11 +18,12 @@ from dispatch.errors import (
     QuoteUsed,
     UnknownQuote,
 )
-from dispatch.model import LatLng, Priority, ServiceType
+from dispatch.model import Priority, ServiceType
 from dispatch.pricing import rules_to_dict
 from dispatch.quotes import KEEP_AFTER_EXPIRY_S, UNPRICED_FIELDS, priced_hash
 from dispatch.requests import CommunitySpec, JobRequest, OrderRequest
 from tests.dispatch.conftest import CENTER, offset
+from tests.dispatch.hash_seeds import JOB, hashes_elsewhere
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,29 +172,9 @@ def test_errors_are_in_the_tree_the_api_maps() -> None:
     assert issubclass(UnknownQuote, InvalidInput) and issubclass(QuoteMismatch, InvalidInput)
 
 
-PROBE = (
-    "from dispatch.quotes import priced_hash;"
-    "from dispatch.requests import JobRequest;"
-    "from dispatch.model import LatLng;"
-    "print(priced_hash(JobRequest('c1', LatLng(31.2, 121.4), "
-    "frozenset({'plumbing', 'repair', 'cleaning'}), 45.0)))"
-)
-
-
 def test_the_priced_hash_is_the_same_in_every_process() -> None:
     """Skill sets iterate differently per hash seed; the hash a quote is bound to does not."""
-    here = priced_hash(
-        JobRequest("c1", LatLng(31.2, 121.4), frozenset({"cleaning", "plumbing", "repair"}), 45.0)
-    )
-    seen = set()
-    for seed in ("1", "2", "3"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert out.returncode == 0, out.stderr
-        seen.add(out.stdout.strip())
-    assert seen == {here}
+    assert hashes_elsewhere("dispatch.quotes", "priced_hash") == {priced_hash(JOB)}
 
 
 def test_the_priced_hash_sees_priced_fields_only() -> None:
