@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from dispatch.errors import NotFound
 from dispatch.model import LatLng, Order, OrderState, StopKind
+from dispatch.routes import live_route
 from dispatch.store.base import Store
 
 __all__ = ["Tracking", "track_order"]
@@ -37,8 +38,7 @@ def track_order(store: Store, order_id: str) -> Tracking:
     courier = store.get_worker(order.worker_id)
     if courier is None:
         return Tracking(order)
-    plan = store.get_plan(order.community_id)
-    route = plan.routes.get(courier.id, ()) if plan is not None else ()
+    route = live_route(store, order.community_id, courier.id)  # stops already done left out
     next_kind = StopKind.DROPOFF if order.state == OrderState.PICKED_UP else StopKind.PICKUP
     before = next(
         (i for i, s in enumerate(route) if s.entity_id == order.id and s.kind == next_kind),
