@@ -176,7 +176,9 @@ class KeyLimiter:
             return await self._consult(principal.key_id, *limit)
         # One reservation per key at a time: concurrent requests wait for it and share
         # it, instead of each reserving a share (which would spend the limit at once).
-        lock = self._locks.setdefault(principal.key_id, asyncio.Lock())
+        lock = self._locks.get(principal.key_id)
+        if lock is None:
+            lock = self._locks[principal.key_id] = asyncio.Lock()
         async with lock:
             local = self._local(principal.key_id, limit[1])
             if local is not None:

@@ -165,10 +165,11 @@ class Engine:
 
     def get_worker(self, worker_id: str) -> Worker:
         """The worker, ``busy`` while it carries open work (``dispatch.retire``)."""
-        w = self._worker(worker_id)
+        w = self.stored_worker(worker_id)
         return shown_status(w, workload(self.store, w.community_id))
 
-    def _worker(self, worker_id: str) -> Worker:
+    def stored_worker(self, worker_id: str) -> Worker:
+        """The worker as stored (status as reported, without the workload read)."""
         w = self.store.get_worker(worker_id)
         if w is None:
             raise NotFound(f"worker {worker_id} does not exist")
@@ -192,7 +193,7 @@ class Engine:
     def update_location(self, update: LocationUpdate) -> Worker:
         """One position; raises the same errors a batch reports per item."""
         raise_first_error(self._locations([update]))
-        return self._worker(update.worker_id)
+        return self.stored_worker(update.worker_id)
 
     def update_locations(self, updates: Sequence[LocationUpdate]) -> LocationBatchResult:
         """A batch of positions: good items are kept, bad ones reported with their index."""
@@ -331,7 +332,7 @@ class Engine:
 
     def route(self, worker_id: str) -> tuple[PlannedStop, ...]:
         """The worker's committed stops that are still to be done."""
-        w = self._worker(worker_id)
+        w = self.stored_worker(worker_id)
         return live_route(self.store, w.community_id, worker_id)
 
     def tick(self, community_id: str, *, owner: str | None = None) -> TickResult:

@@ -9,19 +9,18 @@ key and body gets the first record back; the same key with another body is a
 from __future__ import annotations
 
 import dataclasses
-import enum
-import hashlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import geo
 from dispatch.clock import Clock
 from dispatch.errors import Conflict, InvalidInput, NotFound, OutsideGeofence
 from dispatch.events import new_event
 from dispatch.fences import FenceCache
+from dispatch.hashing import body_hash
 from dispatch.model import (
     DELIVERY_SERVICES,
     Community,
@@ -46,25 +45,6 @@ Work = TypeVar("Work", Order, Job)
 MAX_EXTERNAL_REF = 128
 MAX_NOTES = 1000
 IdFactory = Callable[[str], str]
-
-
-def _canonical(value: Any) -> Any:
-    """A request as nested tuples of plain values, the same in every process
-    (sets sorted, enums by value, dataclasses field by field in order)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return tuple(_canonical(getattr(value, f.name)) for f in dataclasses.fields(value))
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, frozenset | set):
-        return tuple(sorted(_canonical(v) for v in value))
-    if isinstance(value, list | tuple):
-        return tuple(_canonical(v) for v in value)
-    return value
-
-
-def body_hash(payload: Any) -> str:
-    """A stable hash of a request body (what an idempotency key is bound to)."""
-    return hashlib.sha256(repr((type(payload).__name__, _canonical(payload))).encode()).hexdigest()
 
 
 @dataclass

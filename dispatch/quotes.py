@@ -14,8 +14,6 @@ rather than "unknown" (``UnknownQuote``, 422).
 from __future__ import annotations
 
 import dataclasses
-import enum
-import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dispatch.errors import QuoteExpired, QuoteMismatch, QuoteUsed, UnknownQuote
-from dispatch.model import LatLng, Price
+from dispatch.hashing import body_hash
+from dispatch.model import Price
 from dispatch.requests import JobRequest, OrderRequest, Quote
 from dispatch.settings import EngineSettings
 from dispatch.store.base import HeldQuote, Store
@@ -43,29 +42,11 @@ def random_quote_id() -> str:
     return f"q_{uuid.uuid4().hex}"
 
 
-_PRICED: dict[type, tuple[str, ...]] = {}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, LatLng):
-        return (value.lat, value.lng)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, frozenset):
-        return tuple(sorted(value))
-    return value
-
-
 def priced_hash(request: OrderRequest | JobRequest) -> str:
-    """A hash of the request's priced fields, the same in every process: what a quote
-    is bound to (flat and cheap: it runs on every quote)."""
-    cls = type(request)
-    names = _PRICED.get(cls)
-    if names is None:
-        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in UNPRICED_FIELDS)
-        _PRICED[cls] = names
-    key = (cls.__name__, *(_plain(getattr(request, n)) for n in names))
-    return hashlib.sha256(repr(key).encode()).hexdigest()
+    """The body hash of the request's priced fields, the same in every process: what a
+    quote is bound to (the fields in ``UNPRICED_FIELDS`` left out)."""
+    unpriced: dict[str, Any] = dict.fromkeys(UNPRICED_FIELDS)
+    return body_hash(dataclasses.replace(request, **unpriced))
 
 
 def _iso(ts: float) -> str:

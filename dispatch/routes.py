@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from dispatch.model import JOB_TERMINAL, ORDER_TERMINAL, OrderState, PlannedStop, StopKind
+from dispatch.model import (
+    JOB_TERMINAL,
+    ORDER_TERMINAL,
+    Job,
+    Order,
+    OrderState,
+    PlannedStop,
+    StopKind,
+)
 from dispatch.store.base import Store
 
-__all__ = ["live_route"]
+__all__ = ["live_route", "still_to_do"]
+
+
+def still_to_do(stop: PlannedStop, worker_id: str, record: Order | Job | None) -> bool:
+    """Whether a planned stop is still the worker's to do, given its order or job as it
+    is now (None: gone): not closed, not moved to another worker, not picked up already."""
+    if record is None or record.worker_id != worker_id:
+        return False
+    if isinstance(record, Job):
+        return record.state not in JOB_TERMINAL
+    if record.state in ORDER_TERMINAL:
+        return False
+    return not (stop.kind == StopKind.PICKUP and record.state == OrderState.PICKED_UP)
 
 
 def live_route(store: Store, community_id: str, worker_id: str) -> tuple[PlannedStop, ...]:
@@ -15,15 +35,11 @@ def live_route(store: Store, community_id: str, worker_id: str) -> tuple[Planned
         return ()
     out = []
     for stop in plan.routes.get(worker_id, ()):
-        if stop.kind == StopKind.JOB:
-            j = store.get_job(stop.entity_id)
-            if j is None or j.state in JOB_TERMINAL or j.worker_id != worker_id:
-                continue
-        else:
-            o = store.get_order(stop.entity_id)
-            if o is None or o.state in ORDER_TERMINAL or o.worker_id != worker_id:
-                continue
-            if stop.kind == StopKind.PICKUP and o.state == OrderState.PICKED_UP:
-                continue
-        out.append(stop)
+        record: Order | Job | None = (
+            store.get_job(stop.entity_id)
+            if stop.kind == StopKind.JOB
+            else store.get_order(stop.entity_id)
+        )
+        if still_to_do(stop, worker_id, record):
+            out.append(stop)
     return tuple(out)

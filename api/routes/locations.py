@@ -73,7 +73,7 @@ async def stream(websocket: WebSocket, worker_id: str) -> None:
         principal = await gate.admit(websocket, COURIER, query_token=True)
         check_worker(principal, worker_id)
         engine = app.state.engine
-        check_active_worker(await run_in_threadpool(engine.get_worker, worker_id))
+        check_active_worker(await run_in_threadpool(engine.stored_worker, worker_id))
     except HTTPException as exc:
         await _deny(websocket, exc.status_code, str(exc.detail), exc.headers)
         return

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from dispatch.model import LatLng
-from dispatch.timebounds import readable
+from dispatch.timebounds import EARLIEST, LATEST_READABLE, readable
 
 
 def _whole(value: Any) -> Any:
@@ -41,8 +41,8 @@ def _iso(value: Any) -> Any:
     return value
 
 
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_EARLIEST = datetime.fromtimestamp(EARLIEST, tz=UTC)
+_LATEST = datetime.fromtimestamp(LATEST_READABLE, tz=UTC)
 
 
 def _sane(value: datetime) -> datetime:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api.schemas._common import Out, PointOut, utc
+from api.schemas._common import Out, PointOut, point_out, to_time, utc
 from dispatch.model import LatLng, PlannedStop
 from dispatch.ops import Alert, CellView, Kpis, OpsView, WorkerView, WorkView
 
@@ -31,10 +31,6 @@ Outline = list[tuple[float, float]]
 
 def _pairs(points: tuple[LatLng, ...]) -> Outline:
     return [(round(p.lat, 7), round(p.lng, 7)) for p in points]
-
-
-def _point(p: LatLng | None) -> PointOut | None:
-    return None if p is None else PointOut(lat=p.lat, lng=p.lng)
 
 
 class OpsCommunityOut(Out):
@@ -96,8 +92,8 @@ class OpsWorkerOut(Out):
             id=w.id,
             kind=w.kind.value,
             status=w.status,
-            position=_point(w.position),
-            position_ts=None if w.position_ts is None else utc(w.position_ts),
+            position=point_out(w.position),
+            position_ts=to_time(w.position_ts),
             stops=[OpsStopOut.of(s) for s in w.stops],
         )
 
@@ -121,9 +117,9 @@ class OpsWorkOut(Out):
             state=w.state,
             at_risk=w.at_risk,
             worker_id=w.worker_id,
-            pickup=_point(w.pickup),
+            pickup=point_out(w.pickup),
             dropoff=PointOut(lat=w.dropoff.lat, lng=w.dropoff.lng),
-            due_by=None if w.due_by is None else utc(w.due_by),
+            due_by=to_time(w.due_by),
             reason=w.reason,
         )
 

@@ -19,7 +19,6 @@ from dispatch.model import (
     Job,
     LatLng,
     Order,
-    OrderState,
     Plan,
     PlannedStop,
     StopKind,
@@ -28,6 +27,7 @@ from dispatch.model import (
     WorkerStatus,
 )
 from dispatch.ops.kpis import Delivery, percentile
+from dispatch.routes import still_to_do
 from dispatch.surge import SurgeSnapshot
 
 __all__ = ["CellView", "Kpis", "OpsView", "WorkView", "WorkerView", "build_view", "live_routes"]
@@ -113,19 +113,17 @@ def live_routes(
     open_jobs = {j.id: j for j in jobs}
     out: dict[str, tuple[PlannedStop, ...]] = {}
     for worker_id, stops in plan.routes.items():
-        kept = []
-        for stop in stops:
-            if stop.kind == StopKind.JOB:
-                j = open_jobs.get(stop.entity_id)
-                if j is None or j.worker_id != worker_id:
-                    continue
-            else:
-                o = open_orders.get(stop.entity_id)
-                if o is None or o.worker_id != worker_id:
-                    continue
-                if stop.kind == StopKind.PICKUP and o.state == OrderState.PICKED_UP:
-                    continue
-            kept.append(stop)
+        kept = [
+            stop
+            for stop in stops
+            if still_to_do(
+                stop,
+                worker_id,
+                open_jobs.get(stop.entity_id)
+                if stop.kind == StopKind.JOB
+                else open_orders.get(stop.entity_id),
+            )
+        ]
         if kept:
             out[worker_id] = tuple(kept)
     return out

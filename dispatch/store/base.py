@@ -116,6 +116,10 @@ class HeldQuote:
     expires_at: float
 
 
+#: Events kept in one order's or job's own history (``entity_history``): the newest.
+HISTORY_LIMIT = 200
+
+
 def time_key(created_at: float, entity_id: str) -> str:
     """The listing order of orders and jobs: creation time (whole microseconds, fixed
     width so keys sort as strings), then id."""

@@ -30,6 +30,7 @@ from dispatch.model import (
 from dispatch.store._memory_quotes import QuoteShelf
 from dispatch.store._memory_rules import RuleShelf
 from dispatch.store.base import (
+    HISTORY_LIMIT,
     Fence,
     HeldQuote,
     IdempotencyRecord,
@@ -37,9 +38,6 @@ from dispatch.store.base import (
     PositionState,
     time_key,
 )
-
-#: Events kept per order or job in its history (a long-lived order's oldest drop out).
-HISTORY_LIMIT = 200
 
 
 class MemoryStore:

@@ -83,10 +83,9 @@ from dispatch.store._redis_base import dumps
 from dispatch.store._redis_quotes import RedisQuotes
 from dispatch.store._redis_retention import RedisRetention
 from dispatch.store._redis_rules import RedisRules
-from dispatch.store.base import Fence, IdempotencyRecord, NewEvent, time_key
+from dispatch.store.base import HISTORY_LIMIT, Fence, IdempotencyRecord, NewEvent, time_key
 
 _WEEK_S = 7 * 24 * 3600.0
-HISTORY_LIMIT = 200  # events kept in one order's or job's history
 
 
 class _Keys:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from dispatch.clock import Clock
 from dispatch.model import Event
 from dispatch.store.base import NewEvent, Store
+from dispatch.ticking.worker import Backoff
 from dispatch.webhooks.model import Attempt, Delivery, DeliveryState, Endpoint
 from dispatch.webhooks.payload import event_body
 from dispatch.webhooks.schedule import RetrySchedule
@@ -89,6 +90,7 @@ class WebhookDispatcher:
     lease_s: float = 60.0
     poll_s: float = 1.0
     rng: random.Random = field(default_factory=random.Random)
+    backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 30.0))
     health: DispatcherHealth = field(default_factory=DispatcherHealth)
 
     def __post_init__(self) -> None:
@@ -115,8 +117,7 @@ class WebhookDispatcher:
                 self.health.step_failures += 1
                 self.health.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("webhook dispatcher step failed (%s)", self.health.last_error)
-                top = min(30.0, 0.5 * 2 ** min(self.health.consecutive_failures, 6))
-                stop.wait(0.5 + self.rng.random() * top)
+                stop.wait(self.backoff.delay(self.health.consecutive_failures, self.rng))
                 continue
             self.health.consecutive_failures = 0
             self.health.last_step_at = self.clock.now()
@@ -135,6 +136,8 @@ class WebhookDispatcher:
         now = self.clock.now()
         cursor = self.store.cursor()
         last = self.feed.last_seq()
+        if last <= cursor:  # nothing new in the feed: no endpoint to list
+            return 0
         endpoints = [e for e in self.store.list_endpoints() if not e.disabled]
         if not endpoints:  # nobody listens: skip ahead without reading the feed
             if last > cursor:

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from dispatch.store._redis_base import dumps
 from dispatch.store.redis import RedisStore
 from dispatch.webhooks import _redis_scripts as scripts
 from dispatch.webhooks.model import (
@@ -36,10 +37,6 @@ __all__ = ["RedisWebhookStore"]
 
 INDEX_CAP = 1_000_000  # a hard bound on a listing, pending deliveries included
 _BATCH = 500
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _score(t: float) -> str:
@@ -78,7 +75,7 @@ class RedisWebhookStore:
     # ---- endpoints ---------------------------------------------------------------
 
     def put_endpoint(self, endpoint: Endpoint) -> None:
-        self._call(self.r.hset, self._k("endpoints"), endpoint.id, _dumps(record_to_dict(endpoint)))
+        self._call(self.r.hset, self._k("endpoints"), endpoint.id, dumps(record_to_dict(endpoint)))
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint | None:
         raw = self._call(self.r.hget, self._k("endpoints"), endpoint_id)
@@ -146,7 +143,7 @@ class RedisWebhookStore:
             args += [
                 d.id,
                 d.endpoint_id,
-                _dumps(record_to_dict(d)),
+                dumps(record_to_dict(d)),
                 d.number,
                 1 if d.final else 0,
                 d.order_key,
@@ -238,7 +235,7 @@ class RedisWebhookStore:
         args = [
             d.id,
             delivery.claim,
-            _dumps(record_to_dict(record)),
+            dumps(record_to_dict(record)),
             0 if d.final else 1,
             _score(nxt),
             _score(now),
@@ -258,7 +255,7 @@ class RedisWebhookStore:
             self._k("due"),
         ]
         first = d.next_attempt_at if d.next_attempt_at is not None else now
-        args = [d.id, _dumps(record_to_dict(d)), d.order_key, _score(first)]
+        args = [d.id, dumps(record_to_dict(d)), d.order_key, _score(first)]
         return bool(self._call(self._requeue, keys=keys, args=args))
 
     def fail_pending(self, endpoint_id: str, now: float, note: str) -> int:
@@ -285,7 +282,7 @@ class RedisWebhookStore:
                 keys = [queue, self._k("qs", endpoint_id), self._k("due"), self._k("claims")]
                 keys += [self._k("d", i) for i in ids]
                 args: list[Any] = [okey, self._ttl_ms, len(ids), *ids]
-                args += [_dumps(record_to_dict(r)) for r in records]
+                args += [dumps(record_to_dict(r)) for r in records]
                 if self._call(self._fail_queue, keys=keys, args=args):
                     failed += len(ids)
                     break

@@ -10,9 +10,7 @@ variant side by side, lines joining one seed's runs. No network, no files.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from matplotlib.figure import Figure
 
 from simulations.backtest.runner import BacktestResult
 from simulations.sim.labels import label_of
+from simulations.sim.report import img_tag
 
 #: KPIs drawn seed by seed, side by side.
 PLOTTED = (
@@ -38,16 +37,6 @@ PLOTTED = (
     "courier_earnings_per_hour",
 )
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _img(alt: str, fig: Figure) -> str:
-    return f"<img alt='{alt}' src='data:image/png;base64,{_png(fig)}'>"
 
 
 def _value(run: dict[str, Any], key: str) -> float | None:
@@ -216,10 +205,8 @@ def render(result: BacktestResult) -> str:
         kpi_table(result),
     ]
     if len(result.runs) > 1:
-        parts.append(
-            f"<img alt='differences' src='data:image/png;base64,{_png(fig_differences(result))}'>"
-        )
-    parts.append(f"<img alt='per seed' src='data:image/png;base64,{_png(fig_seeds(result))}'>")
+        parts.append(img_tag("differences", fig_differences(result)))
+    parts.append(img_tag("per seed", fig_seeds(result)))
     parts.append("</body></html>")
     return "\n".join(parts)
 

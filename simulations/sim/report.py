@@ -312,7 +312,8 @@ def fig_service_compared(results: Mapping[str, SimulationResult]) -> Figure:
     return fig
 
 
-def _img(title: str, fig: Figure) -> str:
+def img_tag(title: str, fig: Figure) -> str:
+    """A figure as a self-contained <img> (PNG inline), for reports that stand alone."""
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{_png(fig)}">'
 
 
@@ -329,13 +330,13 @@ def render_comparison(runs: Mapping[str, tuple[SimulationResult, Mapping[str, An
         "<h2>KPIs</h2>",
         kpi_table({n: k for n, (_r, k) in runs.items()}),
         "<h2>Service level</h2>",
-        _img("service level", fig_service_compared({n: r for n, (r, _k) in runs.items()})),
+        img_tag("service level", fig_service_compared({n: r for n, (r, _k) in runs.items()})),
     ]
     for name, (result, _kpis) in runs.items():
         parts.append(f"<h2>{html.escape(name)}</h2>")
-        parts.append(_img("click-to-door", fig_click_to_door(result)))
-        parts.append(_img("supply, demand and surge", fig_supply_demand(result)))
-        parts.append(_img("community map", fig_map(result)))
+        parts.append(img_tag("click-to-door", fig_click_to_door(result)))
+        parts.append(img_tag("supply, demand and surge", fig_supply_demand(result)))
+        parts.append(img_tag("community map", fig_map(result)))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
