@@ -65,14 +65,13 @@ class MetricsObserver:
 
     def ticked(self, result: TickResult) -> None:
         self.metrics.observe_tick(result)
+        if self.loop is not None and not self.loop.is_closed():
+            for waiters in (self.changes, self.routes):  # first: feeds and routes wait on it
+                if waiters is not None:
+                    asyncio.run_coroutine_threadsafe(waiters.notify(), self.loop)
         if self.ops is not None:
             ops = self.ops
             self._alerts(result.community_id, lambda: ops.after_tick(result))
-        if self.loop is None or self.loop.is_closed():
-            return
-        for waiters in (self.changes, self.routes):
-            if waiters is not None:
-                asyncio.run_coroutine_threadsafe(waiters.notify(), self.loop)
 
     def tick_failed(self, community_id: str, error: BaseException) -> None:
         self.metrics.ticks.labels("failed").inc()
