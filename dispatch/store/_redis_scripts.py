@@ -2,7 +2,8 @@
 
 Every key a script touches arrives in ``KEYS`` (payloads refer to keys by their
 1-based index there), so Redis can route and check them, and every script keeps
-to one hash slot (a community's, or the global one), so all run on Redis Cluster.
+to one hash slot (a community's, or the global one), so all run on Redis Cluster;
+the one exception, ``WRITE_PUBLISH``, runs only on a single server.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from __future__ import annotations
 #   them without reading the outbox again.
 # Events go to the community's outbox as "<number>|<json>", numbered by the
 # community's own counter; PUBLISH gives them their global seq afterwards.
-WRITE = """
+# The checks of a write: the fence, every expected version, the plan version and the
+# idempotency record; any failure returns before anything is written.
+_WRITE_CHECKS = """
 local p = cjson.decode(ARGV[1])
 local function version_of(raw)
   if not raw then return 0 end
@@ -61,6 +64,11 @@ end
 if #p.idem > 0 and redis.call('EXISTS', KEYS[p.idem[1]]) == 1 then
   return {'conflict', 'idempotency key already used'}
 end
+"""
+
+# The changes of a write, after its checks passed; leaves ``first``, the outbox number
+# of its first event (0: no events).
+_WRITE_CHANGES = """
 if #p.idem > 0 then
   redis.call('SET', KEYS[p.idem[1]], p.idem[2], 'PX', p.idem[3])
 end
@@ -73,34 +81,41 @@ for _, r in ipairs(p.records) do
   end
 end
 if p.plan ~= '' then redis.call('SET', KEYS[3], p.plan) end
-local trim_to = tonumber(p.trim_to or 0)
-while trim_to > 0 do
-  local head = redis.call('LINDEX', KEYS[2], 0)
-  if not head then break end
-  local bar = string.find(head, '|', 1, true)
-  if tonumber(string.sub(head, 1, bar - 1)) > trim_to then break end
-  redis.call('LPOP', KEYS[2])
+local function trim_outbox(mark)
+  while mark > 0 do
+    local head = redis.call('LINDEX', KEYS[2], 0)
+    if not head then break end
+    local bar = string.find(head, '|', 1, true)
+    if tonumber(string.sub(head, 1, bar - 1)) > mark then break end
+    redis.call('LPOP', KEYS[2])
+  end
 end
-local function reply(first)
-  local out = {'ok', first}
-  for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out + 1] = entry end
-  return out
-end
+trim_outbox(tonumber(p.trim_to or 0))
 local n = #p.events
-if n == 0 then return reply(0) end
-local last = redis.call('INCRBY', KEYS[1], n)
-local first = last - n + 1
-for i, ev in ipairs(p.events) do
-  redis.call('RPUSH', KEYS[2], string.format('%d', first + i - 1) .. '|' .. ev)
+local first = 0
+if n > 0 then
+  first = redis.call('INCRBY', KEYS[1], n) - n + 1
+  for i, ev in ipairs(p.events) do
+    redis.call('RPUSH', KEYS[2], string.format('%d', first + i - 1) .. '|' .. ev)
+  end
+  for _, h in ipairs(p.history or {}) do
+    local key = KEYS[h[2]]
+    redis.call('RPUSH', key, string.format('%d', first + h[1] - 1) .. '|' .. p.events[h[1]])
+    redis.call('LTRIM', key, -p.history_limit, -1)
+    redis.call('PEXPIRE', key, p.history_ttl_ms)
+  end
 end
-for _, h in ipairs(p.history or {}) do
-  local key = KEYS[h[2]]
-  redis.call('RPUSH', key, string.format('%d', first + h[1] - 1) .. '|' .. p.events[h[1]])
-  redis.call('LTRIM', key, -p.history_limit, -1)
-  redis.call('PEXPIRE', key, p.history_ttl_ms)
-end
-return reply(first)
 """
+
+WRITE = (
+    _WRITE_CHECKS
+    + _WRITE_CHANGES
+    + """
+local out = {'ok', first}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out + 1] = entry end
+return out
+"""
+)
 
 # Events on their own into a community's outbox: KEYS[1] event counter, KEYS[2]
 # outbox; ARGV the events' JSON without seq. Returns the first outbox number.
@@ -122,40 +137,88 @@ return first
 #   0 0 for none), ARGV[4..] outbox entries "<number>|<json>" as read, in order.
 # Entries already published (by this caller earlier or by a concurrent one) are
 # skipped, so running it twice publishes nothing twice. Returns {mark, seq of lo, ...}.
-PUBLISH = """
-local mark = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')
-local start = mark
-for i = 4, #ARGV do
-  local entry = ARGV[i]
-  local bar = string.find(entry, '|', 1, true)
-  local num = tonumber(string.sub(entry, 1, bar - 1))
-  if num > mark then
-    if num ~= mark + 1 then
-      return redis.error_reply('outbox of ' .. ARGV[1] .. ' skips from ' .. mark .. ' to ' .. num)
+_PUBLISH_FN = """
+local function publish(k, cid, entries)
+  local mark = tonumber(redis.call('HGET', k[4], cid) or '0')
+  local start = mark
+  for _, entry in ipairs(entries) do
+    local bar = string.find(entry, '|', 1, true)
+    local num = tonumber(string.sub(entry, 1, bar - 1))
+    if num > mark then
+      if num ~= mark + 1 then
+        return nil, 'outbox of ' .. cid .. ' skips from ' .. mark .. ' to ' .. num
+      end
+      local seq = redis.call('INCR', k[1])
+      local member = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(entry, bar + 2)
+      redis.call('ZADD', k[2], seq, member)
+      redis.call('ZADD', k[3], seq, member)
+      redis.call('ZADD', k[5], num, string.format('%d', seq))
+      mark = num
     end
-    local seq = redis.call('INCR', KEYS[1])
-    local member = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(entry, bar + 2)
-    redis.call('ZADD', KEYS[2], seq, member)
-    redis.call('ZADD', KEYS[3], seq, member)
-    redis.call('ZADD', KEYS[5], num, string.format('%d', seq))
-    mark = num
   end
+  if mark ~= start then
+    redis.call('HSET', k[4], cid, string.format('%d', mark))
+    redis.call('ZREMRANGEBYSCORE', k[5], '-inf', mark - 100000)
+  end
+  return mark
 end
-if mark ~= start then
-  redis.call('HSET', KEYS[4], ARGV[1], string.format('%d', mark))
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', mark - 100000)
-end
-local out = {mark}
-local lo, hi = tonumber(ARGV[2]), tonumber(ARGV[3])
-if lo > 0 then
-  local got = redis.call('ZRANGEBYSCORE', KEYS[5], lo, hi)
+local function seqs_of(k, cid, lo, hi, out)
+  if lo <= 0 then return out end
+  local got = redis.call('ZRANGEBYSCORE', k[5], lo, hi)
   if #got ~= hi - lo + 1 then
-    return redis.error_reply('events ' .. lo .. '..' .. hi .. ' of ' .. ARGV[1] .. ' not published')
+    return nil, 'events ' .. lo .. '..' .. hi .. ' of ' .. cid .. ' not published'
   end
   for _, s in ipairs(got) do out[#out + 1] = tonumber(s) end
+  return out
 end
+"""
+
+PUBLISH = (
+    _PUBLISH_FN
+    + """
+local entries = {}
+for i = 4, #ARGV do entries[#entries + 1] = ARGV[i] end
+local mark, err = publish(KEYS, ARGV[1], entries)
+if not mark then return redis.error_reply(err) end
+local out, err2 = seqs_of(KEYS, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), {mark})
+if not out then return redis.error_reply(err2) end
 return out
 """
+)
+
+# Claim, write and publish in one script: for a single Redis server (not Cluster),
+# where one script may touch the community's slot and the global one. The same
+# checks and changes as WRITE, with CLAIM's check before them and its claim after
+# them; then the outbox is published as PUBLISH does and dropped, so the commit
+# costs one round trip. ARGV[1] is WRITE's payload plus:
+#     claim   [claim key index, community id, ttl ms] or []
+#     pub     the five key indexes of PUBLISH's KEYS, and cid the community id
+#   Returns WRITE's refusals, {'claimed', holder}, or {'ok', first, mark, the seqs of
+#   this write's events...}.
+WRITE_PUBLISH = (
+    _PUBLISH_FN
+    + _WRITE_CHECKS
+    + """
+if #p.claim > 0 then
+  local holder = redis.call('GET', KEYS[p.claim[1]])
+  if holder and holder ~= p.claim[2] then return {'claimed', holder} end
+  redis.call('SET', KEYS[p.claim[1]], p.claim[2], 'PX', p.claim[3])
+end
+"""
+    + _WRITE_CHANGES
+    + """
+local k = {}
+for i, idx in ipairs(p.pub) do k[i] = KEYS[idx] end
+local mark, err = publish(k, p.cid, redis.call('LRANGE', KEYS[2], 0, -1))
+if not mark then return redis.error_reply(err) end
+trim_outbox(mark)
+local lo, hi = 0, 0
+if n > 0 then lo, hi = first, first + n - 1 end
+local out, err2 = seqs_of(k, p.cid, lo, hi, {'ok', first, mark})
+if not out then return redis.error_reply(err2) end
+return out
+"""
+)
 
 # Drop published entries from the head of an outbox: KEYS[1] outbox; ARGV[1] the
 # last published number. Returns how many entries remain.

@@ -41,7 +41,10 @@ the global and the community's feed (sorted sets scored by seq, members hold
 the JSON with its seq), and the community's published mark moves on. The
 writer remembers the mark, and its next commit to that community drops the
 published head of the outbox inside the same script (lease renewals trim it
-too), so a commit costs three round trips: index, commit, publish. Publishing
+too), so on Cluster a commit costs three round trips: index, commit, publish
+(four with an idempotency claim). On a single server, where one script may touch
+both slots, the claim, the commit and the publishing run as one script
+(``WRITE_PUBLISH``) pipelined behind the index entries: one round trip. Publishing
 is idempotent, so concurrent or repeated
 publishers number every event exactly once, in commit order within a community,
 and a reader can never see seq ``n + 1`` before ``n``. If a writer dies between
@@ -71,10 +74,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import redis
+from redis.exceptions import NoScriptError
 
 from dispatch.errors import Conflict, LeaseLost
 from dispatch.model import JOB_TERMINAL, ORDER_TERMINAL, Event, Job, Order, Plan, from_dict, to_dict
@@ -84,6 +88,8 @@ from dispatch.store._redis_quotes import RedisQuotes
 from dispatch.store._redis_retention import RedisRetention
 from dispatch.store._redis_rules import RedisRules
 from dispatch.store.base import HISTORY_LIMIT, Fence, IdempotencyRecord, NewEvent, time_key
+
+_CLAIMED = "idempotency key already used (by another community)"
 
 _WEEK_S = 7 * 24 * 3600.0
 
@@ -130,6 +136,7 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
         self._publish = self.r.register_script(scripts.PUBLISH)
         self._trim = self.r.register_script(scripts.TRIM)
         self._claim = self.r.register_script(scripts.CLAIM)
+        self._write_publish = self.r.register_script(scripts.WRITE_PUBLISH)
         self._lease = self.r.register_script(scripts.LEASE)
         self._release = self.r.register_script(scripts.RELEASE)
         self._delete_if = self.r.register_script(scripts.DELETE_IF)
@@ -179,23 +186,34 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
         idempotency: IdempotencyRecord | None = None,
         fence: Fence | None = None,
     ) -> list[Event]:
-        """Claim, index, one atomic script in the community's slot, publish (module docstring)."""
+        """One round trip on a single server (index, then ``WRITE_PUBLISH``); on Cluster
+        claim, index, the community's ``WRITE``, publish (module docstring)."""
         cid = community_id
         strays = [o.id for o in orders if o.community_id != cid]
         strays += [j.id for j in jobs if j.community_id != cid]
         strays += [e.entity_id for e in events if e.community_id != cid]
         if strays or (plan is not None and plan.community_id != cid):
             raise ValueError(f"write for community {cid} holds records of another: {strays}")
+        one_trip = not self.cluster
+        claim = None
         if idempotency is not None:
             claim = self._g("idem-claim", idempotency.scope, idempotency.key)
-            args = [cid, self._idem_ttl_ms]
-            if not self._call(self._claim, keys=[claim], args=args):
-                raise Conflict("idempotency key already used (by another community)")
+            if not one_trip and not self._call(
+                self._claim, keys=[claim], args=[cid, self._idem_ttl_ms]
+            ):
+                raise Conflict(_CLAIMED)
         rows = [(o.id, "order", to_dict(o), o.state in ORDER_TERMINAL) for o in orders]
         rows += [(j.id, "job", to_dict(j), j.state in JOB_TERMINAL) for j in jobs]
         news = [(o.id, "order", o.created_at) for o in orders]
         news += [(j.id, "job", j.created_at) for j in jobs]
-        self._index_new(cid, news, expect or {})
+
+        def index(pipe: Any) -> bool:
+            return self._index_new(pipe, cid, news, expect or {})
+
+        if not one_trip:
+            pipe = self.r.pipeline(transaction=False)
+            if index(pipe):
+                self._call(pipe.execute)
         keys = _Keys(self._k(cid, "event-counter"), self._k(cid, "outbox"), self._k(cid, "plan"))
         records = [
             [
@@ -243,18 +261,55 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             if fence is None
             else [keys(self._k(cid, "lease")), fence.owner, int(fence.token)],
         }
-        status, detail, *entries = self._call(self._write, keys=keys.keys, args=[dumps(payload)])
+        if one_trip:
+            payload["claim"] = [] if claim is None else [keys(claim), cid, self._idem_ttl_ms]
+            payload["pub"] = [keys(k) for k in self._publish_keys(cid)]
+            payload["cid"] = cid
+            reply = self._write_in_one_trip(index, keys.keys, dumps(payload))
+        else:
+            reply = self._call(self._write, keys=keys.keys, args=[dumps(payload)])
+        status, detail, *rest = reply
         if status == "fenced":
             raise LeaseLost(f"write to community {cid} fenced off: {detail}")
         if status == "conflict":
             raise Conflict(f"concurrent change in community {cid}: {detail}")
-        seqs = self._publish_entries(cid, int(detail), len(events), entries)
+        if status == "claimed":
+            raise Conflict(_CLAIMED)
+        if one_trip:
+            mark, seqs = int(rest[0]), [int(x) for x in rest[1:]]
+            if mark > self._published.get(cid, 0):
+                self._published[cid] = mark
+        else:
+            seqs = self._publish_entries(cid, int(detail), len(events), rest)
         return [self._event(e, seq) for e, seq in zip(events, seqs, strict=True)]
 
+    def _write_in_one_trip(
+        self, index: Callable[[Any], bool], keys: list[str], payload: str
+    ) -> list[Any]:
+        """The index entries and ``WRITE_PUBLISH`` in one pipeline (one round trip). A
+        server that lost its scripts (restarted, flushed) gets the script again and the
+        pipeline runs once more: index entries are idempotent, and a script that was not
+        found changed nothing."""
+        script = self._write_publish
+        for attempt in (1, 2):
+            pipe = self.r.pipeline(transaction=False)
+            index(pipe)
+            pipe.evalsha(script.sha, len(keys), *keys, payload)
+            results = self._call(pipe.execute, raise_on_error=False)
+            if isinstance(results[-1], NoScriptError) and attempt == 1:
+                self._call(self.r.script_load, script.script)
+                continue
+            failed = next((r for r in results if isinstance(r, Exception)), None)
+            if failed is not None:
+                raise failed
+            return cast(list[Any], results[-1])
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
     def _index_new(
-        self, cid: str, rows: Sequence[tuple[str, str, float]], expect: Mapping[str, int]
-    ) -> None:
-        """Point new ids at their community, and list them, before the records exist.
+        self, pipe: Any, cid: str, rows: Sequence[tuple[str, str, float]], expect: Mapping[str, int]
+    ) -> bool:
+        """Point new ids at their community, and list them, before the records exist
+        (queued on ``pipe``; False when there is nothing new).
 
         An entry whose write then fails points at a key that does not exist, which
         reads as "no such entity" (listings skip it); an entry written after would
@@ -266,15 +321,12 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             if expect.get(rid, 0) == 0:
                 new.setdefault(kind, {})[rid] = cid
                 listed.setdefault(kind, {})[time_key(created_at, rid)] = 0.0
-        if not new:
-            return
-        pipe = self.r.pipeline(transaction=False)
         for kind, mapping in new.items():
             pipe.hset(self._g("index", kind), mapping=cast(Any, mapping))
         for kind, members in listed.items():
             pipe.zadd(self._k(cid, "by-time", kind), cast(Any, members))
             pipe.zadd(self._g("by-time", kind), cast(Any, members))
-        self._call(pipe.execute)
+        return bool(new)
 
     # ---- listing -------------------------------------------------------------------
 

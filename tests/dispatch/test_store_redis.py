@@ -181,6 +181,16 @@ def test_community_feed_reads_only_that_community(stores: list[RedisStore]) -> N
     assert a.events_after(c2[1].seq, community_id="c2") == []
 
 
+def _commit_then_crash(store: RedisStore, cid: str, oid: str) -> None:
+    """A commit that dies between staging its event and publishing it: on Cluster a
+    write (commit and publish are two round trips); on one server, where a write
+    publishes inside its own script, an append of events (stage, then publish)."""
+    if store.cluster:
+        store.write(cid, orders=[_order(oid, cid)], events=[_event(cid, oid)], expect={oid: 0})
+    else:
+        store.append_events([_event(cid, oid)])
+
+
 def test_events_a_crashed_writer_staged_go_out_with_the_next_write(
     stores: list[RedisStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,22 +202,56 @@ def test_events_a_crashed_writer_staged_go_out_with_the_next_write(
 
     monkeypatch.setattr(a, "_publish_entries", crash)
     with pytest.raises(ConnectionError):
-        a.write("c1", orders=[_order()], events=[_event("c1", "o1")], expect={"o1": 0})
-    assert a.get_order("o1") is not None and b.events_after(0) == []
+        _commit_then_crash(a, "c1", "o1")
+    assert b.events_after(0) == []
     b.write("c1", orders=[_order("o2")], events=[_event("c1", "o2")], expect={"o2": 0})
     assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2"]
     assert [e.entity_id for e in b.events_after(0, community_id="c1")] == ["o1", "o2"]
-    # b's next commit drops what it saw published; a lease renewal trims the rest
+    # On Cluster b's next commit drops what it saw published and a lease renewal trims
+    # the rest; on one server a commit leaves nothing published in the outbox.
     b.write("c1", orders=[_order("o3")], events=[_event("c1", "o3")], expect={"o3": 0})
-    assert b.r.lrange(b._k("c1", "outbox"), 0, -1) == [b.r.lindex(b._k("c1", "outbox"), -1)]
+    outbox = b.r.lrange(b._k("c1", "outbox"), 0, -1)
+    assert len(outbox) == (1 if b.cluster else 0)
     assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "o3"]
     assert b.acquire_lease("c1", "b", 30.0, 0.0) is not None
     assert b.r.llen(b._k("c1", "outbox")) == 0
     with pytest.raises(ConnectionError):  # a second crash, in a community nobody writes to
-        a.write("c2", orders=[_order("x1", "c2")], events=[_event("c2", "x1")], expect={"x1": 0})
+        _commit_then_crash(a, "c2", "x1")
     assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "o3"]
     assert b.acquire_lease("c2", "dispatcher", 30.0, now=0.0)  # its dispatcher's next renewal
     assert [e.entity_id for e in b.events_after(0)] == ["o1", "o2", "o3", "x1"]
+
+
+def test_a_commit_on_one_server_is_one_round_trip_and_survives_a_script_flush(
+    request: pytest.FixtureRequest, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a single server an order's commit (claim, index, write, publish) is one
+    pipeline; a server that lost its scripts gets them again within the same call.
+    (On Cluster they stay apart: they touch two slots.)"""
+    a, b = (redis_store(request, "redis", redis_prefix) for _ in range(2))
+    request.addfinalizer(a.close)
+    request.addfinalizer(b.close)
+    trips: list[str] = []
+    real = a.r.connection_pool.get_connection
+
+    def counted(*args: object, **kwargs: object) -> object:
+        trips.append("trip")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(a.r.connection_pool, "get_connection", counted)
+    idem = IdempotencyRecord("order", "k1", "h1", "o1", 1e12)
+    done = a.write(
+        "c1", orders=[_order("o1")], events=[_event("c1", "o1")], expect={"o1": 0}, idempotency=idem
+    )
+    assert len(trips) == 1 and [e.entity_id for e in done] == ["o1"]
+    assert b.get_idempotency("order", "k1", 0.0) == idem
+    assert [e.seq for e in b.events_after(0)] == [done[0].seq]
+    b.r.script_flush()
+    trips.clear()
+    again = a.write("c1", orders=[_order("o2")], events=[_event("c1", "o2")], expect={"o2": 0})
+    assert len(trips) == 3  # refused for want of the script, loaded, run again
+    assert [e.seq for e in b.events_after(0)] == [done[0].seq, again[0].seq]
+    assert b.get_order("o2") is not None and b.r.llen(b._k("c1", "outbox")) == 0
 
 
 def test_publishing_again_publishes_nothing_twice(stores: list[RedisStore]) -> None:
