@@ -17,7 +17,14 @@ from typing import TypeVar
 
 import geo
 from dispatch.clock import Clock
-from dispatch.errors import Conflict, InvalidInput, NotFound, OutsideGeofence
+from dispatch.errors import (
+    Conflict,
+    DispatchError,
+    InvalidInput,
+    NotFound,
+    OutsideGeofence,
+    StoreUnavailable,
+)
 from dispatch.events import new_event
 from dispatch.fences import FenceCache
 from dispatch.hashing import body_hash
@@ -239,45 +246,65 @@ class Intake:
         build: Callable[[QuoteContext, Price], Work],
         read: Callable[[str], Work | None],
     ) -> Work:
-        """Validate, price, build and write once; replay the first answer for a retry."""
+        """Validate, price, build and write once; replay the first answer for a retry.
+
+        A retry is found by the write itself (the key's record exists: a conflict), so
+        a new request pays no lookup first; a retry refused by validation (its quote
+        expired since, say) is looked up before the refusal goes out.
+        """
         h = None
         if key is not None:
             if not 1 <= len(key) <= 255:
                 raise InvalidInput("Idempotency-Key must be 1-255 characters")
             h = body_hash(request)
-            replay = self._replay(scope, key, h, read)
-            if replay is not None:
-                return replay
-        ctx = self.context(request)
-        held = self._held(scope, request, ctx)
+        try:
+            ctx = self.context(request)
+            held = self._held(scope, request, ctx)
+        except StoreUnavailable:
+            raise
+        except DispatchError:
+            replay = None if key is None or h is None else self._replay(scope, key, h, read)
+            if replay is None:
+                raise
+            return replay
         if held is None:
             record = build(ctx, self.pricer.price(ctx).to_price())  # in the rules' currency
         else:  # the held price; retries with the same key are the same user of the quote
             record = dataclasses.replace(build(ctx, held.price), quote_id=held.id)
             holder = f"{scope}-key:{key}" if key is not None else f"{scope}:{record.id}"
-            self.desk.claim(held, holder, ctx.now)
+            try:
+                self.desk.claim(held, holder, ctx.now)
+            except Conflict:
+                replay = None if key is None or h is None else self._replay(scope, key, h, read)
+                if replay is None:
+                    raise
+                return replay
         idem = None
         if key is not None and h is not None:
             expires = ctx.now + self.settings.idempotency_ttl_s
             idem = IdempotencyRecord(scope, key, h, record.id, expires)
         cid = record.community_id
-        try:
-            self.store.write(
-                cid,
-                orders=[record] if isinstance(record, Order) else [],
-                jobs=[record] if isinstance(record, Job) else [],
-                events=[new_event(ctx.now, cid, f"{scope}.created", record.id, record)],
-                expect={record.id: 0},
-                idempotency=idem,
-            )
-        except Conflict:
-            if key is None or h is None:
-                raise
-            replay = self._replay(scope, key, h, read)  # a concurrent twin won the race
-            if replay is None:
-                raise
-            return replay
-        return record
+        for attempt in (1, 2):
+            try:
+                self.store.write(
+                    cid,
+                    orders=[record] if isinstance(record, Order) else [],
+                    jobs=[record] if isinstance(record, Job) else [],
+                    events=[new_event(ctx.now, cid, f"{scope}.created", record.id, record)],
+                    expect={record.id: 0},
+                    idempotency=idem,
+                )
+                return record
+            except Conflict:
+                if key is None or h is None:
+                    raise
+                replay = self._replay(scope, key, h, read)  # a retry, or a twin won the race
+                if replay is not None:
+                    return replay
+                if attempt == 2:
+                    raise
+                # the key's record had expired by our clock and is cleared now: write again
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def _replay(
         self, scope: str, key: str, h: str, read: Callable[[str], Work | None]

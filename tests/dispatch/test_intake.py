@@ -64,3 +64,39 @@ def test_a_read_cache_sees_other_processes_changes_within_its_period() -> None:
     assert here.create_order(order).promised_by == clock.now() + 2700
     here.upsert_community(CommunitySpec("c1", "c", LatLng(31.2304, 121.4737), delivery_sla_min=20))
     assert here.create_order(order).promised_by == clock.now() + 1200  # its own change
+
+
+class _CountingStore:
+    """A memory store that counts idempotency lookups (the work a new order skips)."""
+
+    def __init__(self) -> None:
+        from dispatch import MemoryStore
+
+        self.inner = MemoryStore()
+        self.lookups = 0
+
+    def get_idempotency(self, *args: object) -> object:
+        self.lookups += 1
+        return self.inner.get_idempotency(*args)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_new_order_pays_no_idempotency_lookup_and_a_retry_replays() -> None:
+    """The write finds a retry (its key's record exists), so a new key costs no read
+    first; a retry, also one whose validation would now fail, replays the first answer."""
+    from dispatch import CommunitySpec, Engine, EngineSettings, ManualClock
+
+    store, clock = _CountingStore(), ManualClock()
+    engine = Engine(EngineSettings(), store, clock)  # type: ignore[arg-type]
+    engine.upsert_community(CommunitySpec("c1", "c", LatLng(31.2304, 121.4737)))
+    order = OrderRequest("c1", LatLng(31.2314, 121.4737), LatLng(31.2384, 121.4767))
+    first = engine.create_order(order, "k1")
+    assert store.lookups == 0
+    assert engine.create_order(order, "k1") == first and store.lookups == 1
+    engine.upsert_community(CommunitySpec("c1", "c", LatLng(40.0, -73.0)))  # moved away
+    assert engine.create_order(order, "k1") == first and store.lookups == 2
+    clock.advance(EngineSettings().idempotency_ttl_s + 1)  # the key expired: a new order
+    engine.upsert_community(CommunitySpec("c1", "c", LatLng(31.2304, 121.4737)))
+    assert engine.create_order(order, "k1").id != first.id
