@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import problems
@@ -41,7 +41,6 @@ from api.routes import (
     workers,
 )
 from api.settings import ApiSettings
-from api.strict_query import strict_query
 from api.ticker import Ticker
 from api.webhooks_runtime import WebhookRunner, build_dispatcher, watch_webhooks, webhooks_of
 from dispatch import Engine, MemoryStore, WallClock
@@ -219,7 +218,6 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(strict_query)],
         docs_url=None,  # api.routes.docs serves Swagger UI from the package: works offline
         redoc_url=None,
     )

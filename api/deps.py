@@ -1,7 +1,10 @@
 """Dependencies as ``Annotated`` aliases: the engine, app services, and callers by role.
 
-A role alias both authenticates (401) and authorises (403); the bearer scheme is
-declared through ``HTTPBearer`` so the OpenAPI document shows it.
+A role alias both authenticates (401) and authorises (403). The bearer scheme is
+written into the OpenAPI document by ``declare_security`` (each operation that
+needs a role gets it, with the roles named), not through a ``Security`` dependency:
+every dependency costs each request a resolution step, and the gate reads the
+header itself anyway.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute
 
 from api.auth import Principal
 from api.changes import Changes
@@ -23,12 +28,13 @@ from dispatch.store.memory import MemoryStore
 
 T = TypeVar("T")
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="ApiKey",
-    description="An API key: `Authorization: Bearer <key>`; each key holds roles.",
-)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+SCHEME = "ApiKey"
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key: `Authorization: Bearer <key>`; each key holds roles.",
+}
+_ROLES = "__dispatch_roles__"
 
 
 async def get_engine(request: Request) -> Engine:
@@ -77,9 +83,7 @@ async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def require(
-    *roles: str,
-) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+def require(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting callers that hold one of ``roles``.
 
     Dependencies are coroutines: a plain function would cost each request a hop
@@ -88,13 +92,50 @@ def require(
     """
     wanted = frozenset(roles)
 
-    async def dependency(request: Request, credentials: Credentials) -> Principal:
-        # ``credentials`` documents the scheme in OpenAPI; the gate reads the header itself.
+    async def dependency(request: Request) -> Principal:
         principal = await gate_of(request).admit(request, wanted)
         request.state.principal = principal
         return principal
 
+    setattr(dependency, _ROLES, wanted)
     return dependency
+
+
+def _roles_of(dependant: Dependant) -> frozenset[str] | None:
+    """The roles the first ``require`` dependency of a route admits (None: open)."""
+    for sub in dependant.dependencies:
+        roles = getattr(sub.call, _ROLES, None)
+        if roles is None:
+            roles = _roles_of(sub)
+        if roles is not None:
+            return frozenset(roles)
+    return None
+
+
+def declare_security(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """Write the bearer scheme into ``schema`` and, on each operation that needs a
+    role, a security requirement and the roles it admits."""
+    paths = schema.get("paths", {})
+    needed = False
+    for route in iter_route_contexts(routes):
+        path = route.path_format
+        if not isinstance(route.original_route, APIRoute) or path not in paths:
+            continue
+        roles = _roles_of(route.dependant)
+        if roles is None:
+            continue
+        for method in route.methods or ():
+            operation = paths[path].get(method.lower())
+            if operation is None:
+                continue
+            needed = True
+            operation["security"] = [{SCHEME: []}]
+            note = "Roles: " + ", ".join(f"`{r}`" for r in sorted(roles)) + "."
+            text = operation.get("description", "")
+            operation["description"] = f"{text}\n\n{note}" if text else note
+    if needed:
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes[SCHEME] = dict(BEARER)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

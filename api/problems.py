@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.deps import declare_security
 from dispatch.errors import (
     Conflict,
     DispatchError,
@@ -242,6 +243,7 @@ def install(app: FastAPI) -> None:
             problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem_schema.pop("$defs", {}))
             components["Problem"] = problem_schema
+            declare_security(schema, app.routes)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -1,20 +1,27 @@
 """Query strings as strict as bodies: a parameter the route does not declare is a 422.
 
-An app-wide dependency compares the query's names with the route's declared query
-parameters (all its dependencies included, cached per route). A typo such as
-``?afetr=5`` would otherwise be ignored silently and answer something else.
-WebSockets are left alone (their ``?token=`` is read by hand).
+Every HTTP route is a ``StrictQueryRoute``: before FastAPI resolves anything it
+compares the query's names with the route's declared query parameters (all its
+dependencies included, computed once per route). A typo such as ``?afetr=5`` would
+otherwise be ignored silently and answer something else. A route class, not an
+app-wide dependency: a request without a query string pays nothing, where each
+dependency costs every request of every route. WebSockets are left alone (their
+``?token=`` is read by hand).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 
-__all__ = ["strict_query"]
+__all__ = ["StrictQueryRoute", "check_query"]
 
 _ATTR = "_declared_query_names"
 
@@ -41,13 +48,8 @@ def _names(route: APIRoute) -> frozenset[str]:
     return names
 
 
-async def strict_query(conn: HTTPConnection) -> None:
-    """Refuse (422) query parameters the matched route does not declare."""
-    if not conn.scope.get("query_string") or conn.scope["type"] != "http":
-        return
-    route = conn.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
+def check_query(route: APIRoute, conn: HTTPConnection) -> None:
+    """Refuse (422) query parameters ``route`` does not declare."""
     unknown = sorted(set(conn.query_params) - _names(route))
     if unknown:
         raise RequestValidationError(
@@ -60,3 +62,17 @@ async def strict_query(conn: HTTPConnection) -> None:
                 for name in unknown
             ]
         )
+
+
+class StrictQueryRoute(APIRoute):
+    """An ``APIRoute`` that refuses undeclared query parameters (``check_query``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            if request.scope.get("query_string"):
+                check_query(self, request)
+            return await handler(request)
+
+        return strict

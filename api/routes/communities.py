@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from api.deps import AnalystOrOps, AnyRole, EngineDep, MetricsDep, Ops
 from api.problems import responses
 from api.schemas import CommunityIn, CommunityOut, Id, SurgeOut, TickOut, WorkerOut
+from api.strict_query import StrictQueryRoute
 
-router = APIRouter(prefix="/v1/communities", tags=["communities"])
+router = APIRouter(route_class=StrictQueryRoute, prefix="/v1/communities", tags=["communities"])
 
 
 @router.get("", responses=responses())

@@ -14,9 +14,11 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import FileResponse, HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
 
+from api.strict_query import StrictQueryRoute
+
 __all__ = ["SWAGGER_ASSETS", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=StrictQueryRoute, include_in_schema=False)
 
 _DIST = Path(swagger_ui_path)
 #: Swagger UI's files the page loads, with their media types.

@@ -14,9 +14,10 @@ from api.gate import gate_of
 from api.problems import responses
 from api.schemas import EventOut, EventsOut, Id
 from api.settings import ApiSettings
+from api.strict_query import StrictQueryRoute
 from dispatch.engine import Engine
 
-router = APIRouter(tags=["events"])
+router = APIRouter(route_class=StrictQueryRoute, tags=["events"])
 
 MAX_SEQ = 2**53
 

@@ -9,8 +9,9 @@ from api.deps import EngineDep, MetricsDep
 from api.dispatcher_health import dispatcher_age_s
 from api.problems import problem, responses
 from api.schemas import Health
+from api.strict_query import StrictQueryRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=StrictQueryRoute, tags=["health"])
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 

@@ -15,8 +15,9 @@ from api.deps import (
 from api.problems import responses
 from api.routes.orders import IdempotencyKey
 from api.schemas import Id, JobEventIn, JobIn, JobOut
+from api.strict_query import StrictQueryRoute
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(route_class=StrictQueryRoute, prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))

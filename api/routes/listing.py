@@ -11,9 +11,10 @@ from api.problems import responses
 from api.schemas import Id, Time, to_epoch
 from api.schemas.listing import HistoryOut, JobPage, OrderPage, TrackingOut
 from api.schemas.outputs import EventOut, JobOut, OrderOut
+from api.strict_query import StrictQueryRoute
 from dispatch.listing import MAX_LIMIT, ListQuery
 
-router = APIRouter(tags=["listing"])
+router = APIRouter(route_class=StrictQueryRoute, tags=["listing"])
 
 OrderStates = Literal["pending", "assigned", "picked_up", "delivered", "cancelled", "failed"]
 JobStates = Literal[

@@ -15,10 +15,11 @@ from api.deps import CourierApp, ServicesDep
 from api.gate import gate_of
 from api.problems import UNAVAILABLE_DETAIL, problem, responses
 from api.schemas import ItemError, LocationBatchIn, LocationBatchOut, LocationIn, StopOut
+from api.strict_query import StrictQueryRoute
 from dispatch.errors import DispatchError, NotFound, Retired, StoreUnavailable
 from dispatch.retire import check_active_worker
 
-router = APIRouter(tags=["workers"])
+router = APIRouter(route_class=StrictQueryRoute, tags=["workers"])
 COURIER = frozenset({"courier-app"})
 #: The stream's own subprotocol: echoed when offered (browsers need one echoed back).
 SUBPROTOCOL = "dispatch.v1"

@@ -29,12 +29,13 @@ from api.problems import responses
 from api.schemas import Id
 from api.schemas.ops import OpsCommunityOut, OpsSnapshotOut
 from api.settings import ApiSettings
+from api.strict_query import StrictQueryRoute
 from dispatch.engine import Engine
 from dispatch.ops import Alert, OpsConsole, OpsView
 
 __all__ = ["ASSETS", "console_of", "router"]
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(route_class=StrictQueryRoute, tags=["ops"])
 
 _HERE = Path(__file__).resolve().parent.parent / "ops"
 #: The console's files by the name the page asks for, with their media types.

@@ -15,8 +15,9 @@ from api.deps import (
 )
 from api.problems import responses
 from api.schemas import Id, OrderEventIn, OrderIn, OrderOut
+from api.strict_query import StrictQueryRoute
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = APIRouter(route_class=StrictQueryRoute, prefix="/v1/orders", tags=["orders"])
 
 IdempotencyKey = Annotated[
     str | None,

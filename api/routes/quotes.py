@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from api.deps import OrderService, Services, ServicesDep
 from api.problems import responses
 from api.schemas import JobIn, OrderIn, QuoteOut
+from api.strict_query import StrictQueryRoute
 from dispatch.requests import JobRequest, OrderRequest
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(route_class=StrictQueryRoute, tags=["orders"])
 
 
 async def _quote(svc: Services, request: OrderRequest | JobRequest) -> QuoteOut:

@@ -18,6 +18,7 @@ from api.schemas import (
     RuleVersionsOut,
     SurgeOut,
 )
+from api.strict_query import StrictQueryRoute
 from dispatch.engine import Engine
 from dispatch.surge import (
     RuleSet,
@@ -29,7 +30,7 @@ from dispatch.surge import (
     unwrap_rules,
 )
 
-router = APIRouter(prefix="/v1/surge", tags=["surge"])
+router = APIRouter(route_class=StrictQueryRoute, prefix="/v1/surge", tags=["surge"])
 
 RulesBody = Annotated[
     dict[str, Any],

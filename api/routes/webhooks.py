@@ -24,11 +24,12 @@ from api.schemas.webhooks import (
     WebhookPage,
     WebhookPatchIn,
 )
+from api.strict_query import StrictQueryRoute
 from api.webhooks_runtime import webhooks_of
 from dispatch.store.memory import MemoryStore
 from dispatch.webhooks import DeliveryState, Webhooks
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(route_class=StrictQueryRoute, prefix="/v1/webhooks", tags=["webhooks"])
 
 MAX_LIMIT = 500
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]

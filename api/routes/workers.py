@@ -8,9 +8,10 @@ from api.auth import check_worker
 from api.deps import CourierApp, CourierOrOps, EngineDep, MetricsDep, Ops
 from api.problems import responses
 from api.schemas import Id, LocationIn, RouteOut, StopOut, WorkerIn, WorkerOut
+from api.strict_query import StrictQueryRoute
 from dispatch.errors import DispatchError
 
-router = APIRouter(prefix="/v1/workers", tags=["workers"])
+router = APIRouter(route_class=StrictQueryRoute, prefix="/v1/workers", tags=["workers"])
 
 
 @router.put("/{worker_id}", responses=responses(404))

@@ -68,3 +68,17 @@ def test_every_schema_field_has_a_description(docs_app: FastAPI) -> None:
     ]
     assert not missing, f"schema fields without a description: {missing}"
     assert _properties({"properties": {"a": {}}}, "X").__next__()[0] == "X.a"
+
+
+def test_operations_that_need_a_key_say_so_and_name_their_roles(docs_app: FastAPI) -> None:
+    """The bearer scheme is declared; an operation needing a role carries it and names
+    the roles; an open one (health) carries none."""
+    schema = docs_app.openapi()
+    scheme = schema["components"]["securitySchemes"]["ApiKey"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    create = schema["paths"]["/v1/orders"]["post"]
+    assert create["security"] == [{"ApiKey": []}]
+    assert create["description"].endswith("Roles: `order-service`.")
+    cancel = schema["paths"]["/v1/orders/{order_id}/cancel"]["post"]
+    assert cancel["description"].endswith("Roles: `ops`, `order-service`.")
+    assert "security" not in schema["paths"]["/healthz"]["get"]
