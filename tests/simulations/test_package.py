@@ -11,7 +11,13 @@ import pytest
 import simulations
 
 ROOT = Path(simulations.__file__).parent
-SUBPACKAGES = ["simulations", "simulations.sim", "simulations.mdrp", "simulations.bench"]
+SUBPACKAGES = [
+    "simulations",
+    "simulations.sim",
+    "simulations.mdrp",
+    "simulations.bench",
+    "simulations.hindsight",
+]
 
 
 def _modules() -> dict[str, Path]:
