@@ -10,6 +10,7 @@ line, samples latency by route template, and wakes feed waiters after changes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import time
@@ -42,6 +43,10 @@ _ROUTE_CHANGING = frozenset(
 )
 MAX_TARGET_BYTES = 8192  # path and query string
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: Request ids made here: this process's random prefix and a counter (unique without
+#: a uuid per request; they correlate log lines, they are no secret).
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count(1)
 
 
 async def _send_413(send: Send, limit: int) -> None:
@@ -147,13 +152,16 @@ class RequestContext:
         self.metrics = metrics
         self.changes = changes
         self.routes = routes
+        self._series: dict[tuple[str, str, int], Any] = {}  # labelled histograms, looked up once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _GOOD_ID.match(given) else uuid.uuid4().hex
+        given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
+        rid = given.decode("latin-1") if given else ""
+        if not _GOOD_ID.match(rid):
+            rid = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         token = request_id.set(rid)
         status = 500
         start = time.perf_counter()
@@ -175,9 +183,12 @@ class RequestContext:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.request_seconds.labels(method, template, f"{status // 100}xx").observe(
-                elapsed
-            )
+            labels = (method, template, status // 100)
+            series = self._series.get(labels)
+            if series is None:
+                series = self.metrics.request_seconds.labels(method, template, f"{labels[2]}xx")
+                self._series[labels] = series
+            series.observe(elapsed)
             access.info(
                 "%s %s %s",
                 method,
