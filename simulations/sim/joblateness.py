@@ -24,6 +24,8 @@ Caused by dispatch (read from the job's events and the technicians' paths):
 - ``never_assigned``: possible, but no technician was ever given the job.
 - ``assigned_too_late``: first given to a technician after the last moment
   from which that technician could still arrive in time.
+- ``planned_late``: first given to a technician on site at another job until
+  too late to arrive in time (the plan had it late from the start).
 - ``preempted_by_emergency``: a technician holding the job started an emergency
   between the job's assignment and its own start.
 - ``taken_away``: the job changed technicians (or went back to pending) after
@@ -80,6 +82,7 @@ class Cause(enum.StrEnum):
     TRAVEL_UNREACHABLE = "travel_unreachable"
     NEVER_ASSIGNED = "never_assigned"
     ASSIGNED_TOO_LATE = "assigned_too_late"
+    PLANNED_LATE = "planned_late"
     PREEMPTED_BY_EMERGENCY = "preempted_by_emergency"
     TAKEN_AWAY = "taken_away"
     QUEUED_BEHIND_OTHER_WORK = "queued_behind_other_work"
@@ -294,6 +297,7 @@ def _dispatch(
     others: Sequence[JobFacts],
 ) -> JobVerdict:
     """The dispatch cause of a job that was possible on its own and still late."""
+    assert job.due_s is not None
     given = [(t, w) for t, w in job.assignments if w is not None]
     if not given:
         return JobVerdict(job, Cause.NEVER_ASSIGNED, job.reason or "")
@@ -305,6 +309,21 @@ def _dispatch(
             Cause.ASSIGNED_TOO_LATE,
             f"assigned at {first_t:.0f} s to {first_w}, last useful moment {latest:.0f} s",
         )
+    for o in others:
+        if (
+            o.id != job.id
+            and o.worker == first_w
+            and o.arrived_s is not None
+            and o.arrived_s <= first_t + EPS
+            and (o.completed_s is None or o.completed_s > first_t)
+        ):
+            free = o.completed_s if o.completed_s is not None else end_s
+            tech = techs.get(first_w)
+            away = 0.0 if tech is None else seconds(tech.vehicle, o.location, job.location)
+            if free + away > job.due_s + EPS:
+                return JobVerdict(
+                    job, Cause.PLANNED_LATE, f"{first_w} on site at {o.id} until {free:.0f} s"
+                )
     until = job.started_s if job.started_s is not None else end_s
     holders = {w for _, w in given}
     for o in others:
@@ -350,7 +369,7 @@ def decompose(result: SimulationResult) -> Decomposition:
             vehicle=a.plan.vehicle,
             start_s=a.plan.start_s,
             end_s=a.plan.end_s,
-            path=_path(a.plan.start_s, a.plan.home, a.path),
+            path=_path(a.plan.start_s, a.plan.home, a.path, world.t0),
         )
         for a in result.agents
         if a.plan.kind == WorkerKind.TECHNICIAN
@@ -366,11 +385,13 @@ def decompose(result: SimulationResult) -> Decomposition:
 
 
 def _path(
-    start_s: float, home: LatLng, points: Sequence[tuple[float, float, float]]
+    start_s: float, home: LatLng, points: Sequence[tuple[float, float, float]], t0: float
 ) -> tuple[tuple[float, LatLng], ...]:
-    out = [(min(start_s, points[0][0]) if points else start_s, home)]
-    out += [(t, LatLng(lat, lng)) for t, lat, lng in points]
-    return tuple(out)
+    """(time after the start, position) from an agent's path, whose leg ends carry
+    clock (epoch) times and whose shift start carries a time after the start."""
+    rel = [(t - t0 if t >= t0 else t, LatLng(lat, lng)) for t, lat, lng in points]
+    rel.sort(key=lambda p: p[0])
+    return ((min(start_s, rel[0][0]) if rel else start_s, home), *rel)
 
 
 def _facts(rec: JobRecord, world: World, events: Sequence[dict[str, Any]]) -> JobFacts:

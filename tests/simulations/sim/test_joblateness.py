@@ -147,6 +147,24 @@ def test_other_work_and_emergencies_in_between() -> None:
     assert verdict(j, others=(j, before)).cause == Cause.LEFT_TOO_LATE
 
 
+def test_given_to_a_technician_on_site_until_too_late() -> None:
+    """Assigned while its technician works elsewhere until after the last useful moment:
+    late as planned; the same technician free in time makes it another cause."""
+    j = job(assignments=((9000.0, "t1"),), worker="t1", started_s=17_000.0, arrived_s=17_600.0)
+    busy = job(
+        "j2",
+        location=at(0.0),
+        worker="t1",
+        started_s=8000.0,
+        arrived_s=8600.0,
+        completed_s=17_000.0,
+    )
+    verdict_ = verdict(j, others=(j, busy))
+    assert verdict_.cause == Cause.PLANNED_LATE and "j2" in verdict_.detail
+    done = dataclasses.replace(busy, completed_s=12_000.0)
+    assert verdict(j, others=(j, done)).cause == Cause.LEFT_TOO_LATE
+
+
 def test_a_job_without_a_due_time_has_no_verdict() -> None:
     """Only due jobs are classified."""
     with pytest.raises(ValueError, match="no due time"):
