@@ -29,6 +29,8 @@ _MAX_RHO_M = math.pi * EARTH_RADIUS_M
 
 def _as_number(value: object, what: str) -> float:
     """A real number as float; strings, booleans, complex numbers and arrays are refused."""
+    if type(value) is float:  # the common case, without the ABC check below (hot path)
+        return value
     if isinstance(value, bool | np.bool_) or not (
         isinstance(value, numbers.Real)
         or (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
