@@ -11,11 +11,23 @@ from typing import Any
 __all__ = ["body_hash"]
 
 
+#: Types returned as they are (by far the most common leaves of a request).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+#: Field names of each dataclass seen, in order (``dataclasses.fields`` is slow).
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _canonical(value: Any) -> Any:
     """A request as nested tuples of plain values, the same in every process
     (sets sorted, enums by value, dataclasses field by field in order)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return tuple(_canonical(getattr(value, f.name)) for f in dataclasses.fields(value))
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return tuple(_canonical(getattr(value, n)) for n in names)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, frozenset | set):

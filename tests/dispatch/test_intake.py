@@ -100,3 +100,19 @@ def test_a_new_order_pays_no_idempotency_lookup_and_a_retry_replays() -> None:
     clock.advance(EngineSettings().idempotency_ttl_s + 1)  # the key expired: a new order
     engine.upsert_community(CommunitySpec("c1", "c", LatLng(31.2304, 121.4737)))
     assert engine.create_order(order, "k1").id != first.id
+
+
+def test_the_hash_of_a_request_does_not_change_between_versions() -> None:
+    """Idempotency records outlive a deploy (24 h): a retry sent across one must hash
+    as before, or it would be refused as another body. These values are from the
+    first release of the hash; a change to it needs a migration, not a new value here."""
+    order = OrderRequest(
+        "c1",
+        LatLng(31.2, 121.4),
+        LatLng(31.21, 121.41),
+        priority=Priority.GOLD,
+        ready_at=5.0,
+        merchant_id="m",
+    )
+    assert body_hash(order) == "2c02eca282f309978889c8f89cba5a8cc67a924d3ac23bb509c78c89d674beb8"
+    assert body_hash(JOB) == "48e949115d14e4d192dfa47460b5af078c4b8a7f5e36bdb268f0fa57d456e2e6"
