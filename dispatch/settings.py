@@ -17,8 +17,18 @@ class EngineSettings:
     churn_penalty: cost (seconds-equivalent) of moving already assigned work.
     drop_penalty: cost of leaving an order unassigned in a tick (large, finite).
     emergency_weight: lateness weight of emergency jobs (pre-empts everything else).
+    emergency_buffer_s: plans reach an emergency this long before its SLA ends; each
+        second eaten into the buffer costs ``emergency_weight``. 120: a plan is made up
+        to a dispatch interval (60 s) late from positions up to ``location_staleness_s``
+        (60 s) old, so an arrival planned a few seconds inside the SLA is a coin toss;
+        kept small, as a booked job may be pushed late to save the buffer.
     lateness_cost_per_s: cost of one second past a technician job's due time, against one
-        metre driven (10: a window missed by 100 s weighs like a 1 km detour).
+        metre driven (10: a window missed by 100 s weighs like a 1 km detour); a booked
+        job whose window has closed costs this much a second until it is reached.
+    window_cost_per_s: cost of one second past a booked window's end while the window
+        can still be kept (200: a minute late weighs like a 12 km detour, more than any
+        detour across a 3 km community, and less than an emergency's second, so an
+        emergency may push a booked job late when nothing less disruptive reaches it).
     promise_buffer_s: a dropoff costs ``promise_cost_per_s`` per second past its promise
         minus this buffer (tiers multiply), so plans keep slack for late kitchens and
         slow rides and bundle only where the slack allows. None: price time instead.
@@ -43,7 +53,9 @@ class EngineSettings:
     churn_penalty: int = 120
     drop_penalty: int = 10_000_000
     emergency_weight: int = 500
+    emergency_buffer_s: int = 120
     lateness_cost_per_s: int = 10
+    window_cost_per_s: int = 200
     promise_buffer_s: int | None = 600
     delivery_time_cost_per_s: int = 10
     promise_cost_per_s: int = 50
@@ -73,6 +85,7 @@ class EngineSettings:
             "emergency_weight",
             "candidates_per_order",
             "lateness_cost_per_s",
+            "window_cost_per_s",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -81,6 +94,11 @@ class EngineSettings:
                 raise ValueError(f"{name} must not be negative")
         if self.promise_buffer_s is not None and self.promise_buffer_s < 0:
             raise ValueError("promise_buffer_s must be non-negative (or None)")
-        for name in ("churn_penalty", "pickup_service_s", "dropoff_service_s"):
+        for name in (
+            "churn_penalty",
+            "pickup_service_s",
+            "dropoff_service_s",
+            "emergency_buffer_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative")

@@ -8,8 +8,8 @@ costs (weighted by member tier) and a pickup too late for a direct ride to keep
 the promise costs more; orders already on board are deliveries committed to
 their courier (with the load in the courier's initial load); with the
 community's one-merchant-per-trip rule each order's merchant is its trip group;
-technician jobs are single stops restricted by skills and rating, booked
-windows hard, emergencies a heavily weighted soft deadline. Already assigned
+technician jobs are single stops restricted by skills and rating (see
+``job_timing`` for their windows and deadlines). Already assigned
 work prefers its worker (churn penalty). Candidate couriers per order are
 pruned to the nearest few by travel time, plus the current assignee.
 """
@@ -40,7 +40,14 @@ from dispatch.tick.snapshot import TickSnapshot
 from geo import MatrixProvider
 from solver.problem import HORIZON_MAX, NONE, RoutingProblem
 
-__all__ = ["StopRef", "TickProblem", "build_problem", "build_tick_problem", "dispatchable"]
+__all__ = [
+    "StopRef",
+    "TickProblem",
+    "build_problem",
+    "build_tick_problem",
+    "dispatchable",
+    "job_timing",
+]
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,34 @@ def _rel(t: float | None, now: float) -> int:
     if t is None:
         return 0
     return int(min(HORIZON_MAX, max(0, math.floor(t - now))))
+
+
+def job_timing(job: Job, now: float, settings: EngineSettings) -> dict[str, int]:
+    """A technician job's window start (hard), due time (soft) and cost per second late.
+
+    An emergency costs ``emergency_weight`` a second from ``emergency_buffer_s``
+    before its SLA ends, so plans reach it with time to spare. A booked job may
+    not start before its window opens, and each second past the window's end
+    costs ``window_cost_per_s`` while the window can still be kept: an emergency
+    (heavier) may push a booked job late when nothing less disruptive reaches
+    it, and a window no technician can keep any more is served late rather than
+    dropped. Once the window has closed, the job costs only
+    ``lateness_cost_per_s`` a second, so serving it never makes a job that can
+    still be on time late. Jobs without a window are due by their ``due_by``
+    (if any) at ``lateness_cost_per_s``.
+    """
+    if job.emergency:
+        soft = max(0, _rel(job.due_by, now) - settings.emergency_buffer_s)
+        return {"soft": soft, "weight": settings.emergency_weight}
+    if job.window_start is not None and job.window_end is not None:
+        open_window = job.window_end > now
+        return {
+            "tw_start": _rel(job.window_start, now),
+            "soft": _rel(job.window_end, now),
+            "weight": settings.window_cost_per_s if open_window else settings.lateness_cost_per_s,
+        }
+    due = _rel(job.due_by, now) if job.due_by is not None else NONE
+    return {"soft": due, "weight": settings.lateness_cost_per_s}
 
 
 def build_tick_problem(
@@ -235,6 +270,7 @@ def build_problem(
             and (j.min_rating is None or fleet[k].rating >= j.min_rating)
         )
         duration = max(0, math.ceil(j.duration_s))
+        timing = job_timing(j, now, settings)
         if j.state in (JobState.EN_ROUTE, JobState.IN_SERVICE):
             k = index[str(j.worker_id)]
             if j.state == JobState.IN_SERVICE:
@@ -242,33 +278,20 @@ def build_problem(
                 end = (j.arrived_at or now) + j.duration_s
                 busy_until[k] = max(busy_until[k], _rel(end, now))
                 continue
+            # On its way: the job stays with its technician, who still waits for the window.
             add_stop(
-                StopRef(StopKind.JOB, j.id, j.location),
-                service=duration,
-                soft=_rel(j.due_by, now) if j.due_by else NONE,
-                weight=settings.emergency_weight if j.emergency else settings.lateness_cost_per_s,
-                committed=k,
+                StopRef(StopKind.JOB, j.id, j.location), service=duration, committed=k, **timing
             )
             continue
         prefer = index.get(j.worker_id, NONE) if j.worker_id else NONE
-        values: dict[str, int | frozenset[int] | None] = {
-            "service": duration,
-            "preferred": prefer,
-            "allowed": fits,
-        }
-        if j.emergency:
-            values["soft"] = _rel(j.due_by, now)
-            values["weight"] = settings.emergency_weight
-            values["drop"] = settings.drop_penalty * 10
-        elif j.window_start is not None and j.window_end is not None:
-            values["tw_start"] = _rel(j.window_start, now)
-            values["tw_end"] = max(_rel(j.window_start, now), _rel(j.window_end, now))
-            values["soft"] = _rel(j.window_end, now)
-            values["weight"] = settings.lateness_cost_per_s
-        else:
-            values["soft"] = _rel(j.due_by, now) if j.due_by else NONE
-            values["weight"] = settings.lateness_cost_per_s
-        add_stop(StopRef(StopKind.JOB, j.id, j.location), **values)
+        add_stop(
+            StopRef(StopKind.JOB, j.id, j.location),
+            service=duration,
+            preferred=prefer,
+            allowed=fits,
+            drop=settings.drop_penalty * (10 if j.emergency else 1),
+            **timing,
+        )
 
     profiles = sorted({w.vehicle.value for w in fleet}) or ["bicycle"]
     profile_of = {name: i for i, name in enumerate(profiles)}
