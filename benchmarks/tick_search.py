@@ -5,6 +5,10 @@ Run:
       Runs the default scenario (surge on, then off) under the optimizer policy, saves
       every tick that has work and workers, and keeps ``--keep`` of them spread over
       the range of sizes in ``benchmarks/data/tick_corpus/`` (replacing what is there).
+  .venv/bin/python benchmarks/tick_search.py simulate [--hours 8] [--seed 0] [--jobs 2]
+      [--results-md PATH]
+      The default scenario under the old and the new optimizer policy, surge on and off:
+      on-time share, click-to-door p90, improved ticks (ticks minus solver fallbacks).
   .venv/bin/python benchmarks/tick_search.py bench [--budget S] [--results-md PATH]
       Solves every corpus tick with the old policy (regret insertion, then OR-Tools)
       and the new one (regret insertion, then our LNS), each at the tick's recorded
@@ -292,6 +296,77 @@ def _section(
     return lines
 
 
+# ---- the day before and after ---------------------------------------------------------
+
+DAY_KPIS = [
+    "orders_total",
+    "orders_delivered",
+    "on_time_rate",
+    "click_to_door_p50_min",
+    "click_to_door_p90_min",
+    "km_per_order",
+    "unassigned_at_end",
+    "ticks",
+    "solver_fallbacks",
+    "tick_p95_ms",
+]
+
+
+def _day(lns: bool, surge: bool, hours: float, seed: int) -> dict[str, Any]:
+    params = load_scenario("default").solver
+    policy = OptimizerPolicy(params) if lns else OptimizerPolicy(params, lns=None)
+    started = time.perf_counter()
+    options = SimulationOptions(
+        policy=policy, hours=hours, seed=seed, surge=surge, write_events=False, report=False
+    )
+    kpis = run(options).kpis
+    return {"kpis": kpis, "wall_s": time.perf_counter() - started}
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Old vs new policy on the default day, surge on and off (runs in parallel)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    combos = [(lns, surge) for surge in (True, False) for lns in (False, True)]
+    with Progress() as bar, ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        task = bar.add_task("simulated days", total=len(combos))
+        futures = [pool.submit(_day, lns, surge, args.hours, args.seed) for lns, surge in combos]
+        for f in futures:
+            f.add_done_callback(lambda _f: bar.advance(task))
+        runs = [f.result() for f in futures]
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cmd = "python benchmarks/tick_search.py " + " ".join(sys.argv[1:])
+    heads = [
+        f"{'new (LNS)' if lns else 'old (OR-Tools)'}, surge {'on' if surge else 'off'}"
+        for lns, surge in combos
+    ]
+    lines = [
+        f"### Default day, old vs new tick search ({now})",
+        "",
+        f"Command: `{cmd.strip()}`  ",
+        f"Machine: {platform.platform()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, shared with other engineers' runs; {args.jobs} run(s) at a "
+        f"time. Default scenario, {args.hours:g} h, seed {args.seed}, the scenario's budget "
+        "(wall clock: a busy machine gives the searches less).",
+        "",
+        "| KPI | " + " | ".join(heads) + " |",
+        "|---|" + "---:|" * len(heads),
+    ]
+    for key in DAY_KPIS:
+        vals = [r["kpis"].get(key) for r in runs]
+        cells = [f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else str(v) for v in vals]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    improved = [r["kpis"]["ticks"] - r["kpis"]["solver_fallbacks"] for r in runs]
+    lines.append("| ticks improved over the start | " + " | ".join(map(str, improved)) + " |")
+    lines.append("| wall s | " + " | ".join(f"{r['wall_s']:.0f}" for r in runs) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.results_md is not None:
+        with args.results_md.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -310,8 +385,14 @@ def main(argv: list[str] | None = None) -> int:
         help="OR-Tools settings: the default scenario's (greedy descent in this process) "
         "or the engine's defaults (GLS and ILS in two child processes)",
     )
+    day = sub.add_parser("simulate", help="the default day under the old and the new policy")
+    day.add_argument("--hours", type=float, default=8.0)
+    day.add_argument("--seed", type=int, default=0)
+    day.add_argument("--jobs", type=int, default=2)
+    day.add_argument("--results-md", type=Path, default=None)
     args = ap.parse_args(argv)
-    return record(args) if args.command == "record" else bench(args)
+    commands = {"record": record, "bench": bench, "simulate": simulate}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -305,6 +305,8 @@ class _Search:
         if not pending.size:
             return
         vehicles = sorted(touched.union(*(self.near[r].tolist() for r in pending.tolist())))
+        if not vehicles:
+            return  # nothing pending may go anywhere (no allowed vehicle is usable)
         cols = np.array(vehicles, dtype=np.int64)
         while pending.size:
             grid = np.stack([self._prices(pending, v) for v in vehicles], axis=1)

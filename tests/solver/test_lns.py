@@ -112,6 +112,25 @@ def test_nothing_to_move_returns_the_start() -> None:
     assert run.result is start and run.iterations == 0
 
 
+def test_a_request_no_vehicle_may_serve_stays_dropped() -> None:
+    """A stop no vehicle may serve (an order no courier can take) stays dropped, also when
+    it is the only request the search could move."""
+    for committed in ([NONE, NONE, NONE], [NONE, 0, 0]):
+        problem = line_problem(
+            [4, -6, 8],
+            vehicles=1,
+            allowed_vehicles=(frozenset(), None, None),
+            drop_penalty=[1000, 1000, 1000],
+            committed_vehicle=committed,
+        )
+        start = evaluate(problem, [[1, 2]], backend="hand")
+        prm = LnsParams(max_iterations=20)
+        run = solve_lns(problem, start, 1.0, params=prm, clock=_still)
+        assert 0 in run.result.dropped
+        assert run.iterations == 20 and run.result.objective <= start.objective
+        assert check_routes(problem, run.result).feasible
+
+
 @pytest.mark.parametrize(
     "bad",
     [
