@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 #: LNS iterations per tick when searches end by work (``RoutingParams.solution_limit``
 #: set: reproducible simulations), so the clock never decides where the search stops.
 REPRODUCIBLE_LNS_ITERATIONS = 200
+#: Most of the budget the start's relocate pass may use (it needs far less on an idle
+#: machine; on a busy one the LNS then gets what is left).
+START_SHARE = 0.5
 #: The backend tag of a regret-insertion plan built without the previous plan that
 #: beat the warm-started one (the previous plan had drifted far from a good one).
 COLD_START = "regret-insertion-cold"
@@ -76,8 +79,13 @@ class OptimizerPolicy:
         by_work = prm.solution_limit is not None
         if by_work and lns.max_iterations is None:
             lns = replace(lns, max_iterations=REPRODUCIBLE_LNS_ITERATIONS)
-        # The start's relocate pass runs to its pass limit: the same plan on every run.
-        start = solve_regret_insertion(p, initial_routes=tick.initial_routes)
+        # The start's relocate pass runs to its pass limit when searches end by work (the
+        # same plan on every run), else to its pass limit or half the budget, if sooner.
+        start = solve_regret_insertion(
+            p,
+            initial_routes=tick.initial_routes,
+            time_limit_s=None if by_work else budget_s * START_SHARE,
+        )
         first = start
         spent = time.perf_counter() - t0
         # a cold build costs about what the warm one did: only when it leaves the LNS time
