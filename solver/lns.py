@@ -19,6 +19,8 @@ stops first, then objective; the start itself is returned otherwise), every
 route it changed passes the insertion's own feasibility test, no iteration
 starts once the clock says the next one might not end by the deadline, and a
 given seed with a clock that does not stop the search early gives one answer.
+It also stops after ``patience`` iterations in a row without a new best plan, so
+a small tick does not hold a core for its whole budget.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class LnsParams:
     threshold: record-to-record acceptance at the start, as a share of the current
         plan's cost without drop penalties; it falls linearly to 0 at the end.
     greedy_share: share of rebuilds by cheapest insertion (the rest by regret-2).
+    patience: iterations in a row without a new best plan after which the search
+        stops early (None: never); small ticks converge long before their deadline.
     nearest_vehicles: the vehicles (nearest first from where they start) a removed
         request may go back to, besides the vehicles the removal touched; bounds the
         work per iteration.
@@ -66,6 +70,7 @@ class LnsParams:
     threshold: float = 0.005
     greedy_share: float = 0.3
     nearest_vehicles: int = 4
+    patience: int | None = 500
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_remove <= self.max_remove:
@@ -80,6 +85,8 @@ class LnsParams:
             raise ValueError("greedy_share must lie in [0, 1]")
         if self.nearest_vehicles < 1:
             raise ValueError("nearest_vehicles must be at least 1")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError("patience must be at least 1 (or None)")
 
 
 @dataclass(frozen=True)
@@ -374,7 +381,10 @@ def solve_lns(
     iterations = accepted = improvements = 0
     slowest = 0.0
     limit = prm.max_iterations
+    idle = 0  # iterations since the last new best
     while limit is None or iterations < limit:
+        if prm.patience is not None and idle >= prm.patience:
+            break
         now = clock()
         if now + slowest >= deadline:
             break
@@ -394,8 +404,10 @@ def solve_lns(
                 if (missing, obj) < best_key:
                     best, best_key = cand, (missing, obj)
                     improvements += 1
+                    idle = -1  # counted back to 0 below
             else:
                 search.restore(saved)
+        idle += 1
         slowest = max(slowest, clock() - now)
     if best is start:
         return LnsRun(start, iterations, accepted, 0)

@@ -104,6 +104,15 @@ def test_the_deadline_is_kept_by_the_clock_given() -> None:
     assert none.iterations == 0 and none.result is start
 
 
+def test_a_search_without_news_stops_early() -> None:
+    """After ``patience`` iterations in a row without a new best, the search stops (a
+    one-request tick long before its deadline)."""
+    problem = line_problem([3, 5], vehicles=1)
+    start = solve_regret_insertion(problem)
+    run = solve_lns(problem, start, 1.0, params=LnsParams(patience=30), clock=_still)
+    assert run.iterations == 30 and run.result is start
+
+
 def test_nothing_to_move_returns_the_start() -> None:
     """Only committed stops: nothing may move, the start comes back as it is."""
     problem = line_problem([3, 5], vehicles=1, committed_vehicle=[0, 0])
@@ -141,6 +150,7 @@ def test_a_request_no_vehicle_may_serve_stays_dropped() -> None:
         {"threshold": 1.0},
         {"greedy_share": 1.5},
         {"nearest_vehicles": 0},
+        {"patience": 0},
     ],
 )
 def test_parameters_check_themselves(bad: dict[str, float]) -> None:
