@@ -19,6 +19,8 @@ from simulations.hindsight.solve import HindsightPlan
 from simulations.sim.kpis import compute_kpis
 from simulations.sim.records import SimulationResult
 
+#: A gap smaller than this is none (run KPIs are rounded to four digits).
+NO_GAP = 1e-3
 #: KPIs shown side by side (online run, then its bound).
 COLUMNS = (
     "orders_delivered",
@@ -84,8 +86,8 @@ def gap_closed(opt: Mapping[str, Any], base: Mapping[str, Any], key: str) -> flo
     """Share of the baseline's gap to its bound that the optimizer closes (module docstring)."""
     o, bo = opt["online"].get(key), opt["hindsight"].get(key)
     b, bb = base["online"].get(key), base["hindsight"].get(key)
-    if None in (o, bo, b, bb) or bb - b <= 0:
-        return None
+    if None in (o, bo, b, bb) or bb - b < NO_GAP:
+        return None  # the baseline reached its bound: no gap to close
     return float(1.0 - (bo - o) / (bb - b))
 
 
