@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatch.model import LatLng, Vehicle, WorkerKind
+from dispatch.model import LatLng, WorkerKind
 from simulations.sim.records import SimulationResult
 from simulations.sim.world import WorkerPlan
 
@@ -70,16 +70,6 @@ class Day:
 
     def technicians(self) -> tuple[WorkerPlan, ...]:
         return tuple(w for w in self.workers if w.kind == WorkerKind.TECHNICIAN)
-
-    def vehicles(self) -> tuple[Vehicle, ...]:
-        """The travel profiles in use, in a fixed order."""
-        return tuple(sorted({w.vehicle for w in self.workers}, key=lambda v: v.value))
-
-
-def changed_mind(result: SimulationResult, order_id: str) -> bool:
-    """Whether the order was cancelled by its customer's change of mind in this run."""
-    rec = next(o for o in result.orders if o.id == order_id)
-    return _changed_mind(result, rec.arrival, rec.state, rec.created_s, rec.closed_s)
 
 
 def _changed_mind(
