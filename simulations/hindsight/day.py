@@ -15,6 +15,7 @@ perfect knowledge no order waits for a courier.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from dispatch.model import LatLng, WorkerKind
@@ -64,6 +65,7 @@ class Day:
     workers: tuple[WorkerPlan, ...]
     pickup_service_s: float
     dropoff_service_s: float
+    end_s: float = math.inf  # when the run stopped: jobs due later are judged only if reached
 
     def couriers(self) -> tuple[WorkerPlan, ...]:
         return tuple(w for w in self.workers if w.kind == WorkerKind.COURIER)
@@ -124,4 +126,5 @@ def day_from_result(result: SimulationResult) -> Day:
         workers=w.workers,
         pickup_service_s=float(w.settings.pickup_service_s),
         dropoff_service_s=float(w.settings.dropoff_service_s),
+        end_s=float(result.end_s),
     )

@@ -34,7 +34,9 @@ def hindsight_kpis(day: Day, plan: HindsightPlan) -> dict[str, Any]:
     delivered = [o for o in day.orders if o.id in t.delivered_s]
     c2d = [(t.delivered_s[o.id] - o.created_s) / 60.0 for o in delivered]
     on_time = [t.delivered_s[o.id] <= o.promised_s + _EPS for o in delivered]
-    due = [j for j in day.jobs if j.due_s is not None]
+    due = [  # as the run's KPI counts them: a job due after the run is judged if reached
+        j for j in day.jobs if j.due_s is not None and (j.due_s <= day.end_s or j.id in t.arrived_s)
+    ]
     jobs_ok = [j for j in due if _job_on_time(j, t.arrived_s.get(j.id))]
     return {
         "orders_total": len(day.orders),
@@ -125,6 +127,8 @@ def late_jobs(result: SimulationResult, day: Day, plan: HindsightPlan) -> list[L
     for rec in result.jobs:
         if rec.due_s is None or rec.state == "cancelled" or _job_on_time(rec, rec.arrived_s):
             continue
+        if rec.due_s > result.end_s and rec.arrived_s is None:
+            continue  # not due within the run: not late (the run's KPI leaves it out too)
         j = day_jobs.get(rec.id)
         if j is None:
             continue

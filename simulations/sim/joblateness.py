@@ -379,7 +379,13 @@ def decompose(result: SimulationResult) -> Decomposition:
         if str(e["type"]).startswith("job."):
             events.setdefault(str(e["entity_id"]), []).append(e)
     facts = [_facts(rec, world, events.get(rec.id, [])) for rec in result.jobs]
-    due = [f for f in facts if f.due_s is not None and not f.cancelled]
+    due = [  # as ``jobs_on_time_rate`` counts them: not due after the run unless reached
+        f
+        for f in facts
+        if f.due_s is not None
+        and not f.cancelled
+        and (f.due_s <= result.end_s or f.arrived_s is not None)
+    ]
     verdicts = [classify(f, techs, world.travel.seconds, result.end_s, facts) for f in due]
     return Decomposition(tuple(verdicts))
 

@@ -10,7 +10,8 @@ Definitions (times in minutes, rates in [0, 1]):
 - ``orders_per_courier_hour``: delivered orders / courier shift hours.
 - ``km_per_order``: kilometres couriers travelled / delivered orders.
 - ``jobs_on_time_rate``: jobs with a due time (booked window or emergency), not
-  cancelled, reached by it / such jobs.
+  cancelled, reached by it / such jobs. A job due after the run ended and not yet
+  reached is not judged: nothing was late about it when the day stopped.
 - ``emergency_response_p90_min``: emergency arrival minus creation, 90th percentile.
 - ``mean_surge_multiplier`` / ``max_surge_multiplier``: over every quote given.
 - ``unassigned_at_end``: open orders and jobs without a worker when the run ended.
@@ -74,7 +75,13 @@ def compute_kpis(result: SimulationResult) -> dict[str, Any]:
     busy_s = sum(a.travel_s + a.service_s for a in couriers)
     km = sum(a.metres for a in couriers) / 1000.0
     jobs = result.jobs
-    due = [j for j in jobs if j.due_s is not None and j.state != "cancelled"]
+    due = [
+        j
+        for j in jobs
+        if j.due_s is not None
+        and j.state != "cancelled"
+        and (j.due_s <= result.end_s or j.arrived_s is not None)
+    ]
     due_ok = [j for j in due if j.arrived_s is not None and j.arrived_s <= j.due_s + 1e-6]  # type: ignore[operator]
     emergencies = [j for j in jobs if j.emergency and j.arrived_s is not None]
     response = [(j.arrived_s - j.created_s) / 60.0 for j in emergencies if j.arrived_s is not None]

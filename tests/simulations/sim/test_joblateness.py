@@ -198,3 +198,34 @@ def test_a_run_decomposes_into_its_kpi(tiny: Scenario) -> None:
         assert (v.cause == Cause.ON_TIME) == v.job.on_time
         if v.job.first_tick_s is not None:
             assert v.job.first_tick_s >= v.job.created_s
+
+
+def test_a_job_due_after_the_run_is_not_judged_unless_reached(tiny: Scenario) -> None:
+    """A window that ends after the day stopped was not missed: neither the KPI nor the
+    decomposition counts it, while a job reached before the end still counts."""
+    from simulations.sim.records import JobRecord
+    from simulations.sim.world import JobArrival
+
+    result = Simulation(build_world(tiny, 3), policy="nearest-idle", surge=False).run()
+    some = next(j for j in result.jobs if j.due_s is not None)
+    later = JobRecord(
+        "after-the-day",
+        created_s=result.end_s - 600.0,
+        skill=some.skill,
+        emergency=False,
+        window=(result.end_s + 900.0, result.end_s + 8100.0),
+        due_s=result.end_s + 8100.0,
+        multiplier=1.0,
+    )
+    drawn = JobArrival(
+        later.created_s, result.world.jobs[0].location, some.skill, 3600.0, later.window
+    )
+    world = dataclasses.replace(result.world, jobs=[*result.world.jobs, drawn])
+    result = dataclasses.replace(result, world=world)
+    before, dec_before = compute_kpis(result), decompose(result)
+    extended = dataclasses.replace(result, jobs=[*result.jobs, later])
+    assert compute_kpis(extended)["jobs_on_time_rate"] == before["jobs_on_time_rate"]
+    assert decompose(extended).due == dec_before.due
+    reached = dataclasses.replace(later, arrived_s=result.end_s - 60.0, state="in_progress")
+    with_reached = dataclasses.replace(result, jobs=[*result.jobs, reached])
+    assert decompose(with_reached).due == dec_before.due + 1
