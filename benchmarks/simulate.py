@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulations.mdrp.check import check
 from simulations.mdrp.instance import read_instance
+from simulations.sim.kpis import kpi_cell
 from simulations.sim.runner import SimulationOptions, run
 
 #: The baseline the optimizer must beat (a name in dispatch.policies.POLICIES).
@@ -86,14 +87,6 @@ def _mdrp_run(policy: str, folder: Path) -> dict[str, Any]:
         "same_metrics": report.metrics == out.mdrp,
         "overrides": out.kpis.get("trip_rule_overrides", 0),
     }
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
 
 
 def beats(opt: dict[str, Any], base: dict[str, Any]) -> bool:
@@ -156,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|---:|",
     ]
     for key in SCENARIO_COLUMNS:
-        lines.append(f"| {key} | " + " | ".join(_fmt(r["kpis"].get(key)) for r in runs) + " |")
+        lines.append(f"| {key} | " + " | ".join(kpi_cell(r["kpis"].get(key)) for r in runs) + " |")
     lines.append("| wall time (s) | " + " | ".join(f"{r['wall_s']:.1f}" for r in runs) + " |")
     ok_speed = all(r["wall_s"] < TARGET_S for r in runs)
     ok_quality = beats(opt["kpis"], base["kpis"])
@@ -181,9 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             verdict = r["verdict"] + ("" if r["same_metrics"] else " (metrics differ!)")
             lines.append(
                 f"| {r['instance']} | {r['policy']} | {m['orders_delivered']}/{m['orders_total']} "
-                f"| {_fmt(m['click_to_door_mean_min'])} | {_fmt(m['click_to_door_p90_min'])} "
-                f"| {_fmt(m['click_to_door_overage_mean_min'])} "
-                f"| {_fmt(m['ready_to_pickup_mean_min'])} | {_fmt(m['bundle_size_mean'])} "
+                f"| {kpi_cell(m['click_to_door_mean_min'])} "
+                f"| {kpi_cell(m['click_to_door_p90_min'])} "
+                f"| {kpi_cell(m['click_to_door_overage_mean_min'])} "
+                f"| {kpi_cell(m['ready_to_pickup_mean_min'])} | {kpi_cell(m['bundle_size_mean'])} "
                 f"| {r['overrides']} | {verdict} | {r['wall_s']:.1f} |"
             )
         big_runs = [r for r in mdrp if r["instance"] == BIG_MDRP]

@@ -42,6 +42,7 @@ from rich.progress import Progress  # noqa: E402
 
 from benchmarks.tick_corpus import CorpusTick, load_corpus, save_tick  # noqa: E402
 from dispatch.policies import DispatchPolicy, OptimizerPolicy  # noqa: E402
+from simulations.sim.kpis import kpi_cell  # noqa: E402
 from simulations.sim.runner import SimulationOptions, run  # noqa: E402
 from simulations.sim.scenario import load_scenario  # noqa: E402
 from solver import (  # noqa: E402
@@ -234,13 +235,17 @@ def bench(args: argparse.Namespace) -> int:
                 if out.wall_s > budget:
                     over[name] += 1
                 bar.advance(task)
-    lines = _section(args, ticks, results, over)
+    _publish(args, _section(args, ticks, results, over))
+    return 0
+
+
+def _publish(args: argparse.Namespace, lines: list[str]) -> None:
+    """Print a RESULTS.md section and append it there when asked (``--results-md``)."""
     text = "\n".join(lines) + "\n"
     print(text)
     if args.results_md is not None:
         with args.results_md.open("a", encoding="utf-8") as fh:
             fh.write("\n" + text)
-    return 0
 
 
 def _section(
@@ -354,16 +359,11 @@ def simulate(args: argparse.Namespace) -> int:
     ]
     for key in DAY_KPIS:
         vals = [r["kpis"].get(key) for r in runs]
-        cells = [f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else str(v) for v in vals]
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        lines.append(f"| {key} | " + " | ".join(kpi_cell(v) for v in vals) + " |")
     improved = [r["kpis"]["ticks"] - r["kpis"]["solver_fallbacks"] for r in runs]
     lines.append("| ticks improved over the start | " + " | ".join(map(str, improved)) + " |")
     lines.append("| wall s | " + " | ".join(f"{r['wall_s']:.0f}" for r in runs) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.results_md is not None:
-        with args.results_md.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
+    _publish(args, lines)
     return 0
 
 

@@ -16,7 +16,7 @@ from simulations.hindsight.day import Day
 from simulations.hindsight.decompose import JOB_CAUSES, decompose
 from simulations.hindsight.facts import hindsight_kpis, late_jobs, late_orders
 from simulations.hindsight.solve import HindsightPlan
-from simulations.sim.kpis import compute_kpis
+from simulations.sim.kpis import compute_kpis, kpi_cell
 from simulations.sim.records import SimulationResult
 
 #: A gap smaller than this is none (run KPIs are rounded to four digits).
@@ -91,14 +91,6 @@ def gap_closed(opt: Mapping[str, Any], base: Mapping[str, Any], key: str) -> flo
     return float(1.0 - (bo - o) / (bb - b))
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
-
-
 def markdown(rows: Sequence[Mapping[str, Any]], baseline: str = "nearest-idle") -> list[str]:
     """The side-by-side, gap and decomposition tables of a set of runs."""
     out = [
@@ -107,8 +99,8 @@ def markdown(rows: Sequence[Mapping[str, Any]], baseline: str = "nearest-idle") 
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in rows:
-        on = [_fmt(r["online"][k]) for k in COLUMNS]
-        hs = [_fmt(r["hindsight"][k]) for k in COLUMNS]
+        on = [kpi_cell(r["online"][k]) for k in COLUMNS]
+        hs = [kpi_cell(r["hindsight"][k]) for k in COLUMNS]
         c = r["check"]
         verdict = "valid" if c["valid"] else "INVALID"
         if c["dropped_orders"] or c["dropped_jobs"]:
@@ -135,8 +127,8 @@ def markdown(rows: Sequence[Mapping[str, Any]], baseline: str = "nearest-idle") 
         if "optimizer" in runs and baseline in runs:
             o, b = runs["optimizer"], runs[baseline]
             out.append(
-                f"| {seed} | {_fmt(gap_closed(o, b, 'on_time_rate'))} "
-                f"| {_fmt(gap_closed(o, b, 'jobs_on_time_rate'))} |"
+                f"| {seed} | {kpi_cell(gap_closed(o, b, 'on_time_rate'))} "
+                f"| {kpi_cell(gap_closed(o, b, 'jobs_on_time_rate'))} |"
             )
     out += [
         "",

@@ -154,3 +154,12 @@ def money_kpis(result: SimulationResult, courier_shift_s: float) -> dict[str, An
 def comparable(kpis: dict[str, Any]) -> dict[str, Any]:
     """The KPIs without the machine-dependent timings (for determinism checks)."""
     return {k: v for k, v in kpis.items() if k not in TIMING_KPIS}
+
+
+def kpi_cell(v: Any) -> str:
+    """A KPI as a table cell: '–' for no data, three decimals below 10, one above."""
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
