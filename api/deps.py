@@ -68,7 +68,12 @@ class Services:
 
 
 async def get_services(request: Request) -> Services:
-    return Services(request.app.state.engine, request.app.state.metrics)
+    """The app's services, built once per engine (the lifespan may set the engine late)."""
+    state = request.app.state
+    svc: Services | None = getattr(state, "services", None)
+    if svc is None or svc.engine is not state.engine:
+        svc = state.services = Services(state.engine, state.metrics)
+    return svc
 
 
 async def get_metrics(request: Request) -> Metrics:
