@@ -27,7 +27,7 @@ else:  # the --policy choices are the names in the one registry
 #: The baseline `dispatch demo` compares with: the classic myopic dispatcher.
 BASELINE = "nearest-idle"
 POLICY_HELP = (
-    "Dispatch policy: optimizer (regret insertion, then OR-Tools search), "
+    "Dispatch policy: optimizer (regret insertion, then a large-neighbourhood search), "
     "regret-insertion (its start alone), nearest-idle (nearest idle worker, one order a trip)."
 )
 
