@@ -40,6 +40,10 @@ from dispatch.tick.snapshot import TickSnapshot
 from geo import MatrixProvider
 from solver.problem import HORIZON_MAX, NONE, RoutingProblem
 
+#: Most a riding second of a courier costs on an overloaded tick, as a share of the time
+#: price of an order's second to the door (see ``_price_courier_time``).
+OVERLOAD_PRICE_CAP = 1.0
+
 __all__ = [
     "StopRef",
     "TickProblem",
@@ -302,8 +306,11 @@ def build_problem(
         times = np.zeros((len(profiles), 0, 0), dtype=np.int64)
 
     _delivery_time_costs(open_orders, stops, pairs, loc, times, soft, weight, settings)
+    if community.single_merchant_trips:
+        times = _one_handover_per_bundle(times, stops, loc, group, service)
+    dist = _price_courier_time(dist, times, len(pairs), len(couriers), settings)
     allowed_final = _prune(
-        allowed, pairs, times, fleet, couriers, loc, profile_of, settings, preferred
+        allowed, pairs, times, fleet, couriers, loc, profile_of, settings, preferred, group
     )
     shift_end = np.array(
         [_rel(w.shift_end, now) if w.shift_end is not None else HORIZON_MAX for w in fleet],
@@ -387,6 +394,62 @@ def _delivery_time_costs(
             weight[s] = settings.delivery_time_cost_per_s * tier[ref.entity_id]
 
 
+def _one_handover_per_bundle(
+    times: np.ndarray,
+    stops: list[StopRef],
+    loc: list[int],
+    group: list[int],
+    service: list[int],
+) -> np.ndarray:
+    """A trip's pickups at its one merchant share one hand-over, not one each.
+
+    A courier collects a bundle at the counter in one go, so pricing a service
+    per order made every second order of a bundle look a hand-over later than it
+    is. The pickup service moves from the stop onto every ride that leaves it
+    for anywhere but another pickup at the same merchant (the same trip group):
+    a bundle pays it once, after its last pickup, and every schedule, lateness
+    and check stays exact. ``service`` is updated in place; ``times`` is copied.
+    """
+    members: dict[int, list[int]] = {}
+    for s, ref in enumerate(stops):
+        if ref.kind == StopKind.PICKUP and group[s] != NONE and service[s] > 0:
+            members.setdefault(group[s], []).append(s)
+    if not members:
+        return times
+    out = times.copy()
+    for same in members.values():
+        for svc in sorted({service[s] for s in same}):
+            at = np.array([loc[s] for s in same if service[s] == svc], dtype=np.int64)
+            out[:, at, :] += svc
+            out[:, at[:, None], np.array([loc[s] for s in same])[None, :]] -= svc
+        for s in same:
+            service[s] = 0
+    return out
+
+
+def _price_courier_time(
+    dist: np.ndarray, times: np.ndarray, waiting: int, couriers: int, settings: EngineSettings
+) -> np.ndarray:
+    """On an overloaded tick, a courier's second costs what the waiting orders lose by it.
+
+    A tick prices only the orders it sees, so with couriers free now it sends each
+    order alone and the orders placed a minute later find no one (the myopia that
+    kept bundles rare on overloaded MDRP days). When more orders wait for pickup than
+    there are couriers, each riding second (the shared hand-over of a bundle
+    included) costs the time price times the orders beyond one per courier, capped
+    at ``OVERLOAD_PRICE_CAP`` of it: a bundle that frees a courier pays where the
+    fleet cannot carry the load in single trips, and changes nothing on a calm tick.
+    Only when every second to the door is priced (``promise_buffer_s`` None).
+    """
+    if settings.promise_buffer_s is not None or couriers == 0 or not times.shape[0]:
+        return dist
+    excess = min(OVERLOAD_PRICE_CAP, waiting / couriers - 1.0)
+    per_s = settings.delivery_time_cost_per_s * excess
+    if per_s <= 0:
+        return dist
+    return dist + np.rint(per_s * times.min(axis=0)).astype(np.int64)
+
+
 def _prune(
     allowed: list[frozenset[int] | None],
     pairs: list[tuple[int, int]],
@@ -397,12 +460,23 @@ def _prune(
     profile_of: dict[str, int],
     settings: EngineSettings,
     preferred: list[int],
+    group: list[int],
 ) -> list[frozenset[int] | None]:
-    """Keep, per order, the couriers that can reach its pickup soonest (plus its assignee)."""
+    """Keep, per order, the couriers that can reach its pickup soonest, its assignee, and
+    (with trip groups) every courier already planned to pick up at its merchant.
+
+    The last keeps bundles in reach: on a busy day the courier about to collect at a
+    merchant is often not among the nearest now, yet it is the one that can take a
+    second order from that counter on the same trip.
+    """
     out = list(allowed)
     k_max = settings.candidates_per_order
     if len(couriers) <= k_max or not pairs:
         return out
+    bound_for: dict[int, set[int]] = {}
+    for p, _ in pairs:
+        if group[p] != NONE and preferred[p] != NONE:
+            bound_for.setdefault(group[p], set()).add(preferred[p])
     start_profile = np.array([profile_of[fleet[k].vehicle.value] for k in couriers])
     start_loc = np.array(couriers)  # worker k's position is location k
     for p, d in pairs:
@@ -414,6 +488,7 @@ def _prune(
         keep = set(chosen)
         if preferred[p] != NONE:
             keep.add(preferred[p])
+        keep |= {k for k in bound_for.get(group[p], ()) if k in base}
         out[p] = out[d] = frozenset(keep)
     return out
 
