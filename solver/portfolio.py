@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
+from solver.lns import LNS, LnsParams, solve_lns
 from solver.objective import evaluate
 from solver.problem import NONE, RoutingProblem
 from solver.regret_insertion import REGRET_INSERTION, solve_regret_insertion
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 Routes = list[list[int]]
 #: Time between OR-Tools' own limit and the hard deadline, for the last plan to arrive.
 _HANDOVER_S = 0.03
+#: Share of an ILS task's time its regret-insertion hint may use (polishing included).
+_HINT_SHARE = 0.05
 Send = Callable[[Routes, str], None]
 
 
@@ -85,6 +88,11 @@ def run_task(
     if starts and starts[0][1] == "vroom":
         # Report the construction now: OR-Tools may get no time to confirm it.
         send(starts[0][2], "start:vroom")
+    if task.lns_share > 0 and starts and starts[0][0][0] == 0:
+        improved = _improve_by_lns(problem, starts[0][2], deadline, task.lns_share)
+        if improved is not None:
+            send(improved, LNS)
+            starts.insert(0, (_key(problem, improved), LNS, improved))
     # Stop a little early so the final plan reaches the parent before the deadline.
     left = deadline - time.perf_counter() - _HANDOVER_S
     if left <= 0.01:
@@ -96,16 +104,50 @@ def run_task(
         send(found, "ortools" if start_index is None else f"start:{starts[start_index][1]}")
         reported = True
 
+    hint = None
+    if task.spec.method == "ils" and task.ils_hint:
+        hint = _ils_hint(problem, None if task.spec.solution_limit is not None else left)
+        left = deadline - time.perf_counter() - _HANDOVER_S
+        if left <= 0.01:
+            return "no time left for OR-Tools"
     out = solve_ortools(
         problem,
         left,
         task.spec,
+        initial_routes=hint,
         starts=[routes for _k, _o, routes in starts] if task.spec.method != "ils" else (),
         on_solution=report,
     )
     if out.routes is not None and not reported:
         send(out.routes, "ortools")
     return out.message
+
+
+def _improve_by_lns(
+    problem: RoutingProblem, routes: Routes, deadline: float, share: float
+) -> Routes | None:
+    """Our LNS on a start plan for ``share`` of the time left; None if it found nothing better."""
+    budget = (deadline - time.perf_counter() - _HANDOVER_S) * share
+    if budget <= 0.01:
+        return None
+    start = evaluate(problem, routes, backend="start")
+    run = solve_lns(problem, start, budget, params=LnsParams(patience=None))
+    if run.improvements == 0:
+        return None
+    return [list(r) for r in run.result.routes]
+
+
+def _ils_hint(problem: RoutingProblem, left_s: float | None) -> Routes | None:
+    """A regret-insertion plan as the ILS's first-solution hint.
+
+    Its polishing may use 5 % of ``left_s`` (None: polish to the end, for searches
+    that end by work). None when the plan leaves a mandatory stop out: OR-Tools
+    would reject the hint anyway.
+    """
+    limit = None if left_s is None else max(0.0, left_s * _HINT_SHARE)
+    plan = solve_regret_insertion(problem, time_limit_s=limit)
+    routes = [list(r) for r in plan.routes]
+    return routes if _key(problem, routes)[0] == 0 else None
 
 
 def _key(problem: RoutingProblem, routes: Sequence[Sequence[int]]) -> tuple[int, int]:

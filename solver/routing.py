@@ -7,9 +7,11 @@ Pipeline, all inside one wall-clock budget:
    and streaming every improving plan back:
    - local search (guided local search by default) from the best start: a
      VROOM construction when VROOM can express the problem, else the
-     regret-insertion plan;
+     regret-insertion plan; on pickup-and-delivery problems our own LNS
+     (``solver.lns``) improves the VROOM plan first (``lns_share``);
    - OR-Tools' ruin-and-recreate iterated local search, strong on long routes
-     where local search stalls;
+     where local search stalls (hinted with the regret-insertion plan on cold
+     pickup-and-delivery solves, ``ils_hint``);
 3. the best plan by objective wins (serving every mandatory stop first). If no
    search beat the regret-insertion plan in time the result says so:
    ``backend="regret-insertion"`` and a "fallback" warning.
@@ -25,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from solver.lns import LNS
 from solver.objective import evaluate
 from solver.portfolio import Candidate, Portfolio, run_task
 from solver.problem import NONE, RoutingProblem, routes_from_lists
@@ -57,6 +60,15 @@ class RoutingParams:
         end rather than to a share of the time. A solve that ends by this limit
         (not by the clock) gives the same plan on every run and machine:
         simulations use it.
+    ils_hint: on a cold solve (no ``initial_routes``) where iterated local search
+        builds its first plan by cheapest insertion (pickup-and-delivery pairs or
+        several depots), hand it the regret-insertion plan as a first-solution hint.
+        Warm solves (dispatch ticks pass the previous plan) are left as they were
+        until this is measured on ticks.
+    lns_share: on pickup-and-delivery problems started from a VROOM plan, the
+        share of the time left after VROOM that our LNS (``solver.lns``) spends
+        improving it before OR-Tools' local search (which rarely moved such a plan
+        within a second in a probe) takes over; 0 leaves it all to OR-Tools.
     """
 
     metaheuristic: Metaheuristic = "gls"
@@ -67,6 +79,8 @@ class RoutingParams:
     isolate: bool = True
     deadline_margin_s: float = 0.04
     solution_limit: int | None = None
+    ils_hint: bool = True
+    lns_share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.metaheuristic not in ("gls", "sa", "tabu", "greedy_descent", "ils"):
@@ -77,6 +91,8 @@ class RoutingParams:
             raise ValueError("vroom_share must lie in (0, 1)")
         if not 1 <= self.workers <= 16:
             raise ValueError("workers must lie in [1, 16]")
+        if not 0.0 <= self.lns_share <= 1.0:
+            raise ValueError("lns_share must lie in [0, 1]")
         if not 0 <= self.deadline_margin_s < 1.0:
             raise ValueError("deadline_margin_s must lie in [0, 1)")
         if self.solution_limit is not None and self.solution_limit < 1:
@@ -159,16 +175,20 @@ def plan_tasks(
         vroom_share=prm.vroom_share,
         vroom_threads=1 if workers > 1 else 2,
         initial_routes=seed,
+        lns_share=prm.lns_share if use_vroom and problem.pairs_list() else 0.0,
     )
     tasks = [local]
     if workers > 1 and prm.metaheuristic != "ils":
+        first = _ils_first(problem)
         ils = SearchSpec(
             method="ils",
-            first=_ils_first(problem),
+            first=first,
             temperature=temperature,
             solution_limit=prm.solution_limit,
         )
-        tasks.append(Task(name="ils", spec=ils))
+        # Savings gained nothing from a hint in a probe; cheapest insertion did.
+        hint = prm.ils_hint and initial_routes is None and first == "LOCAL_CHEAPEST_INSERTION"
+        tasks.append(Task(name="ils", spec=ils, ils_hint=hint))
     return tasks[:workers]
 
 
@@ -226,9 +246,11 @@ def solve_routing(
 
 def _backend(cand: Candidate) -> str:
     """Who made the plan: "vroom", "regret-insertion" (a start OR-Tools could not improve),
-    "vroom+ortools", "ortools" or "ortools-ils"."""
+    "vroom+lns" (our LNS after VROOM), "vroom+ortools", "ortools" or "ortools-ils"."""
     if cand.stage.startswith("start:"):
         return cand.stage.removeprefix("start:")
+    if cand.stage in (LNS, f"start:{LNS}"):
+        return "vroom+lns" if cand.task.startswith("vroom") else LNS
     if cand.task == "ils":
         return "ortools-ils"
     return "vroom+ortools" if cand.task.startswith("vroom") else "ortools"

@@ -36,6 +36,12 @@ class Task:
     vroom_share: share of the task's time VROOM may use.
     vroom_threads: threads VROOM may use (one per core the task owns).
     initial_routes: plan to seed the regret-insertion start with (e.g. the previous plan).
+    ils_hint: iterated local search builds a regret-insertion plan first and hands it
+        to OR-Tools as the hint for its first solution (cheapest insertion alone
+        starts pickup-and-delivery searches far from a good plan).
+    lns_share: share of the time left after the start plans that our own
+        ruin-and-recreate search (``solver.lns``) spends on the best start before
+        OR-Tools' local search takes over (0: none; 1: OR-Tools gets no time).
     """
 
     name: str
@@ -44,3 +50,5 @@ class Task:
     vroom_share: float = 0.5
     vroom_threads: int = 1
     initial_routes: tuple[tuple[int, ...], ...] | None = None
+    ils_hint: bool = False
+    lns_share: float = 0.0
