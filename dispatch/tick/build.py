@@ -7,11 +7,15 @@ are metres. Deliveries are pickup-delivery pairs; every second until the door
 costs (weighted by member tier) and a pickup too late for a direct ride to keep
 the promise costs more; orders already on board are deliveries committed to
 their courier (with the load in the courier's initial load); with the
-community's one-merchant-per-trip rule each order's merchant is its trip group;
+community's one-merchant-per-trip rule each order's merchant is its trip group
+and a bundle pays one hand-over at the counter; on an overloaded tick (more
+orders waiting than couriers, every second to the door priced) a courier's
+riding second is priced too, so bundles that free couriers pay;
 technician jobs are single stops restricted by skills and rating (see
 ``job_timing`` for their windows and deadlines). Already assigned
 work prefers its worker (churn penalty). Candidate couriers per order are
-pruned to the nearest few by travel time, plus the current assignee.
+pruned to the nearest few by travel time, plus the current assignee and the
+couriers already bound for the order's merchant.
 """
 
 from __future__ import annotations
