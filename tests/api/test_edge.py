@@ -119,6 +119,20 @@ async def test_records_stored_out_of_range_never_make_a_read_fail(
 # ---- query strings ---------------------------------------------------------------
 
 
+def test_every_http_route_checks_its_query_string() -> None:
+    """Strict query strings hold on every route because each is a ``StrictQueryRoute``:
+    a router made without that route class would silently accept unknown parameters."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from api.strict_query import StrictQueryRoute
+
+    app = create_app(ApiSettings(api_keys=KEYS, tick_enabled=False))
+    routes = [c.original_route for c in iter_route_contexts(app.routes)]
+    api_routes = [r for r in routes if isinstance(r, APIRoute)]
+    assert len(api_routes) > 40
+    assert [r.path for r in api_routes if not isinstance(r, StrictQueryRoute)] == []
+
+
 async def test_unknown_query_parameters_are_422(
     client: httpx.AsyncClient, community: dict[str, Any]
 ) -> None:
