@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.progress import Progress
 
+from benchmarks.common import publish
 from simulations.hindsight import day_from_result, solve_day
 from simulations.hindsight.compare import markdown, summarise
 from simulations.sim.records import SimulationResult
@@ -99,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         *markdown(rows),
         "",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with args.results_md.open("a", encoding="utf-8") as f:
-        f.write("\n" + text)
+    publish(lines, args.results_md)
     return 0
 
 

@@ -30,18 +30,13 @@ sys.path.insert(0, str(_HERE.parent))
 import argparse
 import asyncio
 import contextlib
-import os
-import platform
-import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from api.auth import Principal
 from api.ratelimit import KeyLimiter, build_storage, parse_rate_limits
-from tests.redis_server import RedisServer, find_redis_server
+from benchmarks.common import publish, redis_for_run
 
 
 class _Counting:
@@ -93,15 +88,7 @@ def main() -> None:
     print(f"command: {command}", flush=True)
     rows = []
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        server = RedisServer(find_redis_server(), tmp).start()
-        stack.callback(server.stop)
-        version = redis.Redis.from_url(server.url).info("server")["redis_version"]
-        facts = (
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"redis-server {version} (started for the run); load average "
-            f"{os.getloadavg()[0]:.2f} at the start"
-        )
+        server, facts = redis_for_run(stack)
         print(f"machine: {facts}", flush=True)
         setups = [
             ("memory", None, 0.1),
@@ -125,11 +112,7 @@ def main() -> None:
         *[f"| {n} | {lim} | {us:.1f} | {c:,} | {a:,} |" for n, lim, us, c, a in rows],
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.results_md is not None:
-        with args.results_md.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
+    publish(lines, args.results_md)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +31,9 @@ from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulations.mdrp.check import check
+from benchmarks.common import checked_replay, publish
 from simulations.mdrp.instance import read_instance
 from simulations.sim.kpis import kpi_cell
-from simulations.sim.runner import SimulationOptions, run
 
 MDRP_DIR = Path(__file__).resolve().parents[2] / "shared/data/grubhub_mdrp/public_instances"
 #: The public days with the fewest courier hours per order (seed 1, full travel times).
@@ -62,19 +60,13 @@ def thinned(folder: Path, keep: float, into: Path) -> Path:
 
 def replay(policy: str, folder: Path) -> dict[str, Any]:
     """One replay, its metrics and the checker's verdict."""
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        sol = Path(tmp) / "solution"
-        out = run(SimulationOptions(policy=policy, mdrp=folder, mdrp_solution=sol))
-        wall = time.perf_counter() - started
-        report = check(read_instance(folder), sol)
-    assert out.mdrp is not None
+    done = checked_replay(policy, folder)
     return {
         "day": folder.name,
         "policy": policy,
-        "wall_s": wall,
-        "metrics": out.mdrp,
-        "verdict": report.verdict,
+        "wall_s": done.wall_s,
+        "metrics": done.metrics,
+        "verdict": done.report.verdict,
         "couriers": len(read_instance(folder).couriers),
     }
 
@@ -146,11 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['verdict']} | {r['wall_s']:.0f} |"
         )
     lines += ["", *verdicts(runs), ""]
-    text = "\n".join(lines)
-    print(text)
-    if args.results_md is not None:
-        with args.results_md.open("a") as fh:
-            fh.write("\n" + text)
+    publish(lines, args.results_md)
     return 0 if all(r["verdict"] == "FEASIBLE" for r in runs) else 1
 
 

@@ -20,7 +20,6 @@ import argparse
 import os
 import platform
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -29,8 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulations.mdrp.check import check
-from simulations.mdrp.instance import read_instance
+from benchmarks.common import checked_replay, publish
 from simulations.sim.kpis import kpi_cell
 from simulations.sim.runner import SimulationOptions, run
 
@@ -71,21 +69,15 @@ def _scenario_run(policy: str, hours: float, seed: int, surge: bool) -> dict[str
 
 
 def _mdrp_run(policy: str, folder: Path) -> dict[str, Any]:
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        sol = Path(tmp) / "solution"
-        out = run(SimulationOptions(policy=policy, mdrp=folder, mdrp_solution=sol))
-        wall = time.perf_counter() - started
-        report = check(read_instance(folder), sol)
-    assert out.mdrp is not None
+    done = checked_replay(policy, folder)
     return {
         "policy": policy,
         "instance": folder.name,
-        "wall_s": wall,
-        "metrics": out.mdrp,
-        "verdict": report.verdict,
-        "same_metrics": report.metrics == out.mdrp,
-        "overrides": out.kpis.get("trip_rule_overrides", 0),
+        "wall_s": done.wall_s,
+        "metrics": done.metrics,
+        "verdict": done.report.verdict,
+        "same_metrics": done.report.metrics == done.metrics,
+        "overrides": done.out.kpis.get("trip_rule_overrides", 0),
     }
 
 
@@ -205,10 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{wins} of {len(pairs)} seed-0 o50 instances.",
             "",
         ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with args.results_md.open("a", encoding="utf-8") as f:
-        f.write("\n" + text)
+    publish(lines, args.results_md)
     return 0
 
 

@@ -40,6 +40,7 @@ sys.path.insert(0, str(_HERE.parent))
 
 from rich.progress import Progress  # noqa: E402
 
+from benchmarks.common import publish  # noqa: E402
 from benchmarks.tick_corpus import CorpusTick, load_corpus, save_tick  # noqa: E402
 from dispatch.policies import DispatchPolicy, OptimizerPolicy  # noqa: E402
 from simulations.sim.kpis import kpi_cell  # noqa: E402
@@ -235,17 +236,8 @@ def bench(args: argparse.Namespace) -> int:
                 if out.wall_s > budget:
                     over[name] += 1
                 bar.advance(task)
-    _publish(args, _section(args, ticks, results, over))
+    publish(_section(args, ticks, results, over), args.results_md)
     return 0
-
-
-def _publish(args: argparse.Namespace, lines: list[str]) -> None:
-    """Print a RESULTS.md section and append it there when asked (``--results-md``)."""
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.results_md is not None:
-        with args.results_md.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
 
 
 def _section(
@@ -363,7 +355,7 @@ def simulate(args: argparse.Namespace) -> int:
     improved = [r["kpis"]["ticks"] - r["kpis"]["solver_fallbacks"] for r in runs]
     lines.append("| ticks improved over the start | " + " | ".join(map(str, improved)) + " |")
     lines.append("| wall s | " + " | ".join(f"{r['wall_s']:.0f}" for r in runs) + " |")
-    _publish(args, lines)
+    publish(lines, args.results_md)
     return 0
 
 

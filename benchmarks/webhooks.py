@@ -31,9 +31,6 @@ sys.path.insert(0, str(_HERE.parent))
 
 import argparse
 import contextlib
-import os
-import platform
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -41,8 +38,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import redis
-
+from benchmarks.common import publish, redis_for_run
 from dispatch import MemoryStore, WallClock
 from dispatch.store.base import NewEvent, Store
 from dispatch.store.redis import RedisStore
@@ -55,7 +51,6 @@ from dispatch.webhooks import (
     new_secret,
     webhook_store_for,
 )
-from tests.redis_server import RedisServer, find_redis_server
 
 
 class NullSender:
@@ -128,15 +123,7 @@ def main() -> None:
     print(f"command: {command}", flush=True)
     rows = []
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        server = RedisServer(find_redis_server(), tmp).start()
-        stack.callback(server.stop)
-        version = redis.Redis.from_url(server.url).info("server")["redis_version"]
-        facts = (
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"redis-server {version} (started for the run); load average "
-            f"{os.getloadavg()[0]:.2f} at the start"
-        )
+        server, facts = redis_for_run(stack)
         print(f"machine: {facts}", flush=True)
         http_server = receiver()
         stack.callback(http_server.shutdown)
@@ -172,11 +159,7 @@ def main() -> None:
         *[f"| {s} | {k} | {p:,.0f} | {t:.1f} | {ok:.0f} % |" for s, k, p, t, ok in rows],
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.results_md is not None:
-        with args.results_md.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
+    publish(lines, args.results_md)
 
 
 if __name__ == "__main__":
