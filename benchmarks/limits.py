@@ -32,27 +32,11 @@ import asyncio
 import contextlib
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from api.auth import Principal
 from api.ratelimit import KeyLimiter, build_storage, parse_rate_limits
 from benchmarks.common import publish, redis_for_run
-
-
-class _Counting:
-    """The limiter's strategy, counting the calls that reach the storage."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls = 0
-
-    def hit(self, *args: Any, **kwargs: Any) -> bool:
-        self.calls += 1
-        return bool(self.inner.hit(*args, **kwargs))
-
-    def get_window_stats(self, *args: Any) -> Any:
-        self.calls += 1
-        return self.inner.get_window_stats(*args)
+from tests.api.limit_counting import CountingStrategy
 
 
 async def measure(url: str | None, share: float, limit: str, checks: int) -> tuple[float, int, int]:
@@ -63,7 +47,7 @@ async def measure(url: str | None, share: float, limit: str, checks: int) -> tup
         storage, parse_rate_limits(f"order-service={limit}"), shared=url is not None
     )
     limiter.chunk_share = share
-    counting = _Counting(limiter.limiter)
+    counting = CountingStrategy(limiter.limiter)
     limiter.limiter = counting  # type: ignore[assignment]
     key = Principal("key1", frozenset({"order-service"}))
     admitted = 0

@@ -33,6 +33,7 @@ from tests.api.conftest import (
     north,
     order_body,
 )
+from tests.api.limit_counting import CountingStrategy
 
 pytestmark = pytest.mark.anyio
 
@@ -218,29 +219,13 @@ def gate_of_conn(app: FastAPI) -> Any:
     return gate_of(Request({"type": "http", "app": app, "headers": []}))
 
 
-class _Counting:
-    """A rate limiter that counts the calls reaching its storage."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls = 0
-
-    def hit(self, *args: Any, **kwargs: Any) -> bool:
-        self.calls += 1
-        return bool(self.inner.hit(*args, **kwargs))
-
-    def get_window_stats(self, *args: Any) -> Any:
-        self.calls += 1
-        return self.inner.get_window_stats(*args)
-
-
 async def test_shared_limits_reserve_shares_and_never_exceed(engine: Engine) -> None:
     """On Redis a process reserves a tenth of the limit per round trip; refusals are local."""
     app = _app(engine, rate_limits="order-service=40/minute")
     async with _client(app) as c:
         assert (await c.get("/v1/communities/c1", headers=OPS)).status_code == 404
         keys = gate_of_app(app).keys
-        counting = _Counting(keys.limiter)
+        counting = CountingStrategy(keys.limiter)
         keys.limiter = counting
         principal = app.state.auth.resolve("os-k")
         admitted = [(await keys.admit(principal)).allowed for _ in range(100)]
