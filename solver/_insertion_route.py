@@ -7,6 +7,8 @@ the route feasible, the cumulative waiting ``CW`` (a push-forward of PF at
 node a reaches node m as max(0, PF - (CW[m] - CW[a]))), and the loads after
 each node with their suffix (and, for pairs, range) extremes.
 
+A stop's window ends at its latest start on the route's vehicle (a pickup's
+window is cut at the vehicle's pickup deadline, ``RoutingProblem.latest_starts``).
 Inserting after node i is feasible when the new stop's window holds and the
 next node is reached by ``Z[i+1]``; a pair's pickup after node i and delivery
 after node j > i also needs the pushed nodes i+1..j to keep their windows.
@@ -51,6 +53,9 @@ class ProblemArrays:
         self.tt, self.cost, self.profile = p.travel_time, p.travel_cost, p.vehicle_profile
         self.vstart, self.vend = p.vehicle_start, p.vehicle_end
         self.t0, self.t1 = p.vehicle_start_time, p.vehicle_end_time
+        assert p.vehicle_pickup_end is not None
+        self.pick_end = p.vehicle_pickup_end
+        self._problem = p
         self.cap, self.init, self.fixed = p.capacity, p.vehicle_initial_load, p.vehicle_fixed_cost
         self.is_pickup = p.is_pickup()
         assert p.trip_group is not None
@@ -77,12 +82,18 @@ class ProblemArrays:
                 int(self.profile[v]),
                 int(self.t0[v]),
                 int(self.t1[v]),
+                int(self.pick_end[v]),
                 int(self.fixed[v]),
                 *self.cap[v].tolist(),
                 *self.init[v].tolist(),
             )
             for v in range(self.v)
         ]
+
+    def latest(self, v: int) -> IntArray:
+        """Per stop, its latest service start on vehicle v (pickups capped by v's
+        pickup deadline); the window ends ``l`` when no vehicle has a pickup deadline."""
+        return self._problem.latest_starts(v)
 
     def signature(self, v: int) -> tuple[int, ...]:
         """Vehicles with equal signatures are interchangeable while empty."""
@@ -140,6 +151,7 @@ def trip_group_breaks(d: ProblemArrays, stops: list[int], og: list[int]) -> list
 def simulate(d: ProblemArrays, v: int, stops: list[int]) -> Simulation:
     """Drive a route and report its schedule, costs and how badly it breaks rules."""
     tt = d.tt[int(d.profile[v])]
+    latest = d.latest(v)
     here = int(d.vstart[v])
     t = int(d.t0[v])
     load = d.init[v].tolist()
@@ -152,7 +164,7 @@ def simulate(d: ProblemArrays, v: int, stops: list[int]) -> Simulation:
         travel += int(d.cost[here, loc])
         t = max(t + int(tt[here, loc]), int(d.e[s]))
         starts.append(t)
-        excess = max(0, t - int(d.l[s]))
+        excess = max(0, t - int(latest[s]))
         soft = int(d.soft[s])
         if soft != NONE and t > soft:
             lateness += t - soft
@@ -186,6 +198,8 @@ class Route:
 
     def __init__(self, d: ProblemArrays, v: int, stops: list[int]) -> None:
         self.d, self.v, self.stops = d, v, stops
+        #: latest service start per stop on this vehicle (windows and pickup deadline)
+        self.l = lv = d.latest(v)
         self.T = T = d.tt[int(d.profile[v])]
         k = self.k = len(stops)
         st = np.asarray(stops, dtype=np.int64)
@@ -202,7 +216,7 @@ class Route:
             leg[k] = legc[k] = 0
         svc = np.zeros(k + 2, dtype=np.int64)
         svc[1 : k + 1] = d.svc[st]
-        e_list, l_list = d.e[st].tolist(), d.l[st].tolist()
+        e_list, l_list = d.e[st].tolist(), lv[st].tolist()
         leg_list, s_list = leg.tolist(), svc.tolist()
         a = [int(d.t0[v])] + [0] * (k + 1)
         cw = [0] * (k + 2)
@@ -232,7 +246,7 @@ class Route:
         self.mn = np.minimum.accumulate(load[::-1], axis=0)[::-1]
         cap = d.cap[v]
         self.feasible = bool(
-            np.all(self.A[1 : k + 1] <= d.l[st])
+            np.all(self.A[1 : k + 1] <= lv[st])
             and a[k + 1] <= z[k + 1]
             and np.all(load <= cap)
             and np.all(load >= 0)
@@ -327,7 +341,7 @@ class Route:
         t_out, c_out = self._to_next(lu)
         start = np.maximum(self.dep[None, :] + t_in, d.e[stops][:, None])
         leave = start + d.svc[stops][:, None]
-        ok = (start <= d.l[stops][:, None]) & (leave + t_out <= self.Z[None, 1:])
+        ok = (start <= self.l[stops][:, None]) & (leave + t_out <= self.Z[None, 1:])
         dem = d.dem[stops][:, None, :]
         ok &= self._load_ok(self.mn[None] + dem, self.mx[None] + dem)
         prefix = self._group_bad_prefix(stops)
@@ -356,9 +370,9 @@ class Route:
         tp_out, cp_out = self._to_next(lp)
         td_out, cd_out = self._to_next(ld)
         st_p = np.maximum(self.dep[None, :] + tp_in, d.e[picks][:, None])
-        ok_p = st_p <= d.l[picks][:, None]
+        ok_p = st_p <= self.l[picks][:, None]
         leave_p = st_p + d.svc[picks][:, None]
-        e_d, l_d, s_d = d.e[drops][:, None], d.l[drops][:, None], d.svc[drops][:, None]
+        e_d, l_d, s_d = d.e[drops][:, None], self.l[drops][:, None], d.svc[drops][:, None]
         dp, dd = d.dem[picks], d.dem[drops]
         late_p = self._own_late(picks, st_p)
 
@@ -413,7 +427,7 @@ class Route:
         pf1 = np.maximum(0, leave_p + tp_out - A[None, 1:])  # push at node i+1, by i
         # windows of the pushed nodes i+1..j: pf1 <= min_{m in i+1..j} (l_m - A_m + CW[m]) - CW[i+1]
         g = np.full(kp, INF, dtype=np.int64)
-        g[1:] = d.l[np.asarray(self.stops, dtype=np.int64)] - A[1:kp] + CW[1:kp]
+        g[1:] = self.l[np.asarray(self.stops, dtype=np.int64)] - A[1:kp] + CW[1:kp]
         upper = np.triu(np.ones((kp, kp), dtype=bool), 1)
         rg = np.minimum.accumulate(np.where(upper, g[None, :], INF), axis=1)
         limit = rg - CW[1 : kp + 1][:, None]
@@ -425,7 +439,7 @@ class Route:
             leave_j + self.T[nodes[None, :], ld[:, None]][:, None, :], d.e[drops][:, None, None]
         )
         out_d = st_d + d.svc[drops][:, None, None] + td_out[:, None, :]
-        ok &= (st_d <= d.l[drops][:, None, None]) & (out_d <= self.Z[None, None, 1:])
+        ok &= (st_d <= self.l[drops][:, None, None]) & (out_d <= self.Z[None, None, 1:])
         # loads: nodes i..j carry the pickup, nodes j..k carry both
         dp, dd = d.dem[picks], d.dem[drops]
         big = np.iinfo(np.int64).max // 4

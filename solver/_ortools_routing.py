@@ -100,6 +100,7 @@ class _Model:
         )
         self.time = r.GetDimensionOrDie(TIME)
         self._add_windows()
+        self._add_pickup_deadlines()
         self._add_loads()
         self._add_pairs_and_vehicles()
         self._add_churn()
@@ -127,6 +128,35 @@ class _Model:
             end_time = min(int(p.vehicle_end_time[k]), self.horizon)
             t.CumulVar(r.Start(k)).SetRange(int(p.vehicle_start_time[k]), end_time)
             t.CumulVar(r.End(k)).SetMax(end_time)
+
+    def _add_pickup_deadlines(self) -> None:
+        """Per-vehicle pickup deadlines, exact: on vehicle k a pickup starts by k's deadline.
+
+        Per pickup and per deadline value d that binds it (below its own window end)
+        among its allowed vehicles: "the pickup rides one of the vehicles with
+        deadline d" implies "its time cumul is at most d" (two reified booleans; an
+        element constraint over the vehicle variable would build a domain as wide as
+        the horizon, which OR-Tools refuses past 2^32).
+        """
+        p, r, t = self.problem, self.routing, self.time
+        assert p.vehicle_pickup_end is not None and p.tw_end is not None
+        if not p.has_pickup_deadlines():
+            return
+        solver = r.solver()
+        ends = [int(x) for x in p.vehicle_pickup_end]
+        for pick, _deliv in p.pairs_list():
+            hi = min(int(p.tw_end[pick]), self.horizon)
+            binding: dict[int, list[int]] = {}
+            for k in range(p.num_vehicles):
+                if ends[k] < hi and p.vehicle_may_serve(k, pick):
+                    binding.setdefault(ends[k], []).append(k)
+            if not binding:
+                continue
+            i = self.index(pick)
+            vehicle, cumul = r.VehicleVar(i), t.CumulVar(i)
+            for deadline, vehicles in binding.items():
+                on_one = solver.IsMemberVar(vehicle, vehicles)
+                solver.Add(on_one <= solver.IsLessOrEqualCstVar(cumul, deadline))
 
     def _add_loads(self) -> None:
         p, r = self.problem, self.routing

@@ -4,8 +4,8 @@ VROOM builds good plans for time-windowed pickup-and-delivery in a fraction
 of a second, which is exactly what OR-Tools lacks on long routes (its first
 solution is slow and poor there). Only hard constraints are passed: soft
 deadlines, churn and drop penalties are left to OR-Tools. Problems VROOM
-cannot express (values past 32 bits, several capacity-free dimensions are
-fine) are declined with ``None``.
+cannot express (values past 32 bits, per-vehicle pickup deadlines; several
+capacity-free dimensions are fine) are declined with ``None``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ def construct_vroom(
     """Routes (stop indices per vehicle) from VROOM, or None when not applicable."""
     p = problem
     if p.num_stops == 0 or p.num_vehicles == 0 or not _fits(p):
+        return None
+    if p.has_pickup_deadlines():
+        # VROOM's time windows belong to a job, not to a (job, vehicle): a pickup
+        # deadline per vehicle has no exact VROOM form, and a plan that breaks it is
+        # no start at all.
         return None
     try:
         import vroom

@@ -103,8 +103,17 @@ def _drop_cost(p: RoutingProblem, unrouted: list[int], bad: list[str]) -> int:
     return cost
 
 
-def _walk(p: RoutingProblem, v: int, route: list[int], tally: _Tally, bad: list[str]) -> list[int]:
-    """Drive one route: windows, shift end, capacity and costs. Returns start times."""
+def _walk(
+    p: RoutingProblem,
+    v: int,
+    route: list[int],
+    tally: _Tally,
+    bad: list[str],
+    pickups: set[int],
+) -> list[int]:
+    """Drive one route: windows, pickup deadline, shift end, capacity and costs.
+
+    Returns start times."""
     assert p.tw_start is not None and p.tw_end is not None and p.service_time is not None
     assert p.demand is not None and p.capacity is not None
     assert p.vehicle_initial_load is not None and p.vehicle_start_time is not None
@@ -112,6 +121,7 @@ def _walk(p: RoutingProblem, v: int, route: list[int], tally: _Tally, bad: list[
     assert p.vehicle_end is not None and p.vehicle_end_time is not None
     assert p.travel_cost is not None and p.vehicle_fixed_cost is not None
     assert p.preferred_vehicle is not None and p.churn_penalty is not None
+    assert p.vehicle_pickup_end is not None
     tt = p.vehicle_time_matrix(v)
     here = int(p.vehicle_start[v])
     t = int(p.vehicle_start_time[v])
@@ -127,6 +137,11 @@ def _walk(p: RoutingProblem, v: int, route: list[int], tally: _Tally, bad: list[
         starts.append(t)
         if t > p.tw_end[s]:
             bad.append(f"vehicle {v} starts stop {s} at {t}, after its window ends {p.tw_end[s]}")
+        if s in pickups and t > p.vehicle_pickup_end[v]:
+            bad.append(
+                f"vehicle {v} picks up stop {s} at {t}, after its pickup deadline "
+                f"{p.vehicle_pickup_end[v]}"
+            )
         deadline = int(p.soft_deadline[s])
         if deadline != NONE and t > deadline:
             tally.lateness += t - deadline
@@ -223,9 +238,11 @@ def check_routes(
     _check_assignment(p, where, bad)
 
     tally = _Tally()
+    assert p.pairs is not None
+    pickups = {int(pair[0]) for pair in p.pairs}  # the first stop of each pair
     for v, route in enumerate(routes):
         valid = [s for s in route if 0 <= s < n]
-        starts = _walk(p, v, valid, tally, bad)
+        starts = _walk(p, v, valid, tally, bad, pickups)
         _check_trip_groups(p, v, valid, bad)
         claimed_starts = (
             claimed.start_times[v]

@@ -87,6 +87,10 @@ class RoutingProblem:
         capacity: (V, D); vehicle_initial_load: (V, D) load already on board.
         vehicle_start_time: earliest departure; vehicle_end_time: shift end
             (latest arrival at the end location, or latest service end on an open route).
+        vehicle_pickup_end: latest start of service at any pickup (the first stop of a
+            pair) on the vehicle (HORIZON_MAX: none); deliveries may still follow it up
+            to vehicle_end_time (e.g. a courier who may not pick up after its shift ends
+            but still takes what it carries to the door).
         vehicle_fixed_cost: cost charged when the vehicle is used.
     """
 
@@ -111,6 +115,7 @@ class RoutingProblem:
     vehicle_initial_load: IntArray | None = None
     vehicle_start_time: IntArray | None = None
     vehicle_end_time: IntArray | None = None
+    vehicle_pickup_end: IntArray | None = None
     vehicle_fixed_cost: IntArray | None = None
     vehicle_profile: IntArray | None = None
     trip_group: IntArray | None = None
@@ -184,6 +189,7 @@ class RoutingProblem:
         vehicle_field("vehicle_end", NONE)
         vehicle_field("vehicle_start_time", 0)
         vehicle_field("vehicle_end_time", HORIZON_MAX)
+        vehicle_field("vehicle_pickup_end", HORIZON_MAX)
         vehicle_field("vehicle_fixed_cost", 0)
         vehicle_field("vehicle_profile", 0)
         vp = self.vehicle_profile
@@ -277,6 +283,10 @@ class RoutingProblem:
         assert st is not None and et is not None
         if v and np.any(st > et):
             raise InvalidProblem("a vehicle's shift ends before it starts")
+        pe = self.vehicle_pickup_end
+        assert pe is not None
+        if v and (pe.min() < 0 or pe.max() > HORIZON_MAX):
+            raise InvalidProblem(f"vehicle_pickup_end must lie in [0, {HORIZON_MAX}]")
 
     def _check_vehicle_sets(self, n: int, v: int) -> None:
         allowed = self.allowed_vehicles
@@ -373,6 +383,27 @@ class RoutingProblem:
         if self.pairs.size:
             out[self.pairs[:, 0]] = True
         return out
+
+    def has_pickup_deadlines(self) -> bool:
+        """Whether some vehicle's pickup deadline is below the horizon (and there are pairs)."""
+        assert self.vehicle_pickup_end is not None and self.pairs is not None
+        return bool(self.pairs.size) and bool(np.any(self.vehicle_pickup_end < HORIZON_MAX))
+
+    def latest_starts(self, vehicle: int) -> IntArray:
+        """Per stop, the latest service start on this vehicle: its window's end, and for a
+        pickup at most the vehicle's pickup deadline (``vehicle_pickup_end``)."""
+        assert self.tw_end is not None and self.vehicle_pickup_end is not None
+        if not self.has_pickup_deadlines():
+            return self.tw_end
+        key = f"latest_starts:{vehicle}"
+        cached = self._derived.get(key)
+        if cached is None:
+            cached = self.tw_end.copy()
+            picks = self.pairs[:, 0]  # type: ignore[index]
+            cached[picks] = np.minimum(cached[picks], self.vehicle_pickup_end[vehicle])
+            cached.setflags(write=False)
+            self._derived[key] = cached
+        return cached  # type: ignore[no-any-return]
 
     def vehicle_may_serve(self, vehicle: int, stop: int) -> bool:
         """Whether a vehicle is allowed to serve a stop (skills and commitments)."""
