@@ -110,6 +110,7 @@ def _fits(p: RoutingProblem, v: int, stops: list[int]) -> int | None:
     assert p.vehicle_profile is not None and p.tw_start is not None
     assert p.tw_end is not None and p.service_time is not None
     tt = p.travel_time[int(p.vehicle_profile[v])]
+    latest = p.latest_starts(v)  # windows, and pickups by the worker's pickup deadline
     here = int(p.vehicle_start[v])
     t = int(p.vehicle_start_time[v])
     first: int | None = None
@@ -119,7 +120,7 @@ def _fits(p: RoutingProblem, v: int, stops: list[int]) -> int | None:
         if first is None:
             first = arrive
         t = max(arrive, int(p.tw_start[s]))
-        if t > p.tw_end[s]:
+        if t > latest[s]:
             return None
         t += int(p.service_time[s])
         here = loc

@@ -11,7 +11,8 @@ community's one-merchant-per-trip rule each order's merchant is its trip group
 and a bundle pays one hand-over at the counter; on an overloaded tick (more
 orders waiting than couriers, every second to the door priced) a courier's
 riding second is priced too, so bundles that free couriers pay;
-technician jobs are single stops restricted by skills and rating (see
+a courier's shift end is its last pickup, its deliveries may follow (see
+``_shift_ends``); technician jobs are single stops restricted by skills and rating (see
 ``job_timing`` for their windows and deadlines). Already assigned
 work prefers its worker (churn penalty). Candidate couriers per order are
 pruned to the nearest few by travel time, plus the current assignee and the
@@ -320,6 +321,9 @@ def build_problem(
         [_rel(w.shift_end, now) if w.shift_end is not None else HORIZON_MAX for w in fleet],
         dtype=np.int64,
     )
+    pickup_end, route_end = _shift_ends(
+        shift_end, busy_until, fleet, capacity, times, profile_of, settings
+    )
     n_vehicles = len(fleet)
     problem = RoutingProblem(
         travel_time=times,
@@ -343,13 +347,47 @@ def build_problem(
         if n_vehicles
         else None,
         vehicle_start_time=busy_until,
-        vehicle_end_time=np.maximum(shift_end, busy_until),
+        vehicle_end_time=route_end,
+        vehicle_pickup_end=pickup_end,
         vehicle_profile=np.array([profile_of[w.vehicle.value] for w in fleet], dtype=np.int64),
         trip_group=np.array(group, dtype=np.int64),
     )
     tick = TickProblem(problem, stops, fleet, list(open_orders), list(open_jobs))
     tick.initial_routes = _warm_start(tick, previous_routes, index)
     return tick
+
+
+def _shift_ends(
+    shift_end: np.ndarray,
+    busy_until: np.ndarray,
+    fleet: Sequence[Worker],
+    capacity: np.ndarray,
+    times: np.ndarray,
+    profile_of: dict[str, int],
+    settings: EngineSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per worker, the latest pickup and the end of its route.
+
+    A courier may not pick up after its shift ends but takes what it carries to
+    the door (the MDRP's rule, and the simulator's for every scenario: an off-shift
+    courier leaves only once its cargo is delivered). So its shift end is its
+    pickup deadline, and its route may run on for as long as emptying a full load
+    can take after a last pickup at the shift end: per order it can carry, the
+    longest ride in this tick's matrix of its profile plus a hand-over at the door.
+    That never cuts a plan that drives its last load straight to the doors (no
+    delivery waits for a window), and keeps every route finite. A technician's
+    shift bounds its whole route, as before (its jobs are not pickups).
+    """
+    pickup_end = np.full(len(fleet), HORIZON_MAX, dtype=np.int64)
+    route_end = np.maximum(shift_end, busy_until)
+    longest = times.reshape(times.shape[0], -1).max(axis=1) if times.size else None
+    for k, w in enumerate(fleet):
+        if w.kind != WorkerKind.COURIER or shift_end[k] >= HORIZON_MAX or longest is None:
+            continue
+        pickup_end[k] = route_end[k]
+        ride = int(longest[profile_of[w.vehicle.value]]) + settings.dropoff_service_s
+        route_end[k] = min(HORIZON_MAX, route_end[k] + max(1, int(capacity[k])) * ride)
+    return pickup_end, route_end
 
 
 def _delivery_time_costs(

@@ -35,6 +35,7 @@ from dispatch.tick import (
     read_snapshot,
 )
 from solver import RoutingResult, check_routes, evaluate, solve_regret_insertion
+from solver.problem import HORIZON_MAX
 from tests.dispatch.conftest import CENTER, offset
 
 NOW = 1_000_000.0
@@ -305,3 +306,35 @@ def test_no_dispatchable_worker_means_no_routing_work() -> None:
         snap, tp, solve_regret_insertion(tp.problem), SETTINGS, solve_ms=0.0, fallback=False
     )
     assert changes.unassigned == 5 and changes.assigned == 0
+
+
+def test_build_sets_a_couriers_pickup_deadline_from_its_shift_end() -> None:
+    """A courier's shift end bounds its pickups, not its deliveries; technicians keep theirs.
+
+    The order can be collected before the courier's shift ends but not delivered by
+    then: the plan picks it up in time and hands it over after, and the checker
+    agrees. Under the old rule (the shift end bounds the whole route) it is lost.
+    """
+    tech = dataclasses.replace(
+        _courier("t1", (0, 0), shift_end=NOW + 900),
+        kind=WorkerKind.TECHNICIAN,
+        skills=frozenset({"cleaning"}),
+    )
+    snap = _snapshot(
+        [_courier("w1", (0, 0), shift_end=NOW + 300), tech, _courier("w3", (9000, 9000))],
+        [_order("o1", offset(100, 0), offset(2500, 0))],
+    )
+    tp = build_tick_problem(snap, SETTINGS, MATRICES)
+    p = tp.problem
+    assert [w.id for w in tp.workers] == ["w1", "t1", "w3"]
+    assert p.vehicle_pickup_end is not None and p.vehicle_end_time is not None
+    assert p.vehicle_pickup_end.tolist() == [300, HORIZON_MAX, HORIZON_MAX]
+    assert p.vehicle_end_time[0] > 300 + SETTINGS.dropoff_service_s
+    assert p.vehicle_end_time[1:].tolist() == [900, HORIZON_MAX]
+    result = solve_regret_insertion(p)
+    assert check_routes(p, result).feasible
+    assert [len(r) for r in result.routes] == [2, 0, 0]
+    pick_t, drop_t = result.start_times[0]
+    assert pick_t <= 300 < drop_t
+    old_rule = p.replace(vehicle_pickup_end=None, vehicle_end_time=[300, 900, HORIZON_MAX])
+    assert solve_regret_insertion(old_rule).routes[0] == ()
