@@ -41,6 +41,7 @@ ARRAY_FIELDS = (
     "vehicle_initial_load",
     "vehicle_start_time",
     "vehicle_end_time",
+    "vehicle_pickup_end",
     "vehicle_fixed_cost",
     "vehicle_profile",
     "trip_group",
