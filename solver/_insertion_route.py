@@ -56,6 +56,7 @@ class ProblemArrays:
         assert p.vehicle_pickup_end is not None
         self.pick_end = p.vehicle_pickup_end
         self._problem = p
+        self._deadlines = p.has_pickup_deadlines()
         self.cap, self.init, self.fixed = p.capacity, p.vehicle_initial_load, p.vehicle_fixed_cost
         self.is_pickup = p.is_pickup()
         assert p.trip_group is not None
@@ -93,7 +94,7 @@ class ProblemArrays:
     def latest(self, v: int) -> IntArray:
         """Per stop, its latest service start on vehicle v (pickups capped by v's
         pickup deadline); the window ends ``l`` when no vehicle has a pickup deadline."""
-        return self._problem.latest_starts(v)
+        return self._problem.latest_starts(v) if self._deadlines else self.l
 
     def signature(self, v: int) -> tuple[int, ...]:
         """Vehicles with equal signatures are interchangeable while empty."""
