@@ -54,6 +54,18 @@ class EngineCalls:
             return fn(*args)
         return await run_in_threadpool(fn, *args)
 
+    async def awaiting_first(
+        self, fast: Callable[..., Awaitable[T | None]], slow: Callable[..., T], *args: Any
+    ) -> T:
+        """``fast`` on the loop (an engine call that awaits its I/O and answers None when
+        it would have to block), else ``slow`` the usual way; inline stores go slow at
+        once (their calls never wait)."""
+        if not self.inline:
+            done = await fast(*args)
+            if done is not None:
+                return done
+        return await self(slow, *args)
+
 
 class Services:
     """What a hot route needs in one dependency (each dependency costs a request time):

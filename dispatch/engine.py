@@ -56,6 +56,7 @@ from dispatch.routes import live_route
 from dispatch.rulebook import RuleBook
 from dispatch.settings import EngineSettings
 from dispatch.store.base import Fence, Store
+from dispatch.store.blocking import WouldBlock, no_blocking_io
 from dispatch.supply import StoreMarket
 from dispatch.tick import TickPipeline
 from dispatch.timebounds import check_time
@@ -216,6 +217,32 @@ class Engine:
         """Accept an order at the quoted price; replays for a repeated key and body."""
         self.rules(request.community_id)
         return self.intake.create_order(request, idempotency_key)
+
+    async def create_order_async(
+        self, request: OrderRequest, idempotency_key: str | None = None
+    ) -> Order | None:
+        """``create_order`` awaited on the event loop, without a thread, when the caches
+        hold all it needs and the store commits asynchronously (Redis); ``None``: call
+        ``create_order`` (nothing was written)."""
+        if not self._rules_cached(request.community_id):
+            return None
+        return await self.intake.create_order_async(request, idempotency_key)
+
+    async def create_job_async(
+        self, request: JobRequest, idempotency_key: str | None = None
+    ) -> Job | None:
+        """``create_job`` awaited on the event loop (see ``create_order_async``)."""
+        if not self._rules_cached(request.community_id):
+            return None
+        return await self.intake.create_job_async(request, idempotency_key)
+
+    def _rules_cached(self, community_id: str) -> bool:
+        try:
+            with no_blocking_io():
+                self.rules(community_id)
+        except WouldBlock:
+            return False
+        return True
 
     def create_job(self, request: JobRequest, idempotency_key: str | None = None) -> Job:
         """Book a technician job (emergencies are due within the community's SLA)."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import geo
 from dispatch.clock import Clock
@@ -43,12 +43,41 @@ from dispatch.requests import JobRequest, OrderRequest, Quote
 from dispatch.retire import check_active_community
 from dispatch.roster import check_known_skills
 from dispatch.settings import EngineSettings
-from dispatch.store.base import HeldQuote, IdempotencyRecord, Store
+from dispatch.store.base import HeldQuote, IdempotencyRecord, NewEvent, Store
+from dispatch.store.blocking import WouldBlock, no_blocking_io
 from dispatch.timebounds import check_time
 
 __all__ = ["Intake", "body_hash"]
 
 Work = TypeVar("Work", Order, Job)
+
+
+@dataclass(frozen=True, slots=True)
+class _Commit(Generic[Work]):
+    """The one write that accepts a new order or job."""
+
+    record: Work
+    event: NewEvent
+    idempotency: IdempotencyRecord | None
+
+    @property
+    def community_id(self) -> str:
+        return self.record.community_id
+
+    def changes(self) -> dict[str, Any]:
+        """``store.write``'s keyword arguments (after the community id)."""
+        record = self.record
+        return {
+            "orders": [record] if isinstance(record, Order) else [],
+            "jobs": [record] if isinstance(record, Job) else [],
+            "events": [self.event],
+            "expect": {record.id: 0},
+            "idempotency": self.idempotency,
+        }
+
+
+#: A create in steps: yields its commit, is sent ``None`` after it, returns the record.
+_Steps = Generator[_Commit[Work], None, Work]
 MAX_EXTERNAL_REF = 128
 MAX_NOTES = 1000
 IdFactory = Callable[[str], str]
@@ -193,6 +222,21 @@ class Intake:
         return self.desk.check(scope, h, ctx.community.id, request.quote_id, ctx.now)
 
     def create_order(self, request: OrderRequest, key: str | None) -> Order:
+        return self._drive(self._order_steps(request, key))
+
+    async def create_order_async(self, request: OrderRequest, key: str | None) -> Order | None:
+        """``create_order`` on the event loop, awaiting only the commit (``None``: this
+        request needs the blocking path; see ``_drive_async``)."""
+        return await self._drive_async(self._order_steps(request, key))
+
+    def create_job(self, request: JobRequest, key: str | None) -> Job:
+        return self._drive(self._job_steps(request, key))
+
+    async def create_job_async(self, request: JobRequest, key: str | None) -> Job | None:
+        """``create_job`` on the event loop (see ``create_order_async``)."""
+        return await self._drive_async(self._job_steps(request, key))
+
+    def _order_steps(self, request: OrderRequest, key: str | None) -> _Steps[Order]:
         def build(ctx: QuoteContext, price: Price) -> Order:
             now = ctx.now
             return Order(
@@ -214,7 +258,7 @@ class Intake:
 
         return self._create("order", request, key, build, self.store.get_order)
 
-    def create_job(self, request: JobRequest, key: str | None) -> Job:
+    def _job_steps(self, request: JobRequest, key: str | None) -> _Steps[Job]:
         def build(ctx: QuoteContext, price: Price) -> Job:
             now = ctx.now
             due = now + ctx.community.emergency_sla_s if request.emergency else request.window_end
@@ -238,6 +282,48 @@ class Intake:
 
         return self._create("job", request, key, build, self.store.get_job)
 
+    def _drive(self, steps: _Steps[Work]) -> Work:
+        """Run a create to its end, each commit a blocking ``store.write``."""
+        try:
+            commit = next(steps)
+            while True:
+                try:
+                    self.store.write(commit.community_id, **commit.changes())
+                except Exception as exc:  # handed to the steps, which decide (a retry?)
+                    commit = steps.throw(exc)
+                else:
+                    commit = steps.send(None)
+        except StopIteration as done:
+            return cast(Work, done.value)
+
+    async def _drive_async(self, steps: _Steps[Work]) -> Work | None:
+        """Run a create on the event loop: its checks and pricing with blocking store
+        calls forbidden, its commit awaited (``write_async``).
+
+        ``None`` when the request needs the blocking path: a store call the caches did
+        not spare (a community, rules or surge state read again, a held quote), a store
+        without an async commit, or a commit that found the key or the id taken (a
+        retry, or a race: the blocking path replays or refuses). Nothing was written
+        then, so running the blocking path after it is the same request once.
+        """
+        write_async = getattr(self.store, "write_async", None)
+        if write_async is None:
+            steps.close()
+            return None
+        try:
+            with no_blocking_io():
+                commit = next(steps)
+        except StopIteration as done:
+            return cast(Work, done.value)
+        except WouldBlock:
+            return None
+        try:
+            await write_async(commit.community_id, **commit.changes())
+        except (WouldBlock, Conflict):
+            steps.close()
+            return None
+        return commit.record
+
     def _create(
         self,
         scope: str,
@@ -245,12 +331,15 @@ class Intake:
         key: str | None,
         build: Callable[[QuoteContext, Price], Work],
         read: Callable[[str], Work | None],
-    ) -> Work:
+    ) -> _Steps[Work]:
         """Validate, price, build and write once; replay the first answer for a retry.
 
         A retry is found by the write itself (the key's record exists: a conflict), so
         a new request pays no lookup first; a retry refused by validation (its quote
         expired since, say) is looked up before the refusal goes out.
+
+        A generator: it yields the commit for its driver to make (``_drive`` blocking,
+        ``_drive_async`` awaited) and is handed the commit's failure, if any.
         """
         h = None
         if key is not None:
@@ -284,16 +373,12 @@ class Intake:
             expires = ctx.now + self.settings.idempotency_ttl_s
             idem = IdempotencyRecord(scope, key, h, record.id, expires)
         cid = record.community_id
+        commit = _Commit(
+            record, new_event(ctx.now, cid, f"{scope}.created", record.id, record), idem
+        )
         for attempt in (1, 2):
             try:
-                self.store.write(
-                    cid,
-                    orders=[record] if isinstance(record, Order) else [],
-                    jobs=[record] if isinstance(record, Job) else [],
-                    events=[new_event(ctx.now, cid, f"{scope}.created", record.id, record)],
-                    expect={record.id: 0},
-                    idempotency=idem,
-                )
+                yield commit
                 return record
             except Conflict:
                 if key is None or h is None:

@@ -28,7 +28,10 @@ async def post_job(
     idempotency_key: IdempotencyKey = None,
 ) -> JobOut:
     """Book a technician; emergencies are due within the community's emergency SLA."""
-    job = await svc.call(svc.engine.create_job, body.request(), idempotency_key)
+    engine = svc.engine
+    job = await svc.call.awaiting_first(
+        engine.create_job_async, engine.create_job, body.request(), idempotency_key
+    )
     svc.metrics.observe_price(job.community_id, job.price.multiplier)
     return JobOut.of(job)
 

@@ -43,7 +43,10 @@ async def post_order(
     A retry with the same ``Idempotency-Key`` and body returns the same order, also
     when the retries arrive concurrently; the same key with another body is 409.
     """
-    order = await svc.call(svc.engine.create_order, body.request(), idempotency_key)
+    engine = svc.engine
+    order = await svc.call.awaiting_first(
+        engine.create_order_async, engine.create_order, body.request(), idempotency_key
+    )
     svc.metrics.observe_price(order.community_id, order.price.multiplier)
     return OrderOut.of(order)
 

@@ -26,6 +26,7 @@ from dispatch.model import (
     worker_to_dict,
 )
 from dispatch.store.base import PositionState
+from dispatch.store.blocking import check_blocking_allowed
 
 GLOBAL_TAG = "{~}"
 
@@ -146,6 +147,7 @@ class RedisBase:
         return self._call(fn, *args, **kwargs)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        check_blocking_allowed()
         try:
             return fn(*args, **kwargs)
         except UNAVAILABLE as exc:

@@ -74,7 +74,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -88,6 +89,9 @@ from dispatch.store._redis_quotes import RedisQuotes
 from dispatch.store._redis_retention import RedisRetention
 from dispatch.store._redis_rules import RedisRules
 from dispatch.store.base import HISTORY_LIMIT, Fence, IdempotencyRecord, NewEvent, time_key
+from dispatch.store.blocking import WouldBlock
+from dispatch.store.redis_async import AsyncRedisPipe, ReplyError
+from dispatch.store.resp import Arg
 
 _CLAIMED = "idempotency key already used (by another community)"
 
@@ -108,6 +112,27 @@ class _Keys:
             self.keys.append(key)
             self._index[key] = len(self.keys)
         return self._index[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One write, ready to send: index commands first, then the script's keys and payload."""
+
+    cid: str
+    n_events: int
+    events: list[NewEvent]
+    index: list[list[Arg]]
+    keys: list[str]
+    payload: str
+
+
+def _no_script(reply: Any) -> bool:
+    return isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT")
+
+
+def _reply_error(reply: Any) -> Exception:
+    """An error reply of the async pipe as redis-py would raise it."""
+    return redis.ResponseError(str(reply))
 
 
 class RedisStore(RedisQuotes, RedisRetention, RedisRules):
@@ -131,6 +156,8 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
         super().__init__(client, prefix=prefix, cluster=cluster, socket_timeout_s=socket_timeout_s)
         self._idem_ttl_ms = max(1, int(idempotency_safety_ttl_s * 1000))
         self._published: dict[str, int] = {}  # community → last outbox number seen published
+        self._socket_timeout_s = socket_timeout_s
+        self._async_pipe: AsyncRedisPipe | None = None
         self._write = self.r.register_script(scripts.WRITE)
         self._stage = self.r.register_script(scripts.STAGE)
         self._publish = self.r.register_script(scripts.PUBLISH)
@@ -188,32 +215,91 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
     ) -> list[Event]:
         """One round trip on a single server (index, then ``WRITE_PUBLISH``); on Cluster
         claim, index, the community's ``WRITE``, publish (module docstring)."""
-        cid = community_id
+        one_trip = not self.cluster
+        if idempotency is not None and not one_trip:
+            claim = self._g("idem-claim", idempotency.scope, idempotency.key)
+            if not self._call(self._claim, keys=[claim], args=[community_id, self._idem_ttl_ms]):
+                raise Conflict(_CLAIMED)
+        w = self._prepare_write(
+            community_id, orders, jobs, events, expect, plan, expect_plan, idempotency, fence
+        )
+        if one_trip:
+            reply = self._write_in_one_trip(w)
+        else:
+            if w.index:
+                pipe = self.r.pipeline(transaction=False)
+                for command in w.index:
+                    pipe.execute_command(*command)
+                self._call(pipe.execute)
+            reply = self._call(self._write, keys=w.keys, args=[w.payload])
+        return self._finish_write(w, reply)
+
+    async def write_async(
+        self,
+        community_id: str,
+        *,
+        orders: Sequence[Order] = (),
+        jobs: Sequence[Job] = (),
+        events: Sequence[NewEvent] = (),
+        expect: Mapping[str, int] | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> list[Event]:
+        """``write`` awaited on the event loop (one round trip on the async pipe, no
+        thread): new orders and jobs only. ``WouldBlock`` where that cannot be (Redis
+        Cluster, a server without a ``redis://`` URL): the caller takes ``write``."""
+        pipe = self.async_pipe()
+        if pipe is None:
+            raise WouldBlock("no async pipe for this store")
+        w = self._prepare_write(
+            community_id, orders, jobs, events, expect, None, None, idempotency, None
+        )
+        script = self._write_publish
+        call: list[Arg] = ["EVALSHA", script.sha, len(w.keys), *w.keys, w.payload]
+        for attempt in (1, 2):
+            replies = await pipe.execute([*w.index, call])
+            if _no_script(replies[-1]) and attempt == 1:
+                loaded = (await pipe.execute([["SCRIPT", "LOAD", script.script]]))[0]
+                if isinstance(loaded, ReplyError):
+                    raise _reply_error(loaded)
+                continue
+            failed = next((r for r in replies if isinstance(r, ReplyError)), None)
+            if failed is not None:
+                raise _reply_error(failed)
+            return self._finish_write(w, cast(list[Any], replies[-1]))
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def async_pipe(self) -> AsyncRedisPipe | None:
+        """The hot path's pipelined asyncio connection (None on Cluster or without a
+        ``redis://`` URL); made on first use."""
+        if self.cluster or self.url is None or not self.url.startswith("redis://"):
+            return None
+        if self._async_pipe is None:
+            self._async_pipe = AsyncRedisPipe(self.url, self._socket_timeout_s)
+        return self._async_pipe
+
+    def _prepare_write(
+        self,
+        cid: str,
+        orders: Sequence[Order],
+        jobs: Sequence[Job],
+        events: Sequence[NewEvent],
+        expect: Mapping[str, int] | None,
+        plan: Plan | None,
+        expect_plan: int | None,
+        idempotency: IdempotencyRecord | None,
+        fence: Fence | None,
+    ) -> _Write:
+        """The index commands and the script's keys and payload of one write."""
         strays = [o.id for o in orders if o.community_id != cid]
         strays += [j.id for j in jobs if j.community_id != cid]
         strays += [e.entity_id for e in events if e.community_id != cid]
         if strays or (plan is not None and plan.community_id != cid):
             raise ValueError(f"write for community {cid} holds records of another: {strays}")
         one_trip = not self.cluster
-        claim = None
-        if idempotency is not None:
-            claim = self._g("idem-claim", idempotency.scope, idempotency.key)
-            if not one_trip and not self._call(
-                self._claim, keys=[claim], args=[cid, self._idem_ttl_ms]
-            ):
-                raise Conflict(_CLAIMED)
         rows = [(o.id, "order", to_dict(o), o.state in ORDER_TERMINAL) for o in orders]
         rows += [(j.id, "job", to_dict(j), j.state in JOB_TERMINAL) for j in jobs]
         news = [(o.id, "order", o.created_at) for o in orders]
         news += [(j.id, "job", j.created_at) for j in jobs]
-
-        def index(pipe: Any) -> bool:
-            return self._index_new(pipe, cid, news, expect or {})
-
-        if not one_trip:
-            pipe = self.r.pipeline(transaction=False)
-            if index(pipe):
-                self._call(pipe.execute)
         keys = _Keys(self._k(cid, "event-counter"), self._k(cid, "outbox"), self._k(cid, "plan"))
         records = [
             [
@@ -242,7 +328,7 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             }
             idem_key = self._k(cid, "idem", idempotency.scope, idempotency.key)
             idem = [keys(idem_key), dumps(value), self._idem_ttl_ms]
-        payload = {
+        payload: dict[str, Any] = {
             "expect": checks,
             "expect_plan": -1 if expect_plan is None else int(expect_plan),
             "idem": idem,
@@ -262,12 +348,19 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             else [keys(self._k(cid, "lease")), fence.owner, int(fence.token)],
         }
         if one_trip:
+            claim = None
+            if idempotency is not None:
+                claim = self._g("idem-claim", idempotency.scope, idempotency.key)
             payload["claim"] = [] if claim is None else [keys(claim), cid, self._idem_ttl_ms]
             payload["pub"] = [keys(k) for k in self._publish_keys(cid)]
             payload["cid"] = cid
-            reply = self._write_in_one_trip(index, keys.keys, dumps(payload))
-        else:
-            reply = self._call(self._write, keys=keys.keys, args=[dumps(payload)])
+        index = self._index_commands(cid, news, expect or {})
+        return _Write(cid, len(events), list(events), index, keys.keys, dumps(payload))
+
+    def _finish_write(self, w: _Write, reply: list[Any]) -> list[Event]:
+        """The script's answer: an error, or the events numbered (published on one trip,
+        published now on Cluster)."""
+        cid = w.cid
         status, detail, *rest = reply
         if status == "fenced":
             raise LeaseLost(f"write to community {cid} fenced off: {detail}")
@@ -275,17 +368,15 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             raise Conflict(f"concurrent change in community {cid}: {detail}")
         if status == "claimed":
             raise Conflict(_CLAIMED)
-        if one_trip:
+        if not self.cluster:
             mark, seqs = int(rest[0]), [int(x) for x in rest[1:]]
             if mark > self._published.get(cid, 0):
                 self._published[cid] = mark
         else:
-            seqs = self._publish_entries(cid, int(detail), len(events), rest)
-        return [self._event(e, seq) for e, seq in zip(events, seqs, strict=True)]
+            seqs = self._publish_entries(cid, int(detail), w.n_events, rest)
+        return [self._event(e, seq) for e, seq in zip(w.events, seqs, strict=True)]
 
-    def _write_in_one_trip(
-        self, index: Callable[[Any], bool], keys: list[str], payload: str
-    ) -> list[Any]:
+    def _write_in_one_trip(self, w: _Write) -> list[Any]:
         """The index entries and ``WRITE_PUBLISH`` in one pipeline (one round trip). A
         server that lost its scripts (restarted, flushed) gets the script again and the
         pipeline runs once more: index entries are idempotent, and a script that was not
@@ -293,8 +384,9 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
         script = self._write_publish
         for attempt in (1, 2):
             pipe = self.r.pipeline(transaction=False)
-            index(pipe)
-            pipe.evalsha(script.sha, len(keys), *keys, payload)
+            for command in w.index:
+                pipe.execute_command(*command)
+            pipe.evalsha(script.sha, len(w.keys), *w.keys, w.payload)
             results = self._call(pipe.execute, raise_on_error=False)
             if isinstance(results[-1], NoScriptError) and attempt == 1:
                 self._call(self.r.script_load, script.script)
@@ -305,28 +397,29 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             return cast(list[Any], results[-1])
         raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _index_new(
-        self, pipe: Any, cid: str, rows: Sequence[tuple[str, str, float]], expect: Mapping[str, int]
-    ) -> bool:
+    def _index_commands(
+        self, cid: str, rows: Sequence[tuple[str, str, float]], expect: Mapping[str, int]
+    ) -> list[list[Arg]]:
         """Point new ids at their community, and list them, before the records exist
-        (queued on ``pipe``; False when there is nothing new).
+        (the commands to send first; none when there is nothing new).
 
         An entry whose write then fails points at a key that does not exist, which
         reads as "no such entity" (listings skip it); an entry written after would
         leave a moment in which a stored record cannot be found.
         """
-        new: dict[str, dict[str, str]] = {}
-        listed: dict[str, dict[str, float]] = {}
+        new: dict[str, list[Arg]] = {}
+        listed: dict[str, list[Arg]] = {}
         for rid, kind, created_at in rows:
             if expect.get(rid, 0) == 0:
-                new.setdefault(kind, {})[rid] = cid
-                listed.setdefault(kind, {})[time_key(created_at, rid)] = 0.0
-        for kind, mapping in new.items():
-            pipe.hset(self._g("index", kind), mapping=cast(Any, mapping))
+                new.setdefault(kind, []).extend((rid, cid))
+                listed.setdefault(kind, []).extend(("0", time_key(created_at, rid)))
+        commands: list[list[Arg]] = []
+        for kind, pairs in new.items():
+            commands.append(["HSET", self._g("index", kind), *pairs])
         for kind, members in listed.items():
-            pipe.zadd(self._k(cid, "by-time", kind), cast(Any, members))
-            pipe.zadd(self._g("by-time", kind), cast(Any, members))
-        return bool(new)
+            commands.append(["ZADD", self._k(cid, "by-time", kind), *members])
+            commands.append(["ZADD", self._g("by-time", kind), *members])
+        return commands
 
     # ---- listing -------------------------------------------------------------------
 
