@@ -382,19 +382,14 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
         pipeline runs once more: index entries are idempotent, and a script that was not
         found changed nothing."""
         script = self._write_publish
+        call: list[Arg] = ["EVALSHA", script.sha, len(w.keys), *w.keys, w.payload]
         for attempt in (1, 2):
-            pipe = self.r.pipeline(transaction=False)
-            for command in w.index:
-                pipe.execute_command(*command)
-            pipe.evalsha(script.sha, len(w.keys), *w.keys, w.payload)
-            results = self._call(pipe.execute, raise_on_error=False)
-            if isinstance(results[-1], NoScriptError) and attempt == 1:
+            try:
+                return cast(list[Any], self._raw([*w.index, call])[-1])
+            except NoScriptError:
+                if attempt == 2:
+                    raise
                 self._call(self.r.script_load, script.script)
-                continue
-            failed = next((r for r in results if isinstance(r, Exception)), None)
-            if failed is not None:
-                raise failed
-            return cast(list[Any], results[-1])
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     def _index_commands(

@@ -24,11 +24,12 @@ def _arg(value: Arg) -> bytes:
 def pack_commands(commands: Iterable[Sequence[Arg]]) -> bytes:
     """One buffer holding every command as a RESP array of bulk strings."""
     out: list[bytes] = []
+    append = out.append
     for command in commands:
         if not command:
             raise ValueError("a Redis command needs at least its name")
-        out.append(b"*%d\r\n" % len(command))
+        append(b"*%d\r\n" % len(command))
         for value in command:
-            data = _arg(value)
-            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+            data = value.encode() if type(value) is str else _arg(value)  # text: most args
+            append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
