@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 bench_app = typer.Typer(
-    help="Benchmarks: solver quality on public instances.", no_args_is_help=True
+    help="Benchmarks: solver quality on public instances, dispatch against hindsight.", no_args_is_help=True
 )
 
 
@@ -129,3 +129,49 @@ def bench_batch(
     from api.cli_demo import run_demo
 
     run_demo(orders=orders, couriers=couriers, seed=seed, time_limit=time_limit)
+
+
+@bench_app.command("hindsight")
+def bench_hindsight(
+    seeds: Annotated[
+        list[int] | None, typer.Option("--seed", help="Scenario seed (repeat for several).")
+    ] = None,
+    hours: Annotated[float, typer.Option(min=0.05, max=24, help="Simulated hours.")] = 8.0,
+    budget: Annotated[
+        float, typer.Option(min=0.5, help="Search seconds for each run's bound.")
+    ] = 100.0,
+    surge: Annotated[bool, typer.Option("--surge/--no-surge", help="Surge pricing.")] = True,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write each run's summary as JSON here.")
+    ] = None,
+    results_md: Annotated[
+        Path | None, typer.Option("--results-md", help="Append the section to this file.")
+    ] = None,
+) -> None:
+    """Optimizer and nearest-idle against each day's hindsight bound (perfect knowledge):
+    on-time share, click-to-door, the gap closed, and late work decomposed."""
+    from simulations.bench.hindsight_bench import POLICIES, run_hindsight, section
+
+    chosen = seeds or [0, 1, 2, 3]
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as bar:
+        task = bar.add_task("runs and bounds", total=len(chosen) * len(POLICIES) * 2)
+        done = run_hindsight(
+            chosen,
+            hours=hours,
+            budget_s=budget,
+            surge=surge,
+            out=out,
+            advance=lambda: bar.advance(task),
+        )
+    argv = [f"--seed {s}" for s in chosen]
+    argv += [f"--hours {hours:g}", f"--budget {budget:g}", "--surge" if surge else "--no-surge"]
+    text = "\n".join(section(done, "dispatch bench hindsight " + " ".join(argv)))
+    typer.echo(text)
+    if results_md is not None:
+        with results_md.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text + "\n")

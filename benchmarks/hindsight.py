@@ -10,41 +10,22 @@ within ``--budget`` seconds of search (both cores), checked twice (the
 solver's checker, and a replay on the simulator's clock), and every late
 delivery and late job of the run is classified. Appends a dated section to
 RESULTS.md; ``--out`` also writes each run's summary with per-order hindsight
-delivery times as JSON.
+delivery times as JSON. The same benchmark is ``dispatch bench hindsight``
+(``simulations.bench.hindsight_bench``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.progress import Progress
 
 from benchmarks.common import publish
-from simulations.hindsight import day_from_result, solve_day
-from simulations.hindsight.compare import markdown, summarise
-from simulations.sim.records import SimulationResult
-from simulations.sim.runner import SimulationOptions, run
-
-POLICIES = ("optimizer", "nearest-idle")
-
-
-def _simulate(policy: str, seed: int, hours: float, surge: bool) -> tuple[SimulationResult, float]:
-    started = time.perf_counter()
-    options = SimulationOptions(
-        policy=policy, seed=seed, hours=hours, surge=surge, write_events=False, report=False
-    )
-    return run(options).result, time.perf_counter() - started
+from simulations.bench.hindsight_bench import POLICIES, run_hindsight, section
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,48 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     cmd = "python benchmarks/hindsight.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load_before = os.getloadavg()
-    rows: list[dict[str, Any]] = []
-    sim_wall: dict[tuple[int, str], float] = {}
-    with Progress() as bar, ProcessPoolExecutor(max_workers=2) as pool:
+    with Progress() as bar:
         task = bar.add_task("runs and bounds", total=len(args.seeds) * len(POLICIES) * 2)
-        for seed in args.seeds:
-            futures = {p: pool.submit(_simulate, p, seed, args.hours, args.surge) for p in POLICIES}
-            for policy, fut in futures.items():
-                result, wall = fut.result()
-                sim_wall[(seed, policy)] = wall
-                bar.advance(task)
-                day = day_from_result(result)
-                plan = solve_day(day, args.budget)
-                row = summarise(result, day, plan)
-                rows.append(row)
-                bar.advance(task)
-                if args.out is not None:
-                    args.out.mkdir(parents=True, exist_ok=True)
-                    path = args.out / f"hindsight_seed{seed}_{policy}.json"
-                    path.write_text(json.dumps(row, indent=1) + "\n", encoding="utf-8")
-    load_after = os.getloadavg()
-    for r in rows:
-        r.pop("per_order", None)
-    surge = "on" if args.surge else "off"
-    lines = [
-        f"## Hindsight bound ({started_at})",
-        "",
-        f"Command: `{cmd.strip()}`  ",
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores shared with other engineers' runs (load average "
-        f"{load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end).  ",
-        f"Default scenario, {args.hours:g} simulated hours, surge {surge}; each run's bound "
-        f"is solved on that run's own accepted orders and jobs, {args.budget:g} s of search.",
-        "Simulation wall times (s): "
-        + ", ".join(f"seed {s} {p} {w:.0f}" for (s, p), w in sorted(sim_wall.items()))
-        + ".",
-        "",
-        *markdown(rows),
-        "",
-    ]
-    publish(lines, args.results_md)
+        done = run_hindsight(
+            args.seeds,
+            hours=args.hours,
+            budget_s=args.budget,
+            surge=args.surge,
+            out=args.out,
+            advance=lambda: bar.advance(task),
+        )
+    publish(section(done, cmd), args.results_md)
     return 0
 
 

@@ -1,0 +1,109 @@
+"""The hindsight benchmark: each policy's simulated day against its perfect-knowledge bound.
+
+Per seed, the optimizer and the nearest-idle policy each run the default scenario
+(two processes at once); then each run's realised day (its accepted orders and jobs,
+its fleet) is solved offline by ``simulations.hindsight`` within ``budget_s`` seconds
+of search, checked twice (the solver's checker and a replay on the simulator's
+clock), and every late delivery and late job of the run is classified. Behind
+``dispatch bench hindsight`` and ``benchmarks/hindsight.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from simulations.hindsight import day_from_result, solve_day
+from simulations.hindsight.compare import markdown, summarise
+from simulations.sim.records import SimulationResult
+from simulations.sim.runner import SimulationOptions, run
+
+__all__ = ["POLICIES", "HindsightRun", "run_hindsight", "section"]
+
+POLICIES = ("optimizer", "nearest-idle")
+
+
+@dataclass
+class HindsightRun:
+    """Rows (one per seed and policy, ``compare.summarise``'s shape) and the run's facts."""
+
+    seeds: list[int]
+    hours: float
+    budget_s: float
+    surge: bool
+    started_at: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    sim_wall_s: dict[tuple[int, str], float] = field(default_factory=dict)
+    load_before: float = 0.0
+    load_after: float = 0.0
+
+
+def _simulate(policy: str, seed: int, hours: float, surge: bool) -> tuple[SimulationResult, float]:
+    started = time.perf_counter()
+    options = SimulationOptions(
+        policy=policy, seed=seed, hours=hours, surge=surge, write_events=False, report=False
+    )
+    return run(options).result, time.perf_counter() - started
+
+
+def run_hindsight(
+    seeds: Sequence[int],
+    *,
+    hours: float = 8.0,
+    budget_s: float = 100.0,
+    surge: bool = True,
+    out: Path | None = None,
+    advance: Callable[[], None] = lambda: None,
+) -> HindsightRun:
+    """Both policies per seed, then each run's bound; ``advance`` after each of the
+    ``2 × 2 × len(seeds)`` steps; ``out``: per-run JSON with per-order hindsight times."""
+    result = HindsightRun(
+        list(seeds), hours, budget_s, surge, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    )
+    result.load_before = os.getloadavg()[0]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for seed in seeds:
+            futures = {p: pool.submit(_simulate, p, seed, hours, surge) for p in POLICIES}
+            for policy, fut in futures.items():
+                sim, wall = fut.result()
+                result.sim_wall_s[(seed, policy)] = wall
+                advance()
+                day = day_from_result(sim)
+                row = summarise(sim, day, solve_day(day, budget_s))
+                advance()
+                if out is not None:
+                    out.mkdir(parents=True, exist_ok=True)
+                    path = out / f"hindsight_seed{seed}_{policy}.json"
+                    path.write_text(json.dumps(row, indent=1) + "\n", encoding="utf-8")
+                row.pop("per_order", None)
+                result.rows.append(row)
+    result.load_after = os.getloadavg()[0]
+    return result
+
+
+def section(done: HindsightRun, command: str) -> list[str]:
+    """The RESULTS.md section of a run: command, machine, the tables."""
+    surge = "on" if done.surge else "off"
+    walls = ", ".join(f"seed {s} {p} {w:.0f}" for (s, p), w in sorted(done.sim_wall_s.items()))
+    return [
+        f"## Hindsight bound ({done.started_at})",
+        "",
+        f"Command: `{command.strip()}`  ",
+        f"Machine: {platform.platform()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores (load average {done.load_before:.1f} at the start, "
+        f"{done.load_after:.1f} at the end).  ",
+        f"Default scenario, {done.hours:g} simulated hours, surge {surge}; each run's bound "
+        f"is solved on that run's own accepted orders and jobs, {done.budget_s:g} s of search.",
+        f"Simulation wall times (s): {walls}.",
+        "",
+        *markdown(done.rows),
+        "",
+    ]
