@@ -1,10 +1,11 @@
 """Old against new solver settings on the same instances, interleaved, in one run.
 
 Run:  .venv/bin/python -m simulations.bench.solver_ab FILES... --time-limit 2
-      --old ils_hint=false [--json OUT]
+      --old ils_hint=false [--new lns_share=0.5] [--json OUT]
 
 Each instance is solved first with ``RoutingParams`` overridden by ``--old`` and
-then with the defaults, one after the other, so both see the same machine load.
+then with the defaults overridden by ``--new`` (none: the defaults), one after the
+other, so both see the same machine load.
 Prints each instance's gaps and the mean gap per instance kind (Solomon VRPTW /
 Li & Lim PDPTW), and whether every plan was feasible.
 """
@@ -64,10 +65,11 @@ def main() -> int:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--time-limit", type=float, default=2.0)
     ap.add_argument("--old", nargs="*", default=[], help="RoutingParams overrides, name=value")
+    ap.add_argument("--new", nargs="*", default=[], help="RoutingParams overrides, name=value")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     old = RoutingParams(**parse_overrides(args.old))  # type: ignore[arg-type]
-    new = RoutingParams()
+    new = RoutingParams(**parse_overrides(args.new))  # type: ignore[arg-type]
     rows: dict[str, list[BenchRow]] = {"old": [], "new": []}
     with Progress() as progress:
         bar = progress.add_task("instances", total=len(args.files))

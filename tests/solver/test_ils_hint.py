@@ -51,14 +51,15 @@ def test_hinted_ils_reports_checked_plans_serving_everyone() -> None:
     assert costs == sorted(costs, reverse=True)  # each report improves on the last
 
 
-def test_lns_follows_vroom_only_on_pickup_delivery() -> None:
-    """The VROOM-started local task hands its time to our LNS on PDPTW, not on VRPTW."""
+def test_lns_follows_vroom_on_pickup_delivery() -> None:
+    """The VROOM-started local task hands its time to our LNS on PDPTW (lns_share); VRPTW
+    follows vrptw_lns_share on cold solves only (tests/solver/test_cold_vrptw.py)."""
     pd = to_routing_problem(random_instance(np.random.default_rng(1), customers=20, pdptw=True))
     tw = to_routing_problem(random_instance(np.random.default_rng(1), customers=20, pdptw=False))
     assert plan_tasks(pd, RoutingParams())[0].lns_share == 1.0
     assert plan_tasks(pd, RoutingParams(lns_share=0.5))[0].lns_share == 0.5
     assert plan_tasks(pd, RoutingParams(use_vroom=False))[0].lns_share == 0.0
-    assert plan_tasks(tw, RoutingParams())[0].lns_share == 0.0
+    assert plan_tasks(tw, RoutingParams(vrptw_lns_share=0.0))[0].lns_share == 0.0
     with pytest.raises(ValueError, match="lns_share"):
         RoutingParams(lns_share=1.5)
 

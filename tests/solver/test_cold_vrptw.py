@@ -1,0 +1,75 @@
+"""Cold VRPTW solves: VROOM's level and our LNS after it, and that their plans check."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from solver.checker import check_routes
+from solver.instances import to_routing_problem
+from solver.objective import evaluate
+from solver.portfolio import run_task
+from solver.result import SolveStatus
+from solver.routing import RoutingParams, plan_tasks, solve_routing
+from tests.solver.factories import random_instance
+
+
+def test_cold_vrptw_settings_apply_to_cold_vrptw_only() -> None:
+    """Cold VRPTW takes vrptw_vroom_level / vrptw_lns_share; warm VRPTW and PDPTW do not."""
+    tw = to_routing_problem(random_instance(np.random.default_rng(1), customers=20, pdptw=False))
+    pd = to_routing_problem(random_instance(np.random.default_rng(1), customers=20, pdptw=True))
+    prm = RoutingParams(vroom_level=4, vrptw_vroom_level=2, lns_share=1.0, vrptw_lns_share=0.5)
+    cold = plan_tasks(tw, prm)[0]
+    assert (cold.vroom_level, cold.lns_share) == (2, 0.5)
+    warm = plan_tasks(tw, prm, [[] for _ in range(tw.num_vehicles)])[0]
+    assert (warm.vroom_level, warm.lns_share) == (4, 0.0)
+    pickup = plan_tasks(pd, prm)[0]
+    assert (pickup.vroom_level, pickup.lns_share) == (4, 1.0)
+    no_vroom = plan_tasks(tw, RoutingParams(use_vroom=False))[0]
+    assert (no_vroom.vroom_level, no_vroom.lns_share) == (None, 0.0)
+
+
+BAD = [("vrptw_vroom_level", 6), ("vrptw_vroom_level", -1), ("vrptw_lns_share", 1.5)]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD)
+def test_cold_vrptw_settings_are_checked(field: str, value: float) -> None:
+    """Out-of-range values are refused with the field's name."""
+    with pytest.raises(ValueError, match=field):
+        RoutingParams(**{field: value})  # type: ignore[arg-type]
+
+
+def test_cold_vrptw_local_task_streams_checked_plans() -> None:
+    """VROOM then our LNS then guided local search, in this process: every plan it reports
+    passes the independent checker and serves every customer, each cheaper than the last."""
+    p = to_routing_problem(random_instance(np.random.default_rng(5), customers=30, pdptw=False))
+    task = plan_tasks(p, RoutingParams())[0]
+    assert task.vroom_level is not None and task.lns_share > 0
+    stages: list[str] = []
+    plans: list[list[list[int]]] = []
+
+    def send(routes: list[list[int]], stage: str) -> None:
+        stages.append(stage)
+        plans.append(routes)
+
+    note = run_task(p, task, time.perf_counter() + 0.8, None, send)
+    assert plans, note
+    for routes in plans:
+        plan = evaluate(p, routes, status=SolveStatus.FEASIBLE, solve_time_s=0.0, backend="")
+        report = check_routes(p, plan)
+        assert report.feasible, report.violations
+        assert not plan.dropped
+    costs = [evaluate(p, r, solve_time_s=0.0, backend="").objective for r in plans]
+    assert costs == sorted(costs, reverse=True)
+    assert set(stages) <= {"start:vroom", "start:regret-insertion", "lns", "ortools"}
+
+
+def test_cold_vrptw_solve_is_checked() -> None:
+    """The whole portfolio on a cold VRPTW instance answers with a plan the checker accepts."""
+    p = to_routing_problem(random_instance(np.random.default_rng(6), customers=25, pdptw=False))
+    result = solve_routing(p, 1.0)
+    report = check_routes(p, result)
+    assert report.feasible, report.violations
+    assert not result.dropped
