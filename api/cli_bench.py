@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 bench_app = typer.Typer(
-    help="Benchmarks: solver quality on public instances, dispatch against hindsight.", no_args_is_help=True
+    help="Benchmarks: solver quality on public instances, dispatch against hindsight.",
+    no_args_is_help=True,
 )
 
 

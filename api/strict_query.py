@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from api.hot_route import hot_handler, is_hot
+
 __all__ = ["StrictQueryRoute", "check_query"]
 
 _ATTR = "_declared_query_names"
@@ -75,4 +77,4 @@ class StrictQueryRoute(APIRoute):
                 check_query(self, request)
             return await handler(request)
 
-        return strict
+        return hot_handler(self, strict) if is_hot(self) else strict

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import check_worker, offered_protocols
 from api.deps import CourierApp, ServicesDep
 from api.gate import gate_of
+from api.hot_route import hot
 from api.problems import UNAVAILABLE_DETAIL, problem, responses
 from api.schemas import ItemError, LocationBatchIn, LocationBatchOut, LocationIn, StopOut
 from api.strict_query import StrictQueryRoute
@@ -26,6 +27,7 @@ SUBPROTOCOL = "dispatch.v1"
 
 
 @router.post("/v1/locations", responses=responses())
+@hot
 async def post_locations(
     body: LocationBatchIn, svc: ServicesDep, who: CourierApp
 ) -> LocationBatchOut:

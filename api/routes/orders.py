@@ -13,6 +13,7 @@ from api.deps import (
     OrderServiceOrOps,
     ServicesDep,
 )
+from api.hot_route import hot
 from api.problems import responses
 from api.schemas import Id, OrderEventIn, OrderIn, OrderOut
 from api.strict_query import StrictQueryRoute
@@ -32,6 +33,7 @@ IdempotencyKey = Annotated[
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(404, 409))
+@hot
 async def post_order(
     body: OrderIn,
     svc: ServicesDep,

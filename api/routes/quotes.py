@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import OrderService, Services, ServicesDep
+from api.hot_route import hot
 from api.problems import responses
 from api.schemas import JobIn, OrderIn, QuoteOut
 from api.strict_query import StrictQueryRoute
@@ -21,6 +22,7 @@ async def _quote(svc: Services, request: OrderRequest | JobRequest) -> QuoteOut:
 
 
 @router.post("/v1/quotes", responses=responses(404, 409))
+@hot
 async def post_quote(body: OrderIn, svc: ServicesDep, _: OrderService) -> QuoteOut:
     """Price and ETA of an order placed now, held until ``expires_at`` for
     ``POST /v1/orders`` with ``quote_id`` (404: unknown community; 409: retired)."""
