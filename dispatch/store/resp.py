@@ -24,12 +24,15 @@ def _arg(value: Arg) -> bytes:
 def pack_commands(commands: Iterable[Sequence[Arg]]) -> bytes:
     """One buffer holding every command as a RESP array of bulk strings."""
     out: list[bytes] = []
-    append = out.append
     for command in commands:
         if not command:
             raise ValueError("a Redis command needs at least its name")
-        append(b"*%d\r\n" % len(command))
-        for value in command:
-            data = value.encode() if type(value) is str else _arg(value)  # text: most args
-            append(b"$%d\r\n%s\r\n" % (len(data), data))
+        texts = [v for v in command if isinstance(v, str) and v.isascii()]
+        if len(texts) == len(command):  # the common case: one string, encoded once
+            text = "".join([f"${len(v)}\r\n{v}\r\n" for v in texts])
+            out.append(b"*%d\r\n%s" % (len(texts), text.encode()))
+            continue
+        data = [_arg(v) for v in command]
+        out.append(b"*%d\r\n" % len(data))
+        out.append(b"".join([b"$%d\r\n%s\r\n" % (len(d), d) for d in data]))
     return b"".join(out)
