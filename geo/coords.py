@@ -44,9 +44,9 @@ def validate_latlng(lat: float, lng: float) -> tuple[float, float]:
 
     Latitude must lie in [-90, 90] and longitude in [-180, 180], both finite.
     """
-    if type(lat) is float and type(lng) is float and -90.0 <= lat <= 90.0:
-        if -180.0 <= lng <= 180.0:  # in range, so finite (NaN fails every comparison)
-            return lat, lng
+    in_range = type(lat) is float and type(lng) is float and -90.0 <= lat <= 90.0
+    if in_range and -180.0 <= lng <= 180.0:  # so finite: NaN fails every comparison
+        return lat, lng
     la = _as_number(lat, "latitude")
     ln = _as_number(lng, "longitude")
     if not math.isfinite(la):
