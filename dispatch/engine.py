@@ -213,6 +213,12 @@ class Engine:
         self.rules(request.community_id)
         return self.intake.quote(request)
 
+    async def quote_async(self, request: OrderRequest | JobRequest) -> Quote | None:
+        """``quote`` awaited on the event loop (see ``create_order_async``)."""
+        if not self._rules_cached(request.community_id):
+            return None
+        return await self.intake.quote_async(request)
+
     def create_order(self, request: OrderRequest, idempotency_key: str | None = None) -> Order:
         """Accept an order at the quoted price; replays for a repeated key and body."""
         self.rules(request.community_id)

@@ -212,6 +212,21 @@ class Intake:
         h = priced_hash(request)
         return self.desk.hold(kind, h, ctx.community.id, self.pricer.quote(ctx), ctx.now)
 
+    async def quote_async(self, request: OrderRequest | JobRequest) -> Quote | None:
+        """``quote`` on the event loop, the hold awaited (``None``: needs the blocking
+        path, nothing was stored; see ``_drive_async``)."""
+        if request.quote_id is not None:
+            return None  # refused by ``quote``
+        try:
+            with no_blocking_io():
+                ctx = self.context(request)
+                kind = "order" if isinstance(request, OrderRequest) else "job"
+                offer = self.pricer.quote(ctx)
+            h = priced_hash(request)
+            return await self.desk.hold_async(kind, h, ctx.community.id, offer, ctx.now)
+        except WouldBlock:
+            return None
+
     def _held(
         self, scope: str, request: OrderRequest | JobRequest, ctx: QuoteContext
     ) -> HeldQuote | None:

@@ -26,6 +26,7 @@ from dispatch.model import Price
 from dispatch.requests import JobRequest, OrderRequest, Quote
 from dispatch.settings import EngineSettings
 from dispatch.store.base import HeldQuote, Store
+from dispatch.store.blocking import WouldBlock
 
 __all__ = ["KEEP_AFTER_EXPIRY_S", "UNPRICED_FIELDS", "QuoteDesk", "priced_hash", "random_quote_id"]
 
@@ -65,13 +66,30 @@ class QuoteDesk:
         self, kind: str, request_hash: str, community_id: str, quote: Quote, now: float
     ) -> Quote:
         """Store the quote for ``quote_ttl_s``; the quote with its id, expiry and currency."""
+        held, answer = self._held(kind, request_hash, community_id, quote, now)
+        self.store.put_quote(held, held.expires_at + KEEP_AFTER_EXPIRY_S, now)
+        return answer
+
+    async def hold_async(
+        self, kind: str, request_hash: str, community_id: str, quote: Quote, now: float
+    ) -> Quote:
+        """``hold`` with the write awaited (``WouldBlock``: the store cannot; use ``hold``)."""
+        put_async = getattr(self.store, "put_quote_async", None)
+        if put_async is None:
+            raise WouldBlock("the store holds quotes only blocking")
+        held, answer = self._held(kind, request_hash, community_id, quote, now)
+        await put_async(held, held.expires_at + KEEP_AFTER_EXPIRY_S, now)
+        return answer
+
+    def _held(
+        self, kind: str, request_hash: str, community_id: str, quote: Quote, now: float
+    ) -> tuple[HeldQuote, Quote]:
         expires = now + self.settings.quote_ttl_s
         price = Price(quote.base, quote.multiplier, quote.total, quote.rule_version, quote.currency)
         held = HeldQuote(
             self.ids(), community_id, kind, request_hash, price, quote.eta_s, now, expires
         )
-        self.store.put_quote(held, expires + KEEP_AFTER_EXPIRY_S, now)
-        return dataclasses.replace(quote, id=held.id, expires_at=expires, kind=kind)
+        return held, dataclasses.replace(quote, id=held.id, expires_at=expires, kind=kind)
 
     def check(
         self, kind: str, request_hash: str, community_id: str, quote_id: str, now: float

@@ -16,7 +16,8 @@ router = APIRouter(route_class=StrictQueryRoute, tags=["orders"])
 
 
 async def _quote(svc: Services, request: OrderRequest | JobRequest) -> QuoteOut:
-    quote = await svc.call(svc.engine.quote, request)
+    engine = svc.engine
+    quote = await svc.call.awaiting_first(engine.quote_async, engine.quote, request)
     svc.metrics.observe_price(request.community_id, quote.multiplier)
     return QuoteOut.of(quote)
 

@@ -27,6 +27,7 @@ from dispatch.model import (
 )
 from dispatch.store.base import PositionState
 from dispatch.store.blocking import check_blocking_allowed
+from dispatch.store.redis_async import AsyncRedisPipe
 from dispatch.store.resp import Arg, pack_commands
 
 GLOBAL_TAG = "{~}"
@@ -123,6 +124,8 @@ class RedisBase:
             self._owned = False
         self.cluster = isinstance(self.r, redis.RedisCluster)
         self.p = prefix
+        self._socket_timeout_s = socket_timeout_s
+        self._async_pipe: AsyncRedisPipe | None = None
 
     def close(self) -> None:
         """Close the connection pool when this store created it from a URL."""
@@ -153,6 +156,15 @@ class RedisBase:
             return fn(*args, **kwargs)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+
+    def async_pipe(self) -> AsyncRedisPipe | None:
+        """The hot path's pipelined asyncio connection (None on Cluster or without a
+        ``redis://`` URL); made on first use."""
+        if self.cluster or self.url is None or not self.url.startswith("redis://"):
+            return None
+        if self._async_pipe is None:
+            self._async_pipe = AsyncRedisPipe(self.url, self._socket_timeout_s)
+        return self._async_pipe
 
     def _raw(self, commands: list[list[Arg]]) -> list[Any]:
         """Commands sent as one hand-packed buffer on a pooled connection, their replies

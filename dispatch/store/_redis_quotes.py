@@ -12,9 +12,13 @@ import json
 import math
 from typing import Any
 
+import redis
+
 from dispatch.model import from_dict, to_dict
 from dispatch.store._redis_base import RedisBase, dumps
 from dispatch.store.base import HeldQuote
+from dispatch.store.blocking import WouldBlock
+from dispatch.store.redis_async import ReplyError
 
 __all__ = ["RedisQuotes"]
 
@@ -41,6 +45,19 @@ class RedisQuotes(RedisBase):
             return
         key = self._k(quote.community_id, "quote", quote.id)
         self._call(self.r.set, key, dumps(to_dict(quote)), px=_ttl_ms(keep_until, now))
+
+    async def put_quote_async(self, quote: HeldQuote, keep_until: float, now: float) -> None:
+        """``put_quote`` awaited on the async pipe (``WouldBlock`` where there is none)."""
+        pipe = self.async_pipe()
+        if pipe is None:
+            raise WouldBlock("no async pipe for this store")
+        if keep_until <= now:
+            return
+        key = self._k(quote.community_id, "quote", quote.id)
+        ttl = str(_ttl_ms(keep_until, now))
+        (reply,) = await pipe.execute([["SET", key, dumps(to_dict(quote)), "PX", ttl]])
+        if isinstance(reply, ReplyError):
+            raise redis.ResponseError(str(reply))
 
     def get_quote(self, community_id: str, quote_id: str) -> HeldQuote | None:
         raw = self._call(self.r.get, self._k(community_id, "quote", quote_id))

@@ -90,7 +90,7 @@ from dispatch.store._redis_retention import RedisRetention
 from dispatch.store._redis_rules import RedisRules
 from dispatch.store.base import HISTORY_LIMIT, Fence, IdempotencyRecord, NewEvent, time_key
 from dispatch.store.blocking import WouldBlock
-from dispatch.store.redis_async import AsyncRedisPipe, ReplyError
+from dispatch.store.redis_async import ReplyError
 from dispatch.store.resp import Arg
 
 _CLAIMED = "idempotency key already used (by another community)"
@@ -156,8 +156,6 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
         super().__init__(client, prefix=prefix, cluster=cluster, socket_timeout_s=socket_timeout_s)
         self._idem_ttl_ms = max(1, int(idempotency_safety_ttl_s * 1000))
         self._published: dict[str, int] = {}  # community → last outbox number seen published
-        self._socket_timeout_s = socket_timeout_s
-        self._async_pipe: AsyncRedisPipe | None = None
         self._write = self.r.register_script(scripts.WRITE)
         self._stage = self.r.register_script(scripts.STAGE)
         self._publish = self.r.register_script(scripts.PUBLISH)
@@ -267,15 +265,6 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
                 raise _reply_error(failed)
             return self._finish_write(w, cast(list[Any], replies[-1]))
         raise AssertionError("unreachable: the second attempt returns or raises")
-
-    def async_pipe(self) -> AsyncRedisPipe | None:
-        """The hot path's pipelined asyncio connection (None on Cluster or without a
-        ``redis://`` URL); made on first use."""
-        if self.cluster or self.url is None or not self.url.startswith("redis://"):
-            return None
-        if self._async_pipe is None:
-            self._async_pipe = AsyncRedisPipe(self.url, self._socket_timeout_s)
-        return self._async_pipe
 
     def _prepare_write(
         self,

@@ -272,3 +272,20 @@ def test_an_unreachable_server_is_unavailable_and_the_pipe_recovers(
         return first, second
 
     assert asyncio.run(both()) == ("PONG", "PONG")
+
+
+def test_a_quote_is_held_on_the_loop_and_an_order_can_use_it(store: RedisStore) -> None:
+    engine = _engine(store)
+    engine.quote(_order())  # warms what quotes read
+    counted = _Counted(store)
+    quote = asyncio.run(engine.quote_async(_order(external_ref="q")))
+    assert quote is not None and quote.id is not None and counted.n == 0
+    held = store.get_quote("c1", quote.id)
+    assert held is not None and held.price.total == quote.total
+    order = engine.create_order(_order(external_ref="q", quote_id=quote.id), "kq")
+    assert order.price.total == quote.total and order.quote_id == quote.id
+    # a request naming a quote, a cold cache, a memory store: the blocking path
+    assert asyncio.run(engine.quote_async(_order(quote_id=quote.id))) is None
+    engine.intake._communities.clear()
+    assert asyncio.run(engine.quote_async(_order())) is None
+    assert asyncio.run(_engine(MemoryStore()).quote_async(_order())) is None
