@@ -215,7 +215,7 @@ class Engine:
 
     async def quote_async(self, request: OrderRequest | JobRequest) -> Quote | None:
         """``quote`` awaited on the event loop (see ``create_order_async``)."""
-        if not self._rules_cached(request.community_id):
+        if not self._loop_ready(request.community_id):
             return None
         return await self.intake.quote_async(request)
 
@@ -230,7 +230,7 @@ class Engine:
         """``create_order`` awaited on the event loop, without a thread, when the caches
         hold all it needs and the store commits asynchronously (Redis); ``None``: call
         ``create_order`` (nothing was written)."""
-        if not self._rules_cached(request.community_id):
+        if not self._loop_ready(request.community_id):
             return None
         return await self.intake.create_order_async(request, idempotency_key)
 
@@ -238,11 +238,15 @@ class Engine:
         self, request: JobRequest, idempotency_key: str | None = None
     ) -> Job | None:
         """``create_job`` awaited on the event loop (see ``create_order_async``)."""
-        if not self._rules_cached(request.community_id):
+        if not self._loop_ready(request.community_id):
             return None
         return await self.intake.create_job_async(request, idempotency_key)
 
-    def _rules_cached(self, community_id: str) -> bool:
+    def _loop_ready(self, community_id: str) -> bool:
+        """Whether the loop may serve a request now: the store awaits writes (else the
+        request's work would be done twice) and the rules need no read."""
+        if not getattr(self.store, "awaits_writes", False):
+            return False
         try:
             with no_blocking_io():
                 self.rules(community_id)

@@ -157,6 +157,11 @@ class RedisBase:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
 
+    @property
+    def awaits_writes(self) -> bool:
+        """Whether request writes can be awaited on the event loop (``async_pipe``)."""
+        return self.async_pipe() is not None
+
     def async_pipe(self) -> AsyncRedisPipe | None:
         """The hot path's pipelined asyncio connection (None on Cluster or without a
         ``redis://`` URL); made on first use."""

@@ -289,3 +289,22 @@ def test_a_quote_is_held_on_the_loop_and_an_order_can_use_it(store: RedisStore) 
     engine.intake._communities.clear()
     assert asyncio.run(engine.quote_async(_order())) is None
     assert asyncio.run(_engine(MemoryStore()).quote_async(_order())) is None
+
+
+def test_a_store_that_cannot_await_writes_costs_no_work_on_the_loop(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> None:
+    """On Cluster the loop path gives up before pricing (the thread path would do it all
+    again): no id is drawn, no surge state is read."""
+    cluster = redis_store(request, "redis-cluster", redis_prefix)
+    try:
+        engine = _engine(cluster)
+        _warm(engine)
+        drawn: list[str] = []
+        ids = engine.intake.ids
+        engine.intake.ids = lambda p: drawn.append(p) or ids(p)  # type: ignore[method-assign]
+        assert asyncio.run(engine.create_order_async(_order(), "k")) is None
+        assert asyncio.run(engine.quote_async(_order())) is None
+        assert drawn == [] and not cluster.awaits_writes
+    finally:
+        cluster.close()
