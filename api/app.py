@@ -207,6 +207,9 @@ def create_app(
                 await run_in_threadpool(runner.stop)
             if ticker is not None:
                 await ticker.stop()
+            close_pipe: Any = getattr(app.state.engine.store, "close_async_pipe", None)
+            if callable(close_pipe):  # the loop's Redis connection closes with the loop
+                await close_pipe()
             close: Any = getattr(built, "close", None)
             if callable(close):
                 close()

@@ -157,6 +157,12 @@ class RedisBase:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
 
+    async def close_async_pipe(self) -> None:
+        """Close the event loop's connection, if one was made (a later call makes another)."""
+        pipe, self._async_pipe = self._async_pipe, None
+        if pipe is not None:
+            await pipe.close()
+
     @property
     def awaits_writes(self) -> bool:
         """Whether request writes can be awaited on the event loop (``async_pipe``)."""

@@ -308,3 +308,22 @@ def test_a_store_that_cannot_await_writes_costs_no_work_on_the_loop(
         assert drawn == [] and not cluster.awaits_writes
     finally:
         cluster.close()
+
+
+def test_closing_the_pipe_closes_its_connection_and_a_later_call_opens_another(
+    store: RedisStore,
+) -> None:
+    engine = _engine(store)
+    _warm(engine)
+
+    async def go() -> tuple[Order | None, Order | None]:
+        first = await engine.create_order_async(_order(external_ref="a"))
+        pipe = store.async_pipe()
+        assert pipe is not None and pipe._writer is not None
+        await store.close_async_pipe()
+        assert pipe._writer is None and store.async_pipe() is not pipe
+        return first, await engine.create_order_async(_order(external_ref="b"))
+
+    first, second = asyncio.run(go())
+    assert first is not None and second is not None
+    assert {o.external_ref for o in engine.open_orders("c1")} >= {"a", "b"}
