@@ -8,7 +8,9 @@ Pipeline, all inside one wall-clock budget:
    - local search (guided local search by default) from the best start: a
      VROOM construction when VROOM can express the problem, else the
      regret-insertion plan; on pickup-and-delivery problems our own LNS
-     (``solver.lns``) improves the VROOM plan first (``lns_share``);
+     (``solver.lns``) improves the VROOM plan first (``lns_share``); on cold
+     solves without pairs it gets a share of the time before local search
+     (``vrptw_lns_share``, after VROOM at ``vrptw_vroom_level``);
    - OR-Tools' ruin-and-recreate iterated local search, strong on long routes
      where local search stalls (hinted with the regret-insertion plan on cold
      pickup-and-delivery solves, ``ils_hint``);
