@@ -46,8 +46,9 @@ class EngineCalls:
     CPU, no I/O: a thread-pool hop would only add latency), in the thread pool for
     Redis (blocking I/O must not stall the event loop)."""
 
-    def __init__(self, inline: bool) -> None:
+    def __init__(self, inline: bool, counted: Callable[[str], None] = lambda path: None) -> None:
         self.inline = inline
+        self.counted = counted  # told "loop" or "thread" for each ``awaiting_first`` call
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
         if self.inline:
@@ -63,7 +64,9 @@ class EngineCalls:
         if not self.inline:
             done = await fast(*args)
             if done is not None:
+                self.counted("loop")
                 return done
+            self.counted("thread")
         return await self(slow, *args)
 
 
@@ -76,7 +79,10 @@ class Services:
     def __init__(self, engine: Engine, metrics: Metrics) -> None:
         self.engine = engine
         self.metrics = metrics
-        self.call = EngineCalls(isinstance(engine.store, MemoryStore))
+        series = {p: metrics.engine_calls.labels(p) for p in ("loop", "thread")}
+        self.call = EngineCalls(
+            isinstance(engine.store, MemoryStore), lambda path: series[path].inc()
+        )
 
 
 async def get_services(request: Request) -> Services:

@@ -149,6 +149,13 @@ class Metrics:
             buckets=(600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 3000, 3600, 5400),
             registry=r,
         )
+        self.engine_calls = Counter(
+            "dispatch_engine_calls_total",
+            "Hot engine calls by how they ran: loop (awaited on the event loop, Redis) or "
+            "thread (a cache to fill, a held quote, a retry, a store that cannot await)",
+            ["path"],
+            registry=r,
+        )
         self.locations = Counter(
             "dispatch_location_updates_total",
             "Location updates by outcome",

@@ -166,3 +166,45 @@ async def test_the_real_order_route_answers_alike_on_both_paths(
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     r = await client.post("/v1/orders", json=body)  # no key: the role check refuses
     assert r.status_code == 401
+
+
+async def test_on_redis_a_warm_server_accepts_orders_on_the_loop_and_counts_it(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> None:
+    """The first order fills the caches on the thread path; the next ones are awaited on
+    the event loop; ``/metrics`` counts both."""
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from dispatch import Engine, EngineSettings, ManualClock
+    from tests.api.conftest import COMMUNITY, KEYS, OPS
+    from tests.conftest import redis_store
+
+    store = redis_store(request, "redis", redis_prefix)
+    try:
+        engine = Engine(EngineSettings(), store, ManualClock(), read_cache_s=3600.0)
+        app = create_app(ApiSettings(api_keys=KEYS, tick_enabled=False), engine=engine)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://api") as c,
+        ):
+            r = await c.put("/v1/communities/c1", json=COMMUNITY, headers=OPS)
+            assert r.status_code in (200, 201), r.text
+            ids = []
+            for i in range(3):
+                headers = {**OS, "Idempotency-Key": f"k{i}"}
+                r = await c.post("/v1/orders", json=order_body(community_id="c1"), headers=headers)
+                assert r.status_code == 201, r.text
+                ids.append(r.json()["id"])
+            again = await c.post(
+                "/v1/orders",
+                json=order_body(community_id="c1"),
+                headers={**OS, "Idempotency-Key": "k0"},
+            )
+            assert again.status_code == 201 and again.json()["id"] == ids[0]  # replayed
+            metrics = (await c.get("/metrics", headers=OPS)).text
+        assert 'dispatch_engine_calls_total{path="loop"} 2.0' in metrics
+        assert 'dispatch_engine_calls_total{path="thread"} 2.0' in metrics  # cold, retry
+        assert len(set(ids)) == 3 and all(store.get_order(i) is not None for i in ids)
+    finally:
+        store.close()
