@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,7 +22,7 @@ from tests.solver.factories import line_problem, routing_problems
 INLINE = RoutingParams(isolate=False, use_vroom=False)
 
 
-def _pair_on_line(**fields: object) -> RoutingProblem:
+def _pair_on_line(**fields: Any) -> RoutingProblem:
     """One order: pickup at 10, delivery at 20, open route from 0."""
     return line_problem([10, 20], open_routes=True, pairs=[[0, 1]], demand=[1, -1], **fields)
 
@@ -50,7 +52,7 @@ def _shifts(seed: int, *, deadlines: bool = True) -> RoutingProblem:
     tw_start = np.zeros(2 * orders, dtype=np.int64)
     tw_start[0::2] = ready
     shift_end = np.array([1800, 3600, 5400, 7200])
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     if deadlines:
         fields = {"vehicle_pickup_end": shift_end, "vehicle_end_time": shift_end + 2400}
     else:
@@ -67,7 +69,7 @@ def _shifts(seed: int, *, deadlines: bool = True) -> RoutingProblem:
         soft_deadline=np.tile([NONE, 0], orders) + np.repeat(ready, 2) * np.tile([0, 1], orders),
         lateness_weight=np.tile([0, 1], orders),
         drop_penalty=np.full(2 * orders, 50_000),
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
