@@ -43,6 +43,14 @@ WHITE_BOX = {
         "brute-force check of the insertion prices that steer regret insertion; "
         "no public call exposes them"
     ),
+    ("tests/solver/test_pickup_deadline.py", "solver._ortools_routing"): (
+        "the OR-Tools back-end alone must keep per-vehicle pickup deadlines exactly; "
+        "solve_routing's portfolio would hide it behind the other members' plans"
+    ),
+    ("tests/solver/test_pickup_deadline.py", "solver._vroom_construct"): (
+        "VROOM's construction must decline a problem with pickup deadlines (it cannot "
+        "express them); solve_routing only shows the fallback, not why"
+    ),
 }
 
 

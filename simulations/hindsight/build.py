@@ -128,6 +128,15 @@ def courier_model(
     weight = [PICKUP_WAIT_WEIGHT, ORDER_LATENESS_WEIGHT] * len(day.orders)
     entity = [o.id for o in day.orders for _ in (0, 1)]
     kind = ["pickup", "dropoff"] * len(day.orders)
+    # The simulator's rule (and the MDRP's): no pickup after the shift ends, but what a
+    # courier carries still goes to the door; a route may run on for as long as emptying
+    # a full load takes after a last pickup at the shift end (the tick's own bound).
+    longest = times.reshape(times.shape[0], -1).max(axis=1) if times.size else None
+    route_end = shift_end.copy()
+    for k, w in enumerate(workers):
+        if longest is not None:
+            ride = int(longest[profile[k]]) + _up(day.dropoff_service_s)
+            route_end[k] = int(shift_end[k]) + max(1, w.capacity) * ride
     problem = RoutingProblem(
         travel_time=times,
         travel_cost=dist,
@@ -143,7 +152,8 @@ def courier_model(
         vehicle_profile=profile,
         vehicle_start=starts,
         vehicle_start_time=shift_start,
-        vehicle_end_time=shift_end,
+        vehicle_end_time=route_end,
+        vehicle_pickup_end=shift_end,
     )
     return Model(problem, tuple(entity), tuple(kind), tuple(w.id for w in workers))
 

@@ -65,6 +65,7 @@ def _sub_problem(
         vehicle_start=np.array(at, dtype=np.int64),
         vehicle_start_time=np.array(free_s, dtype=np.int64),
         vehicle_end_time=p.vehicle_end_time,
+        vehicle_pickup_end=p.vehicle_pickup_end,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import replace
 
 import pytest
@@ -113,6 +114,38 @@ def test_replay_flags_broken_plans(run: SimulationResult) -> None:
         ProfileTravel(),
     )
     assert any("not qualified" in v for v in bad_tech.violations)
+
+
+def test_a_courier_delivers_after_its_shift_but_never_picks_up_after_it(
+    run: SimulationResult,
+) -> None:
+    """The simulator's rule, in the replay and in the courier model: a shift's end is
+    its last pickup; what the courier carries still goes to the door."""
+    day = day_from_result(run)
+    courier, o = day.couriers()[0], day.orders[0]
+    trip = [("pickup", o.id), ("dropoff", o.id)]
+    walked = replay(day, {courier.id: trip}, ProfileTravel())
+    assert walked.valid, walked.violations
+    picked, done = walked.picked_s[o.id], walked.delivered_s[o.id]
+    # the shift ends between pickup and delivery: still a valid plan
+    between = replace(courier, end_s=(picked + done) / 2)
+    others = tuple(w for w in day.workers if w.id != courier.id)
+    late_door = replay(
+        replace(day, workers=(between, *others)), {courier.id: trip}, ProfileTravel()
+    )
+    assert late_door.valid, late_door.violations
+    # the shift ends before the pickup: refused
+    before = replace(courier, end_s=picked - 60)
+    late_pickup = replay(
+        replace(day, workers=(before, *others)), {courier.id: trip}, ProfileTravel()
+    )
+    assert any("after its shift ends" in v for v in late_pickup.violations)
+    model = courier_model(day)
+    p = model.problem
+    assert p.vehicle_pickup_end is not None and p.vehicle_end_time is not None
+    assert (p.vehicle_pickup_end < p.vehicle_end_time).all()
+    k = model.vehicle_worker.index(courier.id)
+    assert p.vehicle_pickup_end[k] == math.floor(courier.end_s + 1e-9)
 
 
 def test_decomposition_adds_up_on_the_run(run: SimulationResult, plan: HindsightPlan) -> None:
