@@ -9,6 +9,7 @@ engine. A background ``Ticker`` runs each community's dispatch every interval
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -195,6 +196,12 @@ def create_app(
         janitor = Janitor(lambda: app.state.engine, retention, cfg.maintenance_every_s)
         janitor.start()
         app.state.janitor = janitor
+        if built is not None:  # a server of its own (not an app handed an engine, as tests do)
+            # What start-up made lives as long as the process: keep it out of the cyclic
+            # collector's full passes, which rescanned it all and paused every request
+            # (p99 at 70 % load: location batches 100 -> 25 ms, Redis orders 120 -> 63 ms).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
