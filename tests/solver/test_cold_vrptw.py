@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 from solver.checker import check_routes
 from solver.instances import to_routing_problem
 from solver.objective import evaluate
-from solver.portfolio import run_task
-from solver.result import SolveStatus
 from solver.routing import RoutingParams, plan_tasks, solve_routing
 from tests.solver.factories import random_instance
+from tests.solver.streamed import streamed_plans
 
 
 def test_cold_vrptw_settings_apply_to_cold_vrptw_only() -> None:
@@ -47,20 +44,7 @@ def test_cold_vrptw_local_task_streams_checked_plans() -> None:
     p = to_routing_problem(random_instance(np.random.default_rng(5), customers=30, pdptw=False))
     task = plan_tasks(p, RoutingParams())[0]
     assert task.vroom_level is not None and task.lns_share > 0
-    stages: list[str] = []
-    plans: list[list[list[int]]] = []
-
-    def send(routes: list[list[int]], stage: str) -> None:
-        stages.append(stage)
-        plans.append(routes)
-
-    note = run_task(p, task, time.perf_counter() + 0.8, None, send)
-    assert plans, note
-    for routes in plans:
-        plan = evaluate(p, routes, status=SolveStatus.FEASIBLE, solve_time_s=0.0, backend="")
-        report = check_routes(p, plan)
-        assert report.feasible, report.violations
-        assert not plan.dropped
+    stages, plans = streamed_plans(p, task, 0.8)
     costs = [evaluate(p, r, solve_time_s=0.0, backend="").objective for r in plans]
     assert costs == sorted(costs, reverse=True)
     assert set(stages) <= {"start:vroom", "start:regret-insertion", "lns", "ortools"}

@@ -16,6 +16,7 @@ from solver.problem import RoutingProblem
 from solver.result import SolveStatus
 from solver.routing import RoutingParams, plan_tasks
 from tests.solver.factories import random_instance
+from tests.solver.streamed import streamed_plans
 
 
 def _ils_hint(problem: RoutingProblem, initial_routes: list[list[int]] | None = None) -> bool:
@@ -68,18 +69,5 @@ def test_lns_after_start_reports_checked_plans() -> None:
     """A local task with an LNS share streams plans the checker accepts, each serving all."""
     p = to_routing_problem(random_instance(np.random.default_rng(4), customers=30, pdptw=True))
     task = replace(plan_tasks(p, RoutingParams())[0], vroom_level=None, lns_share=0.5)
-    stages: list[str] = []
-    plans: list[list[list[int]]] = []
-
-    def send(routes: list[list[int]], stage: str) -> None:
-        stages.append(stage)
-        plans.append(routes)
-
-    note = run_task(p, task, time.perf_counter() + 0.6, None, send)
-    assert plans, note
-    for routes in plans:
-        plan = evaluate(p, routes, status=SolveStatus.FEASIBLE, solve_time_s=0.0, backend="")
-        report = check_routes(p, plan)
-        assert report.feasible, report.violations
-        assert not plan.dropped
+    stages, _ = streamed_plans(p, task, 0.6)
     assert set(stages) <= {"lns", "ortools", "start:lns", "start:regret-insertion"}
