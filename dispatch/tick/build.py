@@ -310,10 +310,17 @@ def build_problem(
         dist = np.zeros((0, 0), dtype=np.int64)
         times = np.zeros((len(profiles), 0, 0), dtype=np.int64)
 
-    _delivery_time_costs(open_orders, stops, pairs, loc, times, soft, weight, settings)
+    # Deliveries are ridden by couriers: their promise is priced from the couriers'
+    # profiles only (a technician's car, faster, would make pickups look later-safe).
+    rides = sorted({profile_of[fleet[k].vehicle.value] for k in couriers}) or list(
+        range(len(profiles))
+    )
+    courier_times = times[rides]
+    _delivery_time_costs(open_orders, stops, pairs, loc, courier_times, soft, weight, settings)
     if community.single_merchant_trips:
         times = _one_handover_per_bundle(times, stops, loc, group, service)
-    dist = _price_courier_time(dist, times, len(pairs), len(couriers), settings)
+        courier_times = times[rides]
+    dist = _price_courier_time(dist, courier_times, len(pairs), len(couriers), settings)
     allowed_final = _prune(
         allowed, pairs, times, fleet, couriers, loc, profile_of, settings, preferred, group
     )

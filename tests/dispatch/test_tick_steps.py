@@ -22,6 +22,7 @@ from dispatch.model import (
     PlannedStop,
     Price,
     StopKind,
+    Vehicle,
     Worker,
     WorkerKind,
 )
@@ -338,3 +339,23 @@ def test_build_sets_a_couriers_pickup_deadline_from_its_shift_end() -> None:
     assert pick_t <= 300 < drop_t
     old_rule = p.replace(vehicle_pickup_end=None, vehicle_end_time=[300, 900, HORIZON_MAX])
     assert solve_regret_insertion(old_rule).routes[0] == ()
+
+
+def test_a_pickups_last_safe_moment_comes_from_the_couriers_rides_not_a_technicians_car() -> None:
+    """The pickup carries the promise's last moment for a direct ride: a ride by a
+    courier's vehicle (here a bicycle), even when a technician on shift drives a car."""
+    bike = _courier("w1", (0, 0), vehicle=Vehicle.BICYCLE)
+    car = dataclasses.replace(
+        _courier("t1", (0, 0), vehicle=Vehicle.CAR),
+        kind=WorkerKind.TECHNICIAN,
+        skills=frozenset({"cleaning"}),
+    )
+    order = _order("o1", offset(100, 0), offset(2500, 0))
+    alone = build_tick_problem(_snapshot([bike], [order]), SETTINGS, MATRICES).problem
+    both = build_tick_problem(_snapshot([bike, car], [order]), SETTINGS, MATRICES).problem
+    assert alone.soft_deadline is not None and both.soft_deadline is not None
+    assert both.soft_deadline.tolist() == alone.soft_deadline.tolist()
+    p, d = (int(x) for x in alone.pairs[0])  # type: ignore[index]
+    loc = alone.stop_location
+    ride = int(alone.travel_time[0, loc[p], loc[d]]) + SETTINGS.pickup_service_s
+    assert alone.soft_deadline[p] == max(0, int(order.promised_by - NOW) - ride)
