@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from solver.checker import check_routes
 from solver.instances import to_routing_problem
 from solver.objective import evaluate
-from solver.portfolio import run_task
 from solver.problem import RoutingProblem
-from solver.result import SolveStatus
 from solver.routing import RoutingParams, plan_tasks
 from tests.solver.factories import random_instance
 from tests.solver.streamed import streamed_plans
@@ -40,14 +36,7 @@ def test_hinted_ils_reports_checked_plans_serving_everyone() -> None:
     p = to_routing_problem(random_instance(np.random.default_rng(3), customers=30, pdptw=True))
     (task,) = [t for t in plan_tasks(p, RoutingParams()) if t.name == "ils"]
     assert task.ils_hint
-    plans: list[list[list[int]]] = []
-    note = run_task(p, task, time.perf_counter() + 0.5, None, lambda r, _s: plans.append(r))
-    assert plans, note
-    for routes in plans:
-        plan = evaluate(p, routes, status=SolveStatus.FEASIBLE, solve_time_s=0.0, backend="")
-        report = check_routes(p, plan)
-        assert report.feasible, report.violations
-        assert not plan.dropped
+    _, plans = streamed_plans(p, task, 0.5)
     costs = [evaluate(p, r, solve_time_s=0.0, backend="").objective for r in plans]
     assert costs == sorted(costs, reverse=True)  # each report improves on the last
 
