@@ -290,10 +290,7 @@ class RedisBase:
 
     def _grouped(self, ids: list[str]) -> dict[str, list[int]]:
         """Positions in ``ids`` grouped by the worker's community (unknown ids left out)."""
-        if self.cluster:
-            cids = self._call(self.r.hmget, self._g("index", "worker"), ids)
-        else:
-            cids = self._raw([["HMGET", self._g("index", "worker"), *ids]])[0]
+        cids = self._commands([["HMGET", self._g("index", "worker"), *ids]])[0]
         groups: dict[str, list[int]] = {}
         for i, cid in enumerate(cids):
             if cid is not None:

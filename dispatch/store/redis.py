@@ -225,10 +225,7 @@ class RedisStore(RedisQuotes, RedisRetention, RedisRules):
             reply = self._write_in_one_trip(w)
         else:
             if w.index:
-                pipe = self.r.pipeline(transaction=False)
-                for command in w.index:
-                    pipe.execute_command(*command)
-                self._call(pipe.execute)
+                self._commands(w.index)
             reply = self._call(self._write, keys=w.keys, args=[w.payload])
         return self._finish_write(w, reply)
 
