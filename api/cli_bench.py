@@ -45,7 +45,7 @@ def bench_solver(
         bool, typer.Option("--baseline", help="Also run plain OR-Tools and compare.")
     ] = False,
     peers: Annotated[
-        bool, typer.Option("--peers", help="Also run PyVRP and VROOM (bench extra).")
+        bool, typer.Option("--peers", help="Also run PyVRP and VROOM alone with the same limit.")
     ] = False,
     results_md: Annotated[
         Path | None, typer.Option("--results-md", help="Append the table to this Markdown file.")

@@ -20,6 +20,7 @@ from multiprocessing.process import BaseProcess
 from solver.lns import LNS, LnsParams, solve_lns
 from solver.objective import evaluate
 from solver.problem import NONE, RoutingProblem
+from solver.pyvrp_search import PYVRP
 from solver.regret_insertion import REGRET_INSERTION, solve_regret_insertion
 from solver.result import SolveStatus
 from solver.specs import Task
@@ -54,11 +55,19 @@ def run_task(
 ) -> str:
     """Body of one search (child process or in-process); returns a status note.
 
+    A PyVRP task runs PyVRP's search alone to the deadline. Otherwise
     ``start`` is a feasible plan to improve (the regret-insertion one) or None:
     local search then builds its own (VROOM, else regret insertion seeded with
     ``task.initial_routes``); iterated local search builds its first plan with
     its own heuristic.
     """
+    if task.engine == PYVRP:
+        from solver.pyvrp_search import solve_pyvrp
+
+        def stream(routes: Routes) -> None:
+            send(routes, PYVRP)
+
+        return solve_pyvrp(problem, deadline - _HANDOVER_S, stream, seed=task.seed)
     from solver._ortools_routing import solve_ortools
 
     starts: list[tuple[tuple[int, int], str, Routes]] = []

@@ -33,6 +33,7 @@ from solver.lns import LNS
 from solver.objective import evaluate
 from solver.portfolio import Candidate, Portfolio, run_task
 from solver.problem import NONE, RoutingProblem, routes_from_lists
+from solver.pyvrp_search import PYVRP, pyvrp_applies
 from solver.regret_insertion import REGRET_INSERTION, solve_regret_insertion
 from solver.result import RoutingResult, SolveStatus
 from solver.specs import SearchSpec, Task
@@ -78,6 +79,15 @@ class RoutingParams:
         its 60 % of 2 s, level 4 often stopped at its timeout on long routes with a poor
         plan that guided local search hardly moved; level 2 ends in time and leaves the
         rest to improve it. Warm solves keep ``vroom_level`` and no LNS.
+    pyvrp_partner: on a cold solve (no ``initial_routes``, searches ended by the clock)
+        of a problem PyVRP expresses exactly (``solver.pyvrp_search.pyvrp_applies``:
+        closed routes, hard constraints only), the first member runs PyVRP's iterated
+        local search, far stronger on long routes than OR-Tools within seconds; the
+        second member is "local" (the VROOM + OR-Tools local search, which still wins
+        some long pickup-and-delivery routes), "ils" (OR-Tools' iterated local search)
+        or "pyvrp" (PyVRP again with another seed). "off" keeps the OR-Tools members
+        everywhere. Dispatch ticks are warm and hindsight slices have soft deadlines,
+        so neither reaches PyVRP.
     """
 
     metaheuristic: Metaheuristic = "gls"
@@ -92,6 +102,7 @@ class RoutingParams:
     lns_share: float = 1.0
     vrptw_vroom_level: int = 2
     vrptw_lns_share: float = 0.5
+    pyvrp_partner: Literal["off", "local", "ils", "pyvrp"] = "local"
 
     def __post_init__(self) -> None:
         if self.metaheuristic not in ("gls", "sa", "tabu", "greedy_descent", "ils"):
@@ -108,6 +119,8 @@ class RoutingParams:
             raise ValueError("vrptw_vroom_level must lie in [0, 5]")
         if not 0.0 <= self.vrptw_lns_share <= 1.0:
             raise ValueError("vrptw_lns_share must lie in [0, 1]")
+        if self.pyvrp_partner not in ("off", "local", "ils", "pyvrp"):
+            raise ValueError("pyvrp_partner must be one of off, local, ils, pyvrp")
         if not 0 <= self.deadline_margin_s < 1.0:
             raise ValueError("deadline_margin_s must lie in [0, 1)")
         if self.solution_limit is not None and self.solution_limit < 1:
@@ -221,7 +234,23 @@ def plan_tasks(
         # Savings gained nothing from a hint in a probe; cheapest insertion did.
         hint = prm.ils_hint and initial_routes is None and first == "LOCAL_CHEAPEST_INSERTION"
         tasks.append(Task(name="ils", spec=ils, ils_hint=hint))
+    if _pyvrp_leads(problem, prm, initial_routes):
+        partner = {"local": tasks[:1], "ils": tasks[1:2], "pyvrp": [_pyvrp_task(seed=1)]}
+        tasks = [_pyvrp_task(seed=0), *partner[prm.pyvrp_partner]]
     return tasks[:workers]
+
+
+def _pyvrp_leads(problem: RoutingProblem, prm: RoutingParams, initial_routes: object) -> bool:
+    """Whether PyVRP takes the first member (see ``RoutingParams.pyvrp_partner``)."""
+    if prm.pyvrp_partner == "off" or initial_routes is not None:
+        return False
+    if prm.solution_limit is not None or prm.metaheuristic == "ils":
+        return False  # a search ended by work, or an explicit OR-Tools choice
+    return pyvrp_applies(problem)
+
+
+def _pyvrp_task(seed: int) -> Task:
+    return Task(name=PYVRP if seed == 0 else f"{PYVRP}-{seed}", engine=PYVRP, seed=seed)
 
 
 def solve_routing(
@@ -278,7 +307,9 @@ def solve_routing(
 
 def _backend(cand: Candidate) -> str:
     """Who made the plan: "vroom", "regret-insertion" (a start OR-Tools could not improve),
-    "vroom+lns" (our LNS after VROOM), "vroom+ortools", "ortools" or "ortools-ils"."""
+    "vroom+lns" (our LNS after VROOM), "vroom+ortools", "ortools", "ortools-ils" or "pyvrp"."""
+    if cand.stage == PYVRP:
+        return PYVRP
     if cand.stage.startswith("start:"):
         return cand.stage.removeprefix("start:")
     if cand.stage in (LNS, f"start:{LNS}"):

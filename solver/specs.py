@@ -42,6 +42,8 @@ class Task:
     lns_share: share of the time left after the start plans that our own
         ruin-and-recreate search (``solver.lns``) spends on the best start before
         OR-Tools' local search takes over (0: none; 1: OR-Tools gets no time).
+    engine: "ortools" (the fields above) or "pyvrp" (PyVRP's iterated local search
+        for the whole time, seeded with ``seed``; the OR-Tools fields are unused).
     """
 
     name: str
@@ -52,3 +54,5 @@ class Task:
     initial_routes: tuple[tuple[int, ...], ...] | None = None
     ils_hint: bool = False
     lns_share: float = 0.0
+    engine: str = "ortools"
+    seed: int = 0

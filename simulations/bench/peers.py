@@ -35,7 +35,7 @@ def vroom_peer(inst: Instance, time_limit_s: float, scale: int) -> tuple[IdRoute
     try:
         import vroom
     except ImportError as exc:
-        raise PeerMissing("VROOM peer skipped: pip install pyvroom (the 'bench' extra)") from exc
+        raise PeerMissing("VROOM peer skipped: pip install pyvroom") from exc
     t0 = time.perf_counter()
     problem = to_routing_problem(inst, scale)
     assert problem.travel_cost is not None and problem.service_time is not None
@@ -87,7 +87,7 @@ def pyvrp_peer(inst: Instance, time_limit_s: float, scale: int) -> tuple[IdRoute
         import pyvrp
         from pyvrp.stop import MaxRuntime
     except ImportError as exc:
-        raise PeerMissing("PyVRP peer skipped: pip install pyvrp (the 'bench' extra)") from exc
+        raise PeerMissing("PyVRP peer skipped: pip install pyvrp") from exc
     t0 = time.perf_counter()
     problem = to_routing_problem(inst, scale)
     tt, cost = problem.travel_time[0], problem.travel_cost

@@ -149,10 +149,13 @@ def test_params_are_validated() -> None:
 
 
 def test_single_worker_runs_local_search_only() -> None:
-    """workers=1 keeps one task; the default adds iterated local search beside it."""
+    """workers=1 keeps one task; the default adds iterated local search beside it (on a
+    warm solve: a cold one of this closed-route problem would seat PyVRP first)."""
     p = line_problem([1, 2])
-    assert [t.name for t in plan_tasks(p, RoutingParams(workers=1))] == ["vroom+gls"]
-    assert [t.name for t in plan_tasks(p, RoutingParams())] == ["vroom+gls", "ils"]
+    warm = [[0, 1]]
+    assert [t.name for t in plan_tasks(p, RoutingParams(workers=1), warm)] == ["vroom+gls"]
+    assert [t.name for t in plan_tasks(p, RoutingParams(), warm)] == ["vroom+gls", "ils"]
+    assert [t.name for t in plan_tasks(p, RoutingParams(workers=1))] == ["pyvrp"]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
