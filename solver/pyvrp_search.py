@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from solver.problem import NONE, RoutingProblem
 
-__all__ = ["PYVRP", "PyvrpModel", "pseudo_coordinates", "pyvrp_applies", "solve_pyvrp"]
+__all__ = ["PYVRP", "PyvrpModel", "preload", "pseudo_coordinates", "pyvrp_applies", "solve_pyvrp"]
 
 PYVRP = "pyvrp"
 Routes = list[list[int]]
@@ -70,6 +70,11 @@ def pyvrp_applies(problem: RoutingProblem) -> bool:
         if np.any(p.demand[pick] < 0) or np.any(p.demand[drop] != -p.demand[pick]):
             return False
     return not bool(np.any(p.demand[~paired] < 0))
+
+
+def preload() -> None:
+    """Import PyVRP here, once, so that searches forked from this process skip the import."""
+    import pyvrp  # noqa: F401
 
 
 def pseudo_coordinates(cost: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:

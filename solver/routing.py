@@ -34,6 +34,7 @@ from solver.objective import evaluate
 from solver.portfolio import Candidate, Portfolio, run_task
 from solver.problem import NONE, RoutingProblem, routes_from_lists
 from solver.pyvrp_search import PYVRP, pyvrp_applies
+from solver.pyvrp_search import preload as preload_pyvrp
 from solver.regret_insertion import REGRET_INSERTION, solve_regret_insertion
 from solver.result import RoutingResult, SolveStatus
 from solver.specs import SearchSpec, Task
@@ -235,6 +236,7 @@ def plan_tasks(
         hint = prm.ils_hint and initial_routes is None and first == "LOCAL_CHEAPEST_INSERTION"
         tasks.append(Task(name="ils", spec=ils, ils_hint=hint))
     if _pyvrp_leads(problem, prm, initial_routes):
+        preload_pyvrp()  # the forked member starts searching at once
         partner = {"local": tasks[:1], "ils": tasks[1:2], "pyvrp": [_pyvrp_task(seed=1)]}
         tasks = [_pyvrp_task(seed=0), *partner[prm.pyvrp_partner]]
     return tasks[:workers]
