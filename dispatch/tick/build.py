@@ -201,12 +201,16 @@ def build_problem(
     busy_until = np.zeros(len(fleet), dtype=np.int64)
 
     couriers = [k for k, w in enumerate(fleet) if w.kind == WorkerKind.COURIER]
+    # the community's bundling rule, and the courier's own bag (see ``_trip_capacity``)
     capacity = np.array(
         [
             community.orders_per_trip(w.capacity) if w.kind == WorkerKind.COURIER else 0
             for w in fleet
         ],
         dtype=np.int64,
+    )
+    bag = np.array(
+        [w.capacity if w.kind == WorkerKind.COURIER else 0 for w in fleet], dtype=np.int64
     )
 
     def add_stop(ref: StopRef, **values: int | frozenset[int] | None) -> int:
@@ -320,7 +324,9 @@ def build_problem(
     if community.single_merchant_trips:
         times = _one_handover_per_bundle(times, stops, loc, group, service)
         courier_times = times[rides]
-    dist = _price_courier_time(dist, courier_times, len(pairs), len(couriers), settings)
+    excess = _overload(len(pairs), len(couriers), settings)
+    dist = _price_courier_time(dist, courier_times, excess, settings)
+    capacity = _trip_capacity(capacity, bag, initial_load, excess)
     allowed_final = _prune(
         allowed, pairs, times, fleet, couriers, loc, profile_of, settings, preferred, group
     )
@@ -476,27 +482,53 @@ def _one_handover_per_bundle(
     return out
 
 
+def _overload(waiting: int, couriers: int, settings: EngineSettings) -> float:
+    """Orders waiting for pickup beyond one per courier, per courier (0: a calm tick).
+
+    Only when every second to the door is priced (``promise_buffer_s`` None, the MDRP
+    replay's mode); a promise with a buffer prices its own urgency.
+    """
+    if settings.promise_buffer_s is not None or couriers == 0:
+        return 0.0
+    return max(0.0, waiting / couriers - 1.0)
+
+
 def _price_courier_time(
-    dist: np.ndarray, times: np.ndarray, waiting: int, couriers: int, settings: EngineSettings
+    dist: np.ndarray, times: np.ndarray, excess: float, settings: EngineSettings
 ) -> np.ndarray:
     """On an overloaded tick, a courier's second costs what the waiting orders lose by it.
 
     A tick prices only the orders it sees, so with couriers free now it sends each
     order alone and the orders placed a minute later find no one (the myopia that
     kept bundles rare on overloaded MDRP days). When more orders wait for pickup than
-    there are couriers, each riding second (the shared hand-over of a bundle
-    included) costs the time price times the orders beyond one per courier, capped
-    at ``OVERLOAD_PRICE_CAP`` of it: a bundle that frees a courier pays where the
-    fleet cannot carry the load in single trips, and changes nothing on a calm tick.
-    Only when every second to the door is priced (``promise_buffer_s`` None).
+    there are couriers (``excess`` > 0, see ``_overload``), each riding second (the
+    shared hand-over of a bundle included) costs the time price times the orders
+    beyond one per courier, capped at ``OVERLOAD_PRICE_CAP`` of it: a bundle that
+    frees a courier pays where the fleet cannot carry the load in single trips, and
+    changes nothing on a calm tick.
     """
-    if settings.promise_buffer_s is not None or couriers == 0 or not times.shape[0]:
-        return dist
-    excess = min(OVERLOAD_PRICE_CAP, waiting / couriers - 1.0)
-    per_s = settings.delivery_time_cost_per_s * excess
-    if per_s <= 0:
+    per_s = settings.delivery_time_cost_per_s * min(OVERLOAD_PRICE_CAP, excess)
+    if per_s <= 0 or not times.shape[0]:
         return dist
     return dist + np.rint(per_s * times.min(axis=0)).astype(np.int64)
+
+
+def _trip_capacity(
+    rule: np.ndarray, bag: np.ndarray, on_board: np.ndarray, excess: float
+) -> np.ndarray:
+    """Most orders per courier in this tick: the community's rule, its bag when overloaded.
+
+    The community's ``max_orders_per_trip`` is how many orders a courier takes on a
+    calm tick; the courier's own ``capacity`` is what its bag holds. When more orders
+    wait than the couriers can take one at a time (``excess`` > 0), a bundle beyond the
+    rule carries load that single trips cannot, so bundles may grow to the bag and the
+    objective decides their size (each order's second to the door is still priced).
+    A courier never gets less room than it already carries (a bundle started on an
+    overloaded tick stays a plan the next, calmer tick can keep).
+    """
+    if excess > 0:
+        return bag.copy()
+    return np.minimum(bag, np.maximum(rule, on_board)).astype(np.int64)
 
 
 def _prune(

@@ -102,12 +102,20 @@ def mdrp_world(
     *,
     solver_budget_s: float = 0.3,
     max_orders_per_trip: int = 3,
+    courier_bag: int | None = None,
     metaheuristic: Metaheuristic = "greedy_descent",
     drain_min: float = 120.0,
     churn_penalty: int = 3000,
     delivery_time_cost_per_s: int = 30,
 ) -> World:
-    """A replay world: one community holding every point, the instance's rules and times."""
+    """A replay world: one community holding every point, the instance's rules and times.
+
+    ``max_orders_per_trip`` is the community's bundling rule on calm ticks; the MDRP
+    itself limits no bundle, so a courier's bag (``courier_bag``, default the most any
+    community's rule allows) only bounds the bundles the dispatcher builds when more
+    orders wait than couriers (``dispatch.tick.build``).
+    """
+    bag = COMMUNITY_LIMITS["max_orders_per_trip"].high if courier_bag is None else courier_bag
     if inst.pickup_service_min != inst.dropoff_service_min:
         raise MdrpFormatError("the replay needs equal pickup and drop-off service times")
     if inst.pickup_service_min % 2:
@@ -149,7 +157,7 @@ def mdrp_world(
             start_s=c.on * 60.0,
             end_s=c.off * 60.0,
             home=plane.latlng(c.x, c.y),
-            capacity=max_orders_per_trip,
+            capacity=max(int(bag), max_orders_per_trip),
             ref=c.id,
         )
         for c in inst.couriers

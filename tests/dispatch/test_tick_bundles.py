@@ -1,5 +1,6 @@
 """Bundles in a tick's problem: one hand-over per bundle, courier time on overloaded
-ticks, and the couriers bound for a merchant kept as its orders' candidates."""
+ticks, bundles up to the courier's bag on overloaded ticks, and the couriers bound for
+a merchant kept as its orders' candidates."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import geo
 from dispatch import EngineSettings
 from dispatch.model import Community, LatLng, Order, OrderState, Price, StopKind, Worker, WorkerKind
 from dispatch.tick import TickProblem, TickSnapshot, build_tick_problem
-from solver import check_routes, evaluate
+from solver import check_routes, evaluate, solve_regret_insertion
 from tests.dispatch.conftest import CENTER, offset
 
 NOW = 1_000_000.0
@@ -24,8 +25,10 @@ PRICE = Price(10.0, 1.0, 10.0, 1)
 MERCHANT = offset(100, 0)
 
 
-def _courier(wid: str, at: tuple[float, float]) -> Worker:
-    return Worker(wid, WorkerKind.COURIER, "c1", position=offset(*at), position_ts=NOW, capacity=3)
+def _courier(wid: str, at: tuple[float, float], bag: int = 3) -> Worker:
+    return Worker(
+        wid, WorkerKind.COURIER, "c1", position=offset(*at), position_ts=NOW, capacity=bag
+    )
 
 
 def _order(oid: str, dropoff: LatLng, pickup: LatLng = MERCHANT, **fields: Any) -> Order:
@@ -137,3 +140,49 @@ def test_the_courier_bound_for_a_merchant_stays_a_candidate_for_its_orders() -> 
     result = evaluate(tp.problem, routes, backend="test")
     assert check_routes(tp.problem, result).feasible
     assert np.all(np.asarray(result.start_times[far_k]) >= 0)
+
+
+def test_bundles_grow_to_the_bag_only_on_an_overloaded_tick() -> None:
+    """A courier with a bag of 6 under a rule of 3 orders per trip: with five orders waiting
+    for it the tick lets one trip carry all five (the checker accepts it, and regret
+    insertion serves all five in one bundle); with promise pricing, or with a courier per
+    order, the rule holds and a four-order bundle is over capacity."""
+    doors = [offset(1500, 150 * i) for i in range(5)]
+    orders = [_order(f"o{i}", d) for i, d in enumerate(doors)]
+    over = _build([_courier("w1", (0, 0), bag=6)], orders)
+    p = over.problem
+    assert p.capacity is not None and int(p.capacity[0, 0]) == 6
+    five = evaluate(p, _bundle_route(over, *(f"o{i}" for i in range(5))), backend="test")
+    assert check_routes(p, five).feasible and not five.dropped
+    solved = solve_regret_insertion(p)
+    assert check_routes(p, solved).feasible and not solved.dropped
+    kinds = [over.stops[s].kind for s in solved.routes[0]]
+    assert kinds[:5] == [StopKind.PICKUP] * 5  # one trip: every pickup before a door
+    calm = _build([_courier(f"w{i}", (0, 10 * i), bag=6) for i in range(5)], orders)
+    promise = _build([_courier("w1", (0, 0), bag=6)], orders, settings=EngineSettings())
+    for tp in (calm, promise):
+        assert tp.problem.capacity is not None
+        assert int(tp.problem.capacity.max()) == 3
+    four = evaluate(
+        promise.problem, _bundle_route(promise, *(f"o{i}" for i in range(4))), backend="test"
+    )
+    assert not check_routes(promise.problem, four).feasible
+
+
+def test_a_calm_tick_keeps_room_for_a_bundle_already_on_board() -> None:
+    """Four orders picked up on an overloaded tick stay deliverable on a calm one: the
+    courier's room is what it carries (not the rule of 3), and delivering them all is a
+    feasible plan by the checker."""
+    carried = [
+        _order(f"o{i}", offset(1500, 150 * i), state=OrderState.PICKED_UP, worker_id="w1")
+        for i in range(4)
+    ]
+    couriers = [_courier("w1", (100, 0), bag=6), _courier("w2", (0, 0), bag=6)]
+    tp = _build(couriers, carried)
+    p = tp.problem
+    assert p.capacity is not None and p.vehicle_initial_load is not None
+    assert int(p.capacity[0, 0]) == 4 and int(p.vehicle_initial_load[0, 0]) == 4
+    assert int(p.capacity[1, 0]) == 3
+    routes = [[_stop(tp, StopKind.DROPOFF, o.id) for o in carried], []]
+    result = evaluate(p, routes, backend="test")
+    assert check_routes(p, result).feasible and not result.dropped
