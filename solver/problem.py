@@ -384,6 +384,15 @@ class RoutingProblem:
             out[self.pairs[:, 0]] = True
         return out
 
+    def only_plain_rules(self) -> bool:
+        """No priced soft deadline, no trip group and no pickup deadline: the rules the
+        plain routing engines (VROOM, PyVRP) know nothing of are all absent."""
+        assert self.soft_deadline is not None and self.lateness_weight is not None
+        assert self.trip_group is not None
+        if np.any(self.trip_group != NONE) or self.has_pickup_deadlines():
+            return False
+        return not bool(np.any((self.soft_deadline != NONE) & (self.lateness_weight > 0)))
+
     def has_pickup_deadlines(self) -> bool:
         """Whether some vehicle's pickup deadline is below the horizon (and there are pairs)."""
         assert self.vehicle_pickup_end is not None and self.pairs is not None

@@ -44,20 +44,15 @@ def pyvrp_applies(problem: RoutingProblem) -> bool:
     its delivery.
     """
     p = problem
-    assert p.vehicle_end is not None and p.soft_deadline is not None
-    assert p.lateness_weight is not None and p.trip_group is not None
-    assert p.committed_vehicle is not None and p.churn_penalty is not None
-    assert p.vehicle_initial_load is not None and p.demand is not None
-    if p.num_stops == 0 or p.num_vehicles == 0:
+    assert p.vehicle_end is not None and p.committed_vehicle is not None
+    assert p.churn_penalty is not None and p.vehicle_initial_load is not None
+    assert p.demand is not None
+    if p.num_stops == 0 or p.num_vehicles == 0 or not p.only_plain_rules():
         return False
     assert p.travel_cost is not None
     if np.any(np.diagonal(p.travel_cost)) or np.any(np.diagonal(p.travel_time, axis1=1, axis2=2)):
         return False  # PyVRP charges nothing for staying put
-    if np.any(p.vehicle_end == NONE) or p.has_pickup_deadlines():
-        return False
-    if np.any((p.soft_deadline != NONE) & (p.lateness_weight > 0)):
-        return False
-    if np.any(p.trip_group != NONE) or np.any(p.committed_vehicle != NONE):
+    if np.any(p.vehicle_end == NONE) or np.any(p.committed_vehicle != NONE):
         return False
     if np.any(p.churn_penalty > 0) or np.any(p.vehicle_initial_load != 0):
         return False

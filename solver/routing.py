@@ -149,11 +149,7 @@ def better(problem: RoutingProblem, a: RoutingResult, b: RoutingResult | None) -
 def vroom_applies(problem: RoutingProblem) -> bool:
     """VROOM sees only hard constraints: worth it when soft deadlines do not drive the cost
     (and it knows no one-group-per-trip rule and no per-vehicle pickup deadline)."""
-    assert problem.soft_deadline is not None and problem.lateness_weight is not None
-    assert problem.trip_group is not None
-    if np.any(problem.trip_group != NONE) or problem.has_pickup_deadlines():
-        return False  # neither one-group trips nor per-vehicle pickup deadlines fit VROOM
-    return not bool(((problem.soft_deadline != NONE) & (problem.lateness_weight > 0)).any())
+    return problem.only_plain_rules()
 
 
 def _temperature(problem: RoutingProblem) -> float:
