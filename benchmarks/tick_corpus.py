@@ -31,6 +31,8 @@ ARRAY_FIELDS = (
     "tw_end",
     "soft_deadline",
     "lateness_weight",
+    "fee_deadline",
+    "late_fee",
     "drop_penalty",
     "committed_vehicle",
     "preferred_vehicle",

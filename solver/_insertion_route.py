@@ -49,6 +49,8 @@ class ProblemArrays:
         self.loc, self.e, self.l = p.stop_location, p.tw_start, p.tw_end
         self.svc, self.dem = p.service_time, p.demand
         self.soft, self.w = p.soft_deadline, p.lateness_weight
+        assert p.fee_deadline is not None and p.late_fee is not None
+        self.fee_dl, self.fee = p.fee_deadline, p.late_fee
         self.drop, self.committed = p.drop_penalty, p.committed_vehicle
         self.tt, self.cost, self.profile = p.travel_time, p.travel_cost, p.vehicle_profile
         self.vstart, self.vend = p.vehicle_start, p.vehicle_end
@@ -109,7 +111,7 @@ class Simulation:
     starts: list[int]
     travel: int
     lateness: int
-    cost: int  # travel + weighted lateness (no fixed cost, churn or drops)
+    cost: int  # travel + weighted lateness and late fees (no fixed cost, churn or drops)
     violation: int  # total excess over windows, shift end and capacity
     first_bad: int | None  # first stop position that breaks a rule (k: the shift end)
 
@@ -170,6 +172,9 @@ def simulate(d: ProblemArrays, v: int, stops: list[int]) -> Simulation:
         if soft != NONE and t > soft:
             lateness += t - soft
             late_cost += (t - soft) * int(d.w[s])
+        fee_dl = int(d.fee_dl[s])
+        if fee_dl != NONE and t > fee_dl:
+            late_cost += int(d.fee[s])
         t += int(d.svc[s])
         for dim, change in enumerate(d.dem[s].tolist()):
             load[dim] += change
@@ -259,7 +264,11 @@ class Route:
             self.og = np.array(og, dtype=np.int64)
         late = (d.soft[st] != NONE) & (d.w[st] > 0)
         self.late_nodes = np.flatnonzero(late) + 1
-        #: travel + weighted lateness of the route as it stands
+        fees = (d.fee_dl[st] != NONE) & (d.fee[st] > 0)
+        self.fee_nodes = np.flatnonzero(fees) + 1
+        #: nodes whose start is priced (lateness or a fee): pushes there may cost
+        self.priced = bool(self.late_nodes.size or self.fee_nodes.size)
+        #: travel + weighted lateness and late fees of the route as it stands
         self.cost = int(legc.sum()) if k else 0
         if self.late_nodes.size:
             s_late = st[self.late_nodes - 1]
@@ -268,6 +277,13 @@ class Route:
             self.late_a = self.A[self.late_nodes]
             self.late_base = np.maximum(0, self.late_a - self.late_soft)
             self.cost += int((self.late_w * self.late_base).sum())
+        if self.fee_nodes.size:
+            s_fee = st[self.fee_nodes - 1]
+            self.fee_amt = d.fee[s_fee]
+            self.fee_dl = d.fee_dl[s_fee]
+            self.fee_a = self.A[self.fee_nodes]
+            self.fee_base = np.where(self.fee_a > self.fee_dl, self.fee_amt, 0)
+            self.cost += int(self.fee_base.sum())
 
     # ---- helpers -------------------------------------------------------------
 
@@ -285,35 +301,52 @@ class Route:
         return t, c
 
     def _own_late(self, stops: IntArray, start: IntArray) -> IntArray:
-        """Weighted lateness of inserted stops; ``start`` has the stops on axis 0."""
+        """Weighted lateness and late fees of inserted stops; ``start`` has the stops on axis 0."""
         soft = self.d.soft[stops]
         shape = (-1,) + (1,) * (start.ndim - 1)
         late = np.maximum(0, start - soft.reshape(shape)) * self.d.w[stops].reshape(shape)
-        return np.where((soft != NONE).reshape(shape), late, 0)
+        out = np.where((soft != NONE).reshape(shape), late, 0)
+        fee_dl = self.d.fee_dl[stops].reshape(shape)
+        fee = np.where((fee_dl != NONE) & (start > fee_dl), self.d.fee[stops].reshape(shape), 0)
+        return out + fee  # type: ignore[no-any-return]
 
     def _down(
         self, ok: IntArray, pf: IntArray, first: IntArray, last: IntArray | None = None
     ) -> IntArray:
-        """Lateness cost added at nodes first..last by a push-forward ``pf`` at node first.
+        """Lateness cost and late fees added at nodes first..last by a push-forward ``pf``
+        at node first.
 
         Evaluated only where ``ok`` (feasible cells); zero elsewhere.
         """
         out = np.zeros(ok.shape, dtype=np.int64)
-        m = self.late_nodes
         cells = np.nonzero(ok)
         count = cells[0].size
-        if not m.size or not count or count * m.size > DOWNSTREAM_BUDGET:
+        nodes = self.late_nodes.size + self.fee_nodes.size
+        if not nodes or not count or count * nodes > DOWNSTREAM_BUDGET:
             return out
         pf_c = np.broadcast_to(pf, ok.shape)[cells][:, None]
         first_c = np.broadcast_to(first, ok.shape)[cells][:, None]
-        pushed = np.maximum(0, pf_c - (self.CW[m][None, :] - self.CW[first_c]))
-        extra = self.late_w * (
-            np.maximum(0, self.late_a + pushed - self.late_soft) - self.late_base
-        )
-        mask = m >= first_c
-        if last is not None:
-            mask &= m <= np.broadcast_to(last, ok.shape)[cells][:, None]
-        out[cells] = np.where(mask, extra, 0).sum(axis=1)
+        last_c = None if last is None else np.broadcast_to(last, ok.shape)[cells][:, None]
+
+        def pushed_at(m: IntArray) -> tuple[IntArray, IntArray]:
+            pushed = np.maximum(0, pf_c - (self.CW[m][None, :] - self.CW[first_c]))
+            mask = m >= first_c
+            if last_c is not None:
+                mask &= m <= last_c
+            return pushed, mask
+
+        total = np.zeros(count, dtype=np.int64)
+        if self.late_nodes.size:
+            pushed, mask = pushed_at(self.late_nodes)
+            extra = self.late_w * (
+                np.maximum(0, self.late_a + pushed - self.late_soft) - self.late_base
+            )
+            total += np.where(mask, extra, 0).sum(axis=1)
+        if self.fee_nodes.size:
+            pushed, mask = pushed_at(self.fee_nodes)
+            extra = np.where(self.fee_a + pushed > self.fee_dl, self.fee_amt, 0) - self.fee_base
+            total += np.where(mask, extra, 0).sum(axis=1)
+        out[cells] = total
         return out
 
     def _group_bad_prefix(self, stops: IntArray) -> IntArray | None:
@@ -351,7 +384,7 @@ class Route:
             lone = (d.group[stops] != NONE) & (d.partner[stops] == NONE)
             ok &= ~(lone[:, None] & (prefix[:, 1:] > 0))
         cost = c_in + c_out - self.cpn[None, :] + self._own_late(stops, start)
-        if self.late_nodes.size:
+        if self.priced:
             pf = np.maximum(0, leave + t_out - self.A[None, 1:])
             cost += self._down(ok, pf, np.arange(1, k + 2)[None, :])
         cost = np.where(ok, cost, INF)
@@ -387,7 +420,7 @@ class Route:
         ok0 &= self._load_ok(self.mn[None] + both, self.mx[None] + both)
         cost0 = cp_in + d.cost[lp, ld][:, None] + cd_out - self.cpn[None, :]
         cost0 += late_p + self._own_late(drops, st_d0)
-        if self.late_nodes.size:
+        if self.priced:
             pf2 = np.maximum(0, out0 - self.A[None, 1:])
             cost0 += self._down(ok0, pf2, np.arange(1, k + 2)[None, :])
         grid = np.full((q, kp, kp), INF, dtype=np.int64)
@@ -454,7 +487,7 @@ class Route:
             d.cost[nodes[None, :], ld[:, None]] + cd_out - self.cpn[None, :]
         )[:, None, :]
         cost += late_p[:, :, None] + self._own_late(drops, st_d)
-        if self.late_nodes.size:
+        if self.priced:
             ii = np.arange(kp)[:, None]
             jj = np.arange(kp)[None, :]
             cost += self._down(ok, pf1[:, :, None], ii + 1, jj)

@@ -123,6 +123,8 @@ class _Model:
             dl = int(p.soft_deadline[s])
             if dl != NONE and p.lateness_weight[s] > 0:
                 t.SetCumulVarSoftUpperBound(self.index(s), dl, int(p.lateness_weight[s]))
+        # Late fees (one-off steps) have no cumul form: OR-Tools searches without them,
+        # and its plans are priced with them by ``evaluate`` like every other member's.
         assert p.vehicle_start_time is not None and p.vehicle_end_time is not None
         for k in range(p.num_vehicles):
             end_time = min(int(p.vehicle_end_time[k]), self.horizon)

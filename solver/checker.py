@@ -122,6 +122,7 @@ def _walk(
     assert p.travel_cost is not None and p.vehicle_fixed_cost is not None
     assert p.preferred_vehicle is not None and p.churn_penalty is not None
     assert p.vehicle_pickup_end is not None
+    assert p.fee_deadline is not None and p.late_fee is not None
     tt = p.vehicle_time_matrix(v)
     here = int(p.vehicle_start[v])
     t = int(p.vehicle_start_time[v])
@@ -146,6 +147,8 @@ def _walk(
         if deadline != NONE and t > deadline:
             tally.lateness += t - deadline
             tally.late_cost += (t - deadline) * int(p.lateness_weight[s])
+        if p.fee_deadline[s] != NONE and t > p.fee_deadline[s]:
+            tally.late_cost += int(p.late_fee[s])
         pref = int(p.preferred_vehicle[s])
         if pref != NONE and pref != v:
             tally.churn += int(p.churn_penalty[s])

@@ -268,7 +268,7 @@ class _Search:
         return self._biased(placed, score, k)
 
     def _worst(self, k: int) -> list[int]:
-        """Requests whose stops cost most where they are: detour plus weighted lateness."""
+        """Requests whose stops cost most where they are: detour, weighted lateness, late fees."""
         st, placed = self.st, self._placed()
         if not placed.size:
             return []
@@ -284,6 +284,8 @@ class _Search:
                 late = 0
                 if d.soft[s] != NONE:
                     late = max(0, int(route.A[m]) - int(d.soft[s])) * int(d.w[s])
+                if d.fee_dl[s] != NONE and route.A[m] > d.fee_dl[s]:
+                    late += int(d.fee[s])
                 stop_cost[s] = int(d.cost[locs[m - 1], locs[m]]) + out - skip + late
         score = np.array(
             [

@@ -25,7 +25,7 @@ def evaluate(
 ) -> RoutingResult:
     """Schedule each route at its earliest and price the plan: the one objective.
 
-    Travel (plus the ride to a route's end), lateness weighted per stop, drop
+    Travel (plus the ride to a route's end), lateness weighted per stop, late fees, drop
     penalties, fixed vehicle costs and churn. Every back-end and every dispatch
     policy reports its plan through this function, so plans compare alike.
     """
@@ -36,6 +36,7 @@ def evaluate(
     assert p.drop_penalty is not None and p.vehicle_fixed_cost is not None
     assert p.preferred_vehicle is not None and p.churn_penalty is not None
     assert p.vehicle_start_time is not None and p.vehicle_profile is not None
+    assert p.fee_deadline is not None and p.late_fee is not None
     norm = [list(int(s) for s in r) for r in routes]
     norm += [[] for _ in range(p.num_vehicles - len(norm))]
     starts: list[tuple[int, ...]] = []
@@ -54,6 +55,9 @@ def evaluate(
             if dl != NONE and t > dl:
                 lateness += t - dl
                 late_cost += (t - dl) * int(p.lateness_weight[s])
+            fee_dl = int(p.fee_deadline[s])
+            if fee_dl != NONE and t > fee_dl:
+                late_cost += int(p.late_fee[s])
             pref = int(p.preferred_vehicle[s])
             if pref != NONE and pref != v:
                 churn += int(p.churn_penalty[s])

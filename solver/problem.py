@@ -66,6 +66,9 @@ class RoutingProblem:
         tw_start, tw_end: hard window for the start of service.
         soft_deadline: service should start by then (NONE: no soft deadline).
         lateness_weight: cost per time unit of lateness past soft_deadline.
+        fee_deadline / late_fee: a one-off cost ``late_fee`` when service starts after
+            ``fee_deadline`` (NONE: none): a step where a linear price cannot tell
+            "late" from "on time", e.g. a promise missed by a second or by an hour.
         drop_penalty: cost of leaving the stop unserved (NONE: mandatory).
         allowed_vehicles: per stop, the vehicles that may serve it (None: all).
         committed_vehicle: vehicle the stop must stay on (NONE: free).
@@ -104,6 +107,8 @@ class RoutingProblem:
     tw_end: IntArray | None = None
     soft_deadline: IntArray | None = None
     lateness_weight: IntArray | None = None
+    fee_deadline: IntArray | None = None
+    late_fee: IntArray | None = None
     drop_penalty: IntArray | None = None
     allowed_vehicles: tuple[frozenset[int] | None, ...] | None = None
     committed_vehicle: IntArray | None = None
@@ -181,6 +186,8 @@ class RoutingProblem:
         stop_field("tw_end", HORIZON_MAX)
         stop_field("soft_deadline", NONE)
         stop_field("lateness_weight", 0)
+        stop_field("fee_deadline", NONE)
+        stop_field("late_fee", 0)
         stop_field("drop_penalty", NONE)
         stop_field("committed_vehicle", NONE)
         stop_field("preferred_vehicle", NONE)
@@ -267,11 +274,11 @@ class RoutingProblem:
         if n and np.any(self.tw_start > self.tw_end):
             bad = int(np.argmax(self.tw_start > self.tw_end))
             raise InvalidProblem(f"stop {bad} has a time window that closes before it opens")
-        for name in ("service_time", "lateness_weight", "churn_penalty"):
+        for name in ("service_time", "lateness_weight", "late_fee", "churn_penalty"):
             arr = getattr(self, name)
             if n and arr.min() < 0:
                 raise InvalidProblem(f"{name} must be non-negative")
-        for name in ("tw_start", "tw_end", "soft_deadline"):
+        for name in ("tw_start", "tw_end", "soft_deadline", "fee_deadline"):
             arr = getattr(self, name)
             if n and arr.max() > HORIZON_MAX:
                 raise InvalidProblem(f"{name} exceeds the horizon limit {HORIZON_MAX}")
@@ -385,13 +392,18 @@ class RoutingProblem:
         return out
 
     def only_plain_rules(self) -> bool:
-        """No priced soft deadline, no trip group and no pickup deadline: the rules the
-        plain routing engines (VROOM, PyVRP) know nothing of are all absent."""
+        """No priced soft deadline or late fee, no trip group and no pickup deadline: the
+        rules the plain routing engines (VROOM, PyVRP) know nothing of are all absent."""
         assert self.soft_deadline is not None and self.lateness_weight is not None
         assert self.trip_group is not None
-        if np.any(self.trip_group != NONE) or self.has_pickup_deadlines():
+        if np.any(self.trip_group != NONE) or self.has_pickup_deadlines() or self.has_late_fees():
             return False
         return not bool(np.any((self.soft_deadline != NONE) & (self.lateness_weight > 0)))
+
+    def has_late_fees(self) -> bool:
+        """Whether some stop pays a one-off fee past a deadline (``late_fee``)."""
+        assert self.fee_deadline is not None and self.late_fee is not None
+        return bool(np.any((self.fee_deadline != NONE) & (self.late_fee > 0)))
 
     def has_pickup_deadlines(self) -> bool:
         """Whether some vehicle's pickup deadline is below the horizon (and there are pairs)."""

@@ -98,6 +98,7 @@ def routing_problems(
         tw_end[s] = horizon * 3
     preferred = np.where(rng.random(n) < 0.3, rng.integers(0, v, size=n), NONE)
     ends = np.where(rng.random(v) < 0.5, NONE, rng.integers(0, n_loc, size=v))
+    fee_deadline = np.where(rng.random(n) < 0.4, tw_start + rng.integers(0, 150, size=n), NONE)
     return RoutingProblem(
         travel_time=travel,
         travel_cost=np.ceil(dist).astype(np.int64),
@@ -109,6 +110,8 @@ def routing_problems(
         tw_end=tw_end,
         soft_deadline=soft,
         lateness_weight=weight,
+        fee_deadline=fee_deadline,
+        late_fee=rng.integers(0, 60, size=n),
         drop_penalty=drop,
         allowed_vehicles=tuple(allowed),
         committed_vehicle=committed,

@@ -10,12 +10,24 @@ from hypothesis import strategies as st
 
 from solver import REGRET_INSERTION, evaluate, solve_regret_insertion, solve_routing
 from solver.checker import check_routes, schedule
+from solver.errors import InvalidProblem
 from solver.problem import NONE, RoutingProblem
-from solver.result import SolveStatus
+from solver.result import RoutingResult, SolveStatus
 from solver.routing import RoutingParams
 from tests.solver.factories import line_problem, routing_problems
 
 INLINE = RoutingParams(isolate=False, use_vroom=False)
+
+
+def _past_fee_deadline(problem: RoutingProblem, result: RoutingResult) -> int:
+    """How many served stops start after their fee deadline."""
+    assert problem.fee_deadline is not None
+    return sum(
+        1
+        for route, starts in zip(result.routes, result.start_times, strict=True)
+        for s, t in zip(route, starts, strict=True)
+        if problem.fee_deadline[s] != NONE and t > problem.fee_deadline[s]
+    )
 
 
 def _random_plan(problem: RoutingProblem, rnd: random.Random) -> list[list[int]]:
@@ -54,6 +66,36 @@ def test_hand_checked_plan_prices_every_term() -> None:
     assert opened.travel_cost == 10 and opened.routes == ((0, 1), ())
 
 
+def test_a_late_fee_is_paid_once_past_its_deadline_and_not_at_it() -> None:
+    """A fee is a step: nothing at the deadline itself, the whole fee a second later, once."""
+    p = line_problem([4, 10], fee_deadline=[4, 9], late_fee=[500, 70], open_routes=True)
+    r = evaluate(p, [[0, 1]], backend="hand")
+    # stop 0 starts at 4 (on its deadline: no fee), stop 1 at 10 (a second past 9: the fee)
+    assert r.start_times == ((4, 10),) and r.lateness == 0
+    assert r.objective == 10 + 70
+    assert check_routes(p, [[0, 1]]).objective == r.objective
+    with pytest.raises(InvalidProblem, match="late_fee"):
+        line_problem([4], fee_deadline=[4], late_fee=[-1])
+
+
+def test_late_fees_make_the_search_keep_more_promises_than_lateness_alone() -> None:
+    """Two stops just ahead that are on time only if served first, one behind that is on
+    time only if served first: weighing lateness alone serves the one behind first and
+    makes two late; a fee per late stop makes one late instead."""
+    fields = {"soft_deadline": [20, 22, 5], "lateness_weight": [1, 1, 1], "open_routes": True}
+    linear = line_problem([20, 22, -5], **fields)  # type: ignore[arg-type]
+    fees = line_problem([20, 22, -5], fee_deadline=[20, 22, 5], late_fee=[100] * 3, **fields)  # type: ignore[arg-type]
+    late = []
+    for p in (linear, fees):
+        r = solve_routing(p, 1.0, params=INLINE)
+        assert check_routes(p, r.routes).feasible
+        assert r.objective == evaluate(p, r.routes, backend="").objective
+        late.append(
+            sum(1 for v, t in enumerate(r.start_times[0]) if t > (20, 22, 5)[r.routes[0][v]])
+        )
+    assert late == [2, 1]
+
+
 @settings(max_examples=150, deadline=None)
 @given(routing_problems(), st.randoms(use_true_random=False))
 def test_evaluate_agrees_with_the_independent_checker(
@@ -81,7 +123,7 @@ def test_each_cost_term_moves_the_objective_by_its_own_amount(
     base = evaluate(problem, routes, backend="")
     assert problem.drop_penalty is not None and problem.preferred_vehicle is not None
     assert problem.vehicle_fixed_cost is not None and problem.churn_penalty is not None
-    assert problem.lateness_weight is not None
+    assert problem.lateness_weight is not None and problem.late_fee is not None
     used = sum(1 for r in routes if r)
     optional = problem.drop_penalty != NONE
     dropped_optional = sum(1 for s in base.dropped if optional[s])
@@ -96,6 +138,7 @@ def test_each_cost_term_moves_the_objective_by_its_own_amount(
         ),
         ({"churn_penalty": problem.churn_penalty + delta}, delta * moved),
         ({"lateness_weight": problem.lateness_weight + delta}, delta * base.lateness),
+        ({"late_fee": problem.late_fee + delta}, delta * _past_fee_deadline(problem, base)),
     ]
     for fields, extra in changes:
         again = evaluate(problem.replace(**fields), routes, backend="")

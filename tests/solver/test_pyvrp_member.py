@@ -43,6 +43,8 @@ def _within_pyvrp(p: RoutingProblem, rng: np.random.Generator) -> RoutingProblem
         demand=demand,
         soft_deadline=None,
         lateness_weight=None,
+        fee_deadline=None,
+        late_fee=None,
         allowed_vehicles=None,
         committed_vehicle=None,
         preferred_vehicle=None,
@@ -116,6 +118,7 @@ def _base() -> RoutingProblem:
 NOT_EXPRESSIBLE = {
     "open routes": {"vehicle_end": "open"},
     "soft deadlines": {"soft_deadline": 100, "lateness_weight": 1},
+    "late fees": {"fee_deadline": 100, "late_fee": 1},
     "trip groups": {"trip_group": "pairs"},
     "commitments": {"committed_vehicle": "first"},
     "churn wishes": {"churn_penalty": 5, "preferred_vehicle": 0},
@@ -138,6 +141,9 @@ def test_problems_pyvrp_cannot_express_are_left_to_ortools(case: str) -> None:
     if "soft_deadline" in change:
         fields["soft_deadline"] = np.full(n, 100)
         fields["lateness_weight"] = np.ones(n, dtype=np.int64)
+    if "fee_deadline" in change:
+        fields["fee_deadline"] = np.full(n, 100)
+        fields["late_fee"] = np.ones(n, dtype=np.int64)
     if "trip_group" in change:
         group = np.full(n, NONE)
         for i, (a, b) in enumerate(p.pairs_list()):
