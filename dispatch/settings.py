@@ -38,6 +38,9 @@ class EngineSettings:
     promise_cost_per_s: cost of each second a dropoff eats into the buffer, and of each
         second a pickup comes later than the last moment from which a direct ride keeps
         the promise (tiers multiply; 0: off).
+    promise_fee: with ``promise_buffer_s`` set, a one-off cost of a dropoff planned past its
+        promise (tiers multiply; 0: off): customers count promises kept, not seconds, so
+        a plan that breaks one promise beats one that breaks two by a little each.
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     surge_refresh_s: quotes read a community's surge field and worker index computed at
         most this long ago (recomputing them reads every open record of the community).
@@ -59,6 +62,7 @@ class EngineSettings:
     promise_buffer_s: int | None = 600
     delivery_time_cost_per_s: int = 10
     promise_cost_per_s: int = 50
+    promise_fee: int = 0
     at_risk_margin_s: float = 0.0
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
@@ -89,7 +93,7 @@ class EngineSettings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("delivery_time_cost_per_s", "promise_cost_per_s"):
+        for name in ("delivery_time_cost_per_s", "promise_cost_per_s", "promise_fee"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.promise_buffer_s is not None and self.promise_buffer_s < 0:

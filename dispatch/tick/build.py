@@ -320,7 +320,9 @@ def build_problem(
         range(len(profiles))
     )
     courier_times = times[rides]
-    _delivery_time_costs(open_orders, stops, pairs, loc, courier_times, soft, weight, settings)
+    fee_deadline, fee = _delivery_time_costs(
+        open_orders, stops, pairs, loc, courier_times, soft, weight, settings
+    )
     if community.single_merchant_trips:
         times = _one_handover_per_bundle(times, stops, loc, group, service)
         courier_times = times[rides]
@@ -349,6 +351,8 @@ def build_problem(
         tw_end=np.array(tw_end, dtype=np.int64),
         soft_deadline=np.array(soft, dtype=np.int64),
         lateness_weight=np.array(weight, dtype=np.int64),
+        fee_deadline=np.array(fee_deadline, dtype=np.int64),
+        late_fee=np.array(fee, dtype=np.int64),
         drop_penalty=np.array(drop, dtype=np.int64),
         allowed_vehicles=tuple(allowed_final) if allowed_final else None,
         committed_vehicle=np.array(committed, dtype=np.int64),
@@ -412,7 +416,7 @@ def _delivery_time_costs(
     soft: list[int],
     weight: list[int],
     settings: EngineSettings,
-) -> None:
+) -> tuple[list[int], list[int]]:
     """Price the promise with slack, or every second to the door; not only lateness.
 
     A cost only past the promise leaves the solver indifferent between handing
@@ -425,9 +429,17 @@ def _delivery_time_costs(
     and the pickup carries the promise's last moment: picking up after the last
     moment from which a direct ride still meets the promise costs
     ``promise_cost_per_s`` per second.
+
+    With a buffer, a dropoff planned past the promise itself also pays
+    ``promise_fee`` once (tiers multiply): a linear price spreads lateness over
+    every order, while a customer counts a promise kept or broken, so the fee
+    makes the search keep as many promises as it can. Returns the stops' fee
+    deadlines and fees (``RoutingProblem.fee_deadline``, ``late_fee``).
     """
+    fee_deadline = [NONE] * len(stops)
+    fee = [0] * len(stops)
     if not stops:
-        return
+        return fee_deadline, fee
     tier = {o.id: PRIORITY_WEIGHT[o.priority] for o in orders}
     if settings.promise_cost_per_s > 0 and times.shape[0]:
         fastest = times.min(axis=0)
@@ -442,11 +454,15 @@ def _delivery_time_costs(
         if ref.kind != StopKind.DROPOFF:
             continue
         if buffer is not None and soft[s] != NONE:
+            if settings.promise_fee > 0:
+                fee_deadline[s] = soft[s]
+                fee[s] = settings.promise_fee * tier[ref.entity_id]
             soft[s] = max(0, soft[s] - buffer)
             weight[s] = settings.promise_cost_per_s * tier[ref.entity_id]
         else:
             soft[s] = 0
             weight[s] = settings.delivery_time_cost_per_s * tier[ref.entity_id]
+    return fee_deadline, fee
 
 
 def _one_handover_per_bundle(

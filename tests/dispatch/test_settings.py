@@ -18,6 +18,7 @@ from dispatch import EngineSettings
         ("lateness_cost_per_s", 0),
         ("delivery_time_cost_per_s", -1),
         ("promise_cost_per_s", -1),
+        ("promise_fee", -1),
         ("promise_buffer_s", -1),
         ("churn_penalty", -5),
     ],

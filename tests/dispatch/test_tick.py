@@ -16,7 +16,7 @@ from dispatch.model import (
     WorkerStatus,
 )
 from dispatch.requests import JobRequest, OrderRequest, WorkerSpec
-from solver import check_routes, solve_regret_insertion
+from solver import NONE, check_routes, solve_regret_insertion
 from tests.dispatch.conftest import AddWorker, offset
 
 TECH = WorkerKind.TECHNICIAN
@@ -209,6 +209,41 @@ def test_dropoffs_keep_a_buffer_before_the_promise(engine: Engine, add_worker: A
         edge = int(order.promised_by - now) - settings.promise_buffer_s
         assert abs(int(p.soft_deadline[drop]) - edge) <= 1
         assert p.lateness_weight[drop] == settings.promise_cost_per_s * tier
+
+
+def test_dropoffs_pay_a_fee_once_past_the_promise_itself(
+    engine: Engine, add_worker: AddWorker
+) -> None:
+    """With ``promise_fee`` a dropoff planned past its promise (not the buffer's edge) pays
+    the fee once, tier-weighted; pickups pay none, and neither does a day that prices
+    every second to the door (no promise to keep)."""
+    add_worker("w1", at=(0, 0))
+    std = engine.create_order(OrderRequest("c1", offset(0, 300), offset(0, 1500)))
+    gold = engine.create_order(
+        OrderRequest("c1", offset(300, 0), offset(1500, 0), priority=Priority.GOLD)
+    )
+    settings = dataclasses.replace(engine.settings, promise_fee=20_000)
+    tp = _priced_problem(engine, settings)
+    p = tp.problem
+    assert p.fee_deadline is not None and p.late_fee is not None
+    now = engine.clock.now()
+    for order, tier in ((std, 1), (gold, 3)):
+        for i, s in enumerate(tp.stops):
+            if s.entity_id != order.id:
+                continue
+            if s.kind == StopKind.DROPOFF:
+                assert abs(int(p.fee_deadline[i]) - int(order.promised_by - now)) <= 1
+                assert p.late_fee[i] == 20_000 * tier
+            else:
+                assert p.fee_deadline[i] == NONE and p.late_fee[i] == 0
+    result = engine.policy.solve(tp, 0.3)
+    report = check_routes(p, result)
+    assert report.feasible and report.objective == result.objective
+    for off in (
+        dataclasses.replace(settings, promise_fee=0),
+        dataclasses.replace(settings, promise_buffer_s=None),
+    ):
+        assert not _priced_problem(engine, off).problem.has_late_fees()
 
 
 def test_the_buffer_keeps_a_bundle_from_making_an_order_on_board_late(
