@@ -36,6 +36,9 @@ ORDER_LATENESS_WEIGHT = 50
 #: Cost of each second an order waits at the merchant once ready: the plan also keeps
 #: click-to-door short, not only within the promise (a ride of ~4 m/s costs 1 per metre).
 PICKUP_WAIT_WEIGHT = 2
+#: One-off cost of a delivery past its promise: the plan keeps as many promises as it
+#: can (a bound on the on-time share), not only little lateness in total.
+ORDER_LATE_FEE = 60_000
 #: Cost of one second past a booked job's window end; emergencies cost ten times more.
 JOB_LATENESS_WEIGHT = 50
 EMERGENCY_LATENESS_WEIGHT = 500
@@ -99,14 +102,18 @@ def _vehicles(
 
 
 def courier_model(
-    day: Day, provider: geo.MatrixProvider | None = None, target: Target = "promise"
+    day: Day,
+    provider: geo.MatrixProvider | None = None,
+    target: Target = "promise",
+    late_fee: int = ORDER_LATE_FEE,
 ) -> Model:
     """Every order as a pickup-delivery pair over the couriers' shifts.
 
     ``target`` is what a delivery's soft deadline is: its promise (the plan
     keeps as many promises as it can), or its fastest possible delivery (the
     real ready time, the pickup service and the fastest courier's direct ride:
-    the plan minimises total click-to-door).
+    the plan minimises total click-to-door). Either way a delivery past its
+    promise pays ``late_fee`` once, so promises kept count (0: off).
     """
     workers = day.couriers()
     places = _Places()
@@ -116,6 +123,7 @@ def courier_model(
     n = len(loc)
     tw_start: list[int] = []
     deadline: list[int] = []
+    fee_deadline: list[int] = []
     for k, o in enumerate(day.orders):
         due = o.promised_s
         if target == "fastest" and len(times):
@@ -123,6 +131,7 @@ def courier_model(
             due = min(due, o.ready_s + day.pickup_service_s + ride)
         tw_start += [_up(o.ready_s), _up(o.ready_s)]
         deadline += [_up(o.ready_s), _down(due)]
+        fee_deadline += [NONE, _down(o.promised_s)]
     service = [_up(day.pickup_service_s), _up(day.dropoff_service_s)] * len(day.orders)
     demand = [x for o in day.orders for x in (o.size, -o.size)]
     weight = [PICKUP_WAIT_WEIGHT, ORDER_LATENESS_WEIGHT] * len(day.orders)
@@ -146,6 +155,8 @@ def courier_model(
         tw_start=np.array(tw_start, dtype=np.int64),
         soft_deadline=np.array(deadline, dtype=np.int64),
         lateness_weight=np.array(weight, dtype=np.int64),
+        fee_deadline=np.array(fee_deadline, dtype=np.int64),
+        late_fee=np.array([0, late_fee] * len(day.orders), dtype=np.int64),
         drop_penalty=np.full(n, DROP_PENALTY, dtype=np.int64),
         pairs=np.arange(n, dtype=np.int64).reshape(-1, 2),
         capacity=np.array([[w.capacity] for w in workers], dtype=np.int64).reshape(-1, 1),

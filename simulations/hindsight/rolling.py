@@ -58,6 +58,8 @@ def _sub_problem(
         tw_end=p.tw_end[sel],
         soft_deadline=p.soft_deadline[sel],
         lateness_weight=p.lateness_weight[sel],
+        fee_deadline=p.fee_deadline[sel] if p.fee_deadline is not None else None,
+        late_fee=p.late_fee[sel] if p.late_fee is not None else None,
         drop_penalty=p.drop_penalty[sel],
         pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
         capacity=p.capacity,

@@ -14,7 +14,13 @@ import time
 from dataclasses import dataclass
 
 import geo
-from simulations.hindsight.build import Model, Target, courier_model, technician_model
+from simulations.hindsight.build import (
+    ORDER_LATE_FEE,
+    Model,
+    Target,
+    courier_model,
+    technician_model,
+)
 from simulations.hindsight.day import Day
 from simulations.hindsight.replay import Replay, Stop, replay
 from simulations.hindsight.rolling import Horizon, solve_rolling
@@ -70,15 +76,17 @@ def solve_day(
     provider: geo.MatrixProvider | None = None,
     horizon: Horizon | None = None,
     target: Target = "fastest",
+    late_fee: int = ORDER_LATE_FEE,
 ) -> HindsightPlan:
     """The hindsight plan of a day within about ``budget_s`` of search.
 
     Technicians (a few dozen jobs) are one whole-day problem given 15 % of the
     budget; couriers are solved as a rolling horizon (``simulations.hindsight.rolling``)
     whose slices share the rest, unless ``horizon`` fixes the slicing and its budget.
+    ``target`` and ``late_fee`` price deliveries (``courier_model``).
     """
     started = time.perf_counter()
-    couriers = courier_model(day, provider, target)
+    couriers = courier_model(day, provider, target, late_fee)
     techs = technician_model(day, provider)
     t_res = _solve(techs, max(0.05, budget_s * 0.15), params)
     if horizon is None:
