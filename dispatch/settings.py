@@ -41,6 +41,8 @@ class EngineSettings:
     promise_fee: with ``promise_buffer_s`` set, a one-off cost of a dropoff planned past its
         promise (tiers multiply; 0: off): customers count promises kept, not seconds, so
         a plan that breaks one promise beats one that breaks two by a little each.
+        30 000: a broken promise weighs like a dropoff eating the whole default buffer
+        (50 a second for 600 s), or ten minutes more of a late order's lateness.
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     surge_refresh_s: quotes read a community's surge field and worker index computed at
         most this long ago (recomputing them reads every open record of the community).
@@ -62,7 +64,7 @@ class EngineSettings:
     promise_buffer_s: int | None = 600
     delivery_time_cost_per_s: int = 10
     promise_cost_per_s: int = 50
-    promise_fee: int = 0
+    promise_fee: int = 30_000
     at_risk_margin_s: float = 0.0
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
