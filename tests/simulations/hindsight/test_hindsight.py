@@ -18,7 +18,7 @@ from simulations.sim.records import SimulationResult
 from simulations.sim.scenario import Scenario, parse_scenario
 from simulations.sim.simulator import Simulation
 from simulations.sim.world import ProfileTravel
-from solver import RoutingParams, check_routes
+from solver import NONE, RoutingParams, check_routes
 from tests.simulations.conftest import TINY
 
 #: One search in this process, ended by work: the same plan on every machine.
@@ -159,3 +159,17 @@ def test_decomposition_adds_up_on_the_run(run: SimulationResult, plan: Hindsight
     due = [j for j in run.jobs if j.due_s is not None and j.state != "cancelled"]
     on_time = [j for j in due if j.arrived_s is not None and j.arrived_s <= j.due_s + 1e-6]  # type: ignore[operator]
     assert d.late_jobs == len(due) - len(on_time)
+
+
+def test_each_delivery_past_its_promise_pays_the_late_fee_once(run: SimulationResult) -> None:
+    """The bound counts promises kept: a dropoff's fee deadline is its promise (rounded
+    down, never kinder than the simulator), pickups pay none, and ``late_fee=0`` is off."""
+    day = day_from_result(run)
+    p = courier_model(day, late_fee=7_000).problem
+    assert p.fee_deadline is not None and p.late_fee is not None
+    for k, o in enumerate(day.orders):
+        pick, drop = 2 * k, 2 * k + 1
+        assert p.fee_deadline[pick] == NONE and p.late_fee[pick] == 0
+        assert p.fee_deadline[drop] == math.floor(o.promised_s + 1e-9)
+        assert p.late_fee[drop] == 7_000
+    assert not courier_model(day, late_fee=0).problem.has_late_fees()
