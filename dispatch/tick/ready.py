@@ -1,0 +1,107 @@
+"""When the tick believes an order's food comes out: the kitchen's estimate, until it is late.
+
+An order's ``ready_at`` is the merchant's estimate. Planning with it once it
+has passed ("ready now") keeps a courier waiting at a counter tick after tick,
+with other orders' food on board going cold and late, whenever the food is
+really late (issue 15: most late-by-dispatch deliveries on light days).
+
+Food is *known* late only when its hand-over should already have happened:
+its courier reported ``arrived_at_pickup`` (a stamp that belongs to this
+courier's current stay at the counter: ``dispatch.tick.apply`` clears it on
+reassignment and when a plan sends the courier elsewhere first), the
+committed plan still has the courier collecting it there, and
+
+    now > max(ready_at, arrival) + pickup service
+
+and it is still not picked up. A courier collecting several orders at one
+counter (its route's leading pickups there) is handed them one service after
+another, and a bundle leaves only when all of it is out, so for such a run
+the bound is ``max(arrival, every ready_at) + n * pickup service``. A courier
+who reached the counter after the food was ready and stands through the
+hand-over is therefore never taken for one waiting on late food (the
+mistake of the position-based belief reverted in 64cd39c, which lost MDRP
+orders).
+
+Late food is expected to take as long again as it has been late so far, and
+at least ``OVERDUE_MIN_WAIT_S`` more: a long wait weighs against what waits
+on it, and a courier with food on board may go and deliver it first. Only the
+tick's problem sees the belief: the stored order keeps the merchant's estimate
+(``build_believed`` hands the stored orders back to the problem, which
+``apply_plan`` writes from).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from dispatch.model import Order, OrderState, PlannedStop, StopKind
+from dispatch.settings import EngineSettings
+from dispatch.tick.build import TickProblem, build_tick_problem
+from dispatch.tick.snapshot import TickSnapshot
+from geo import MatrixProvider
+
+__all__ = ["OVERDUE_MIN_WAIT_S", "believed", "build_believed", "counter_run", "late_food"]
+
+#: Least further wait expected of food that is late (seconds).
+OVERDUE_MIN_WAIT_S = 120.0
+
+
+def counter_run(
+    worker_id: str, route: Sequence[PlannedStop], orders: Mapping[str, Order]
+) -> list[Order]:
+    """The orders the worker's committed route collects first, all at one counter.
+
+    Stops of work already done (picked up, closed, given to someone else) are
+    skipped; the run ends at the first stop that is not a pickup at that counter.
+    """
+    run: list[Order] = []
+    for stop in route:
+        o = orders.get(stop.entity_id) if stop.kind == StopKind.PICKUP else None
+        if stop.kind == StopKind.PICKUP and (
+            o is None or o.state != OrderState.ASSIGNED or o.worker_id != worker_id
+        ):
+            continue  # done or moved since the plan was committed
+        if o is None or (run and o.pickup != run[0].pickup):
+            break
+        run.append(o)
+    return run
+
+
+def late_food(run: Sequence[Order], now: float, pickup_service_s: float) -> dict[str, float]:
+    """Believed ready times of a counter run's food, when its hand-over is overdue (else none)."""
+    arrivals = [o.arrived_pickup_at for o in run if o.arrived_pickup_at is not None]
+    if not arrivals:
+        return {}
+    due = max(min(arrivals), *(o.ready_at for o in run)) + len(run) * pickup_service_s
+    if now <= due:
+        return {}
+    return {o.id: now + max(now - o.ready_at, OVERDUE_MIN_WAIT_S) for o in run}
+
+
+def believed(snap: TickSnapshot, pickup_service_s: float) -> TickSnapshot:
+    """The snapshot with late food's ready times as the tick expects them (same object if none)."""
+    if snap.plan is None:
+        return snap
+    orders = {o.id: o for o in snap.orders}
+    ready: dict[str, float] = {}
+    for wid, route in snap.plan.routes.items():
+        ready.update(late_food(counter_run(wid, route, orders), snap.now, pickup_service_s))
+    if not ready:
+        return snap
+    seen = tuple(
+        dataclasses.replace(o, ready_at=ready[o.id]) if o.id in ready else o for o in snap.orders
+    )
+    return dataclasses.replace(snap, orders=seen)
+
+
+def build_believed(
+    snap: TickSnapshot, settings: EngineSettings, matrices: MatrixProvider
+) -> TickProblem:
+    """The tick's problem under the belief, carrying the stored orders (to apply the plan to)."""
+    seen = believed(snap, settings.pickup_service_s)
+    tp = build_tick_problem(seen, settings, matrices)
+    if seen is not snap:
+        stored = {o.id: o for o in snap.orders}
+        tp.orders = [stored[o.id] for o in tp.orders]
+    return tp
