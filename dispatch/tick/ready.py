@@ -11,16 +11,18 @@ courier's current stay at the counter: ``dispatch.tick.apply`` clears it on
 reassignment and when a plan sends the courier elsewhere first), the
 committed plan still has the courier collecting it there, and
 
-    now > max(ready_at, arrival) + pickup service
+    now > max(ready_at, arrival) + hand-over
 
-and it is still not picked up. A courier collecting several orders at one
+and it is still not picked up; the hand-over is how far into the pickup
+service the food changes hands (``EngineSettings.pickup_handover_s``; the
+whole service when unknown). A courier collecting several orders at one
 counter (its route's leading pickups there) is handed them one service after
-another, and a bundle leaves only when all of it is out, so for such a run
-the bound is ``max(arrival, every ready_at) + n * pickup service``. A courier
-who reached the counter after the food was ready and stands through the
-hand-over is therefore never taken for one waiting on late food (the
-mistake of the position-based belief reverted in 64cd39c, which lost MDRP
-orders).
+another, and a bundle leaves only when all of it is out, so for such a run of
+n orders the bound is ``max(arrival, every ready_at) + (n - 1) * pickup
+service + hand-over``. A courier who reached the counter after the food was
+ready and stands through the hand-over is therefore never taken for one
+waiting on late food (the mistake of the position-based belief reverted in
+64cd39c, which lost MDRP orders).
 
 Late food is expected to take as long again as it has been late so far, and
 at least ``OVERDUE_MIN_WAIT_S`` more: a long wait weighs against what waits
@@ -68,25 +70,28 @@ def counter_run(
     return run
 
 
-def late_food(run: Sequence[Order], now: float, pickup_service_s: float) -> dict[str, float]:
+def late_food(
+    run: Sequence[Order], now: float, service_s: float, handover_s: float
+) -> dict[str, float]:
     """Believed ready times of a counter run's food, when its hand-over is overdue (else none)."""
     arrivals = [o.arrived_pickup_at for o in run if o.arrived_pickup_at is not None]
     if not arrivals:
         return {}
-    due = max(min(arrivals), *(o.ready_at for o in run)) + len(run) * pickup_service_s
-    if now <= due:
+    out = max(min(arrivals), *(o.ready_at for o in run))
+    if now <= out + (len(run) - 1) * service_s + handover_s:
         return {}
     return {o.id: now + max(now - o.ready_at, OVERDUE_MIN_WAIT_S) for o in run}
 
 
-def believed(snap: TickSnapshot, pickup_service_s: float) -> TickSnapshot:
+def believed(snap: TickSnapshot, settings: EngineSettings) -> TickSnapshot:
     """The snapshot with late food's ready times as the tick expects them (same object if none)."""
     if snap.plan is None:
         return snap
     orders = {o.id: o for o in snap.orders}
     ready: dict[str, float] = {}
     for wid, route in snap.plan.routes.items():
-        ready.update(late_food(counter_run(wid, route, orders), snap.now, pickup_service_s))
+        run = counter_run(wid, route, orders)
+        ready.update(late_food(run, snap.now, settings.pickup_service_s, settings.handover_s))
     if not ready:
         return snap
     seen = tuple(
@@ -99,7 +104,7 @@ def build_believed(
     snap: TickSnapshot, settings: EngineSettings, matrices: MatrixProvider
 ) -> TickProblem:
     """The tick's problem under the belief, carrying the stored orders (to apply the plan to)."""
-    seen = believed(snap, settings.pickup_service_s)
+    seen = believed(snap, settings)
     tp = build_tick_problem(seen, settings, matrices)
     if seen is not snap:
         stored = {o.id: o for o in snap.orders}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
+
 import geo
 from dispatch import EngineSettings, MemoryStore
 from dispatch.model import (
@@ -58,36 +60,46 @@ def test_food_is_late_only_once_its_hand_over_is_overdue() -> None:
     """Courier there before the estimate: late once ready_at + the hand-over has passed, then
     expected as late again as it already is (at least the least wait); before that, none."""
     early = NOW - 900
-    assert late_food([_waiting("y", NOW - 300, early)], NOW, SERVICE) == {"y": NOW + 300}
-    assert late_food([_waiting("y", NOW - 90, early)], NOW, 60.0) == {"y": NOW + OVERDUE_MIN_WAIT_S}
-    assert late_food([_waiting("y", NOW - SERVICE, early)], NOW, SERVICE) == {}
-    assert late_food([_waiting("y", NOW + 60, early)], NOW, SERVICE) == {}
+    assert late_food([_waiting("y", NOW - 300, early)], NOW, SERVICE, SERVICE) == {"y": NOW + 300}
+    at_ready = late_food([_waiting("y", NOW - 30, early)], NOW, SERVICE, 0.0)
+    assert at_ready == {"y": NOW + OVERDUE_MIN_WAIT_S}  # handed over the moment it is out
+    assert late_food([_waiting("y", NOW - SERVICE, early)], NOW, SERVICE, SERVICE) == {}
+    assert late_food([_waiting("y", NOW + 60, early)], NOW, SERVICE, 0.0) == {}
 
 
 def test_a_courier_who_came_after_the_food_and_is_inside_the_hand_over_waits_on_nothing() -> None:
-    """Food ready 10 min ago, the courier arrived 1 min ago: it is being handed over, not
-    late (the MDRP case the position belief got wrong); counted from the arrival, it is late
-    once the hand-over is overdue."""
+    """Food ready 10 min ago, the courier arrived 1 min ago and is handed food 2 min in (an
+    MDRP day): it is being handed over, not late (the case the position belief got wrong);
+    counted from the arrival, it is late once the hand-over is overdue."""
     fresh = _waiting("y", NOW - 600, NOW - 60)
-    assert late_food([fresh], NOW, SERVICE) == {}
-    overdue = _waiting("y", NOW - 600, NOW - SERVICE - 20)
-    assert late_food([overdue], NOW, SERVICE) == {"y": NOW + 600}
+    assert late_food([fresh], NOW, 240.0, 120.0) == {}
+    overdue = _waiting("y", NOW - 600, NOW - 140)
+    assert late_food([overdue], NOW, 240.0, 120.0) == {"y": NOW + 600}
 
 
 def test_no_arrival_report_no_belief() -> None:
     """Without the courier's arrival report the estimate stands, however long past."""
-    assert late_food([_waiting("y", NOW - 1800, None)], NOW, SERVICE) == {}
+    assert late_food([_waiting("y", NOW - 1800, None)], NOW, SERVICE, 0.0) == {}
 
 
 def test_a_run_at_one_counter_is_handed_over_one_service_after_another() -> None:
-    """Two orders collected at one counter: none is late until the later one's food and a
-    hand-over for each have passed, even when the first's own hand-over is overdue."""
+    """Two orders collected at one counter: none is late until the later one's food, a
+    service for the first and the hand-over of the second have passed, even when the
+    first's own hand-over is overdue."""
     a = _waiting("a", NOW - 600, NOW - 900)
     b = _waiting("b", NOW - 200, None)
-    assert late_food([a, b], NOW, SERVICE) == {}  # due at NOW - 200 + 2 services
+    assert late_food([a, b], NOW, SERVICE, SERVICE) == {}  # due at NOW - 200 + 2 services
     b_earlier = dataclasses.replace(b, ready_at=NOW - 2 * SERVICE - 10)
-    late = late_food([a, b_earlier], NOW, SERVICE)
+    late = late_food([a, b_earlier], NOW, SERVICE, SERVICE)
     assert late == {"a": NOW + 600, "b": NOW + 2 * SERVICE + 10}
+
+
+def test_the_hand_over_setting_is_checked_and_defaults_to_the_whole_service() -> None:
+    """``pickup_handover_s`` lies within the pickup service; unknown, it is all of it."""
+    assert EngineSettings(pickup_service_s=240).handover_s == 240
+    assert EngineSettings(pickup_service_s=240, pickup_handover_s=120).handover_s == 120
+    with pytest.raises(ValueError, match="pickup_handover_s"):
+        EngineSettings(pickup_service_s=120, pickup_handover_s=121)
 
 
 def test_the_run_is_the_routes_leading_pickups_at_one_counter() -> None:
@@ -119,13 +131,13 @@ def test_believed_replaces_only_late_food_and_leaves_the_snapshot_alone() -> Non
     longer collects the order first), else a copy with the late food's believed time."""
     y = _waiting("y", NOW - 300, NOW - 900)
     snap = _snapshot((y,), {"w1": (_pickup(y),)})
-    out = believed(snap, SERVICE)
+    out = believed(snap, SETTINGS)
     assert out.orders[0].ready_at == NOW + 300 and snap.orders[0].ready_at == NOW - 300
     calm = dataclasses.replace(snap, orders=(_waiting("y", NOW + 60, NOW - 900),))
-    assert believed(calm, SERVICE) is calm
+    assert believed(calm, SETTINGS) is calm
     drop = PlannedStop(StopKind.DROPOFF, "x", offset(900, 0), NOW, NOW)
     away = _snapshot((y,), {"w1": (drop, _pickup(y))})
-    assert believed(away, SERVICE) is away
+    assert believed(away, SETTINGS) is away
 
 
 def _apply(snap: TickSnapshot, worker_id: str, *stops: tuple[StopKind, str]) -> list[Order]:

@@ -255,3 +255,15 @@ def test_couriers_report_their_arrival_at_the_counter() -> None:
     assert [e["entity_id"] for e in arrivals] == [first, second]
     assert [e["ts"] - world.t0 for e in arrivals] == pytest.approx([60.0, 1500.0 + back])
     assert all(e["data"]["worker_id"] == "c1" for e in arrivals)
+
+
+def test_the_engine_learns_the_couriers_hand_over() -> None:
+    """The engine is told how far into a pickup its simulated couriers are handed the food
+    (the world's hand-over: 0 on a default day, half the service on an MDRP day), unless
+    the world's engine settings already name it."""
+    world, _ = _hand_made_world()
+    assert Simulation(world).engine.settings.pickup_handover_s == 0
+    half = replace(world, handover_s=60.0)
+    assert Simulation(half).engine.settings.pickup_handover_s == 60
+    named = replace(half, settings=replace(world.settings, pickup_handover_s=90))
+    assert Simulation(named).engine.settings.pickup_handover_s == 90
