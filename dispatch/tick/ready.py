@@ -13,7 +13,9 @@ committed plan still has the courier collecting it there, and
 
     now > max(ready_at, arrival) + hand-over
 
-and it is still not picked up; the hand-over is how far into the pickup
+and it is still not picked up, and the courier is still there to be handed
+it (dispatchable: a courier past its shift end, offline or silent may have
+left the food on the counter); the hand-over is how far into the pickup
 service the food changes hands (``EngineSettings.pickup_handover_s``; the
 whole service when unknown). A courier collecting several orders at one
 counter (its route's leading pickups there) is handed them one service after
@@ -39,7 +41,7 @@ from collections.abc import Mapping, Sequence
 
 from dispatch.model import Order, OrderState, PlannedStop, StopKind
 from dispatch.settings import EngineSettings
-from dispatch.tick.build import TickProblem, build_tick_problem
+from dispatch.tick.build import TickProblem, build_tick_problem, dispatchable
 from dispatch.tick.snapshot import TickSnapshot
 from geo import MatrixProvider
 
@@ -88,8 +90,11 @@ def believed(snap: TickSnapshot, settings: EngineSettings) -> TickSnapshot:
     if snap.plan is None:
         return snap
     orders = {o.id: o for o in snap.orders}
+    present = {w.id for w in snap.workers if dispatchable(w, snap.now, settings)}
     ready: dict[str, float] = {}
     for wid, route in snap.plan.routes.items():
+        if wid not in present:
+            continue  # gone (off shift, offline, silent): it says nothing of the food now
         run = counter_run(wid, route, orders)
         ready.update(late_food(run, snap.now, settings.pickup_service_s, settings.handover_s))
     if not ready:

@@ -140,6 +140,19 @@ def test_believed_replaces_only_late_food_and_leaves_the_snapshot_alone() -> Non
     assert believed(away, SETTINGS) is away
 
 
+def test_a_courier_gone_from_dispatch_says_nothing_of_the_food() -> None:
+    """w1 past its shift end (an MDRP courier may not pick up after it) or with a stale
+    position never collects y, so y's missing pickup is no sign of late food."""
+    y = _waiting("y", NOW - 300, NOW - 900)
+    snap = _snapshot((y,), {"w1": (_pickup(y),)})
+    w1, w2 = snap.workers
+    off = dataclasses.replace(snap, workers=(dataclasses.replace(w1, shift_end=NOW - 1), w2))
+    assert believed(off, SETTINGS) is off
+    silent = dataclasses.replace(w1, position_ts=NOW - SETTINGS.location_staleness_s - 1)
+    stale = dataclasses.replace(snap, workers=(silent, w2))
+    assert believed(stale, SETTINGS) is stale
+
+
 def _apply(snap: TickSnapshot, worker_id: str, *stops: tuple[StopKind, str]) -> list[Order]:
     """Apply a hand-made plan (``stops`` on one worker, checked) and return the orders written."""
     tp = build_tick_problem(snap, SETTINGS, MATRICES)
