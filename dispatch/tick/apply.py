@@ -229,8 +229,11 @@ def apply_plan(
         busy={wid for wid, stops in r.routes.items() if stops},
         now=now,
     )
+    # the problem's orders may carry what the tick learnt (dispatch.tick.ready): compare
+    # with the stored ones, so that is written too
+    stored = {o.id: o for o in snap.orders}
     changes: list[tuple[Order | Job, tuple[Order | Job, str | None, int, int]]] = [
-        (o, _order_change(o, r, now, settings, why)) for o in tp.orders
+        (stored.get(o.id, o), _order_change(o, r, now, settings, why)) for o in tp.orders
     ]
     changes += [(j, _job_change(j, r, now, why)) for j in tp.jobs]
     for old, (new, kind, a, u) in changes:

@@ -28,10 +28,15 @@ waiting on late food (the mistake of the position-based belief reverted in
 
 Late food is expected to take as long again as it has been late so far, and
 at least ``OVERDUE_MIN_WAIT_S`` more: a long wait weighs against what waits
-on it, and a courier with food on board may go and deliver it first. Only the
-tick's problem sees the belief: the stored order keeps the merchant's estimate
-(``build_believed`` hands the stored orders back to the problem, which
-``apply_plan`` writes from).
+on it, and a courier with food on board may go and deliver it first. The
+expectation is kept on the order (``late_food_ready_at``) and holds after the
+courier leaves the counter, until it passes or a courier there sees the food
+still not out: without it the next tick would plan the food "ready now" again
+and call the courier back, to stand at the counter once more.
+
+The problem sees the belief as the pickup's ready time; the stored order keeps
+the merchant's estimate (``build_believed`` hands the stored orders, with the
+new expectation, back to the problem, which ``apply_plan`` writes from).
 """
 
 from __future__ import annotations
@@ -45,7 +50,14 @@ from dispatch.tick.build import TickProblem, build_tick_problem, dispatchable
 from dispatch.tick.snapshot import TickSnapshot
 from geo import MatrixProvider
 
-__all__ = ["OVERDUE_MIN_WAIT_S", "believed", "build_believed", "counter_run", "late_food"]
+__all__ = [
+    "OVERDUE_MIN_WAIT_S",
+    "believed",
+    "believed_ready",
+    "build_believed",
+    "counter_run",
+    "late_food",
+]
 
 #: Least further wait expected of food that is late (seconds).
 OVERDUE_MIN_WAIT_S = 120.0
@@ -85,22 +97,36 @@ def late_food(
     return {o.id: now + max(now - o.ready_at, OVERDUE_MIN_WAIT_S) for o in run}
 
 
-def believed(snap: TickSnapshot, settings: EngineSettings) -> TickSnapshot:
-    """The snapshot with late food's ready times as the tick expects them (same object if none)."""
+def believed_ready(snap: TickSnapshot, settings: EngineSettings) -> dict[str, float]:
+    """Orders whose food the tick takes as late, and when it expects it out: seen late
+    at the counter now (``late_food``), else a still future expectation kept on the order."""
+    ready = {
+        o.id: o.late_food_ready_at
+        for o in snap.orders
+        if o.late_food_ready_at is not None
+        and o.late_food_ready_at > snap.now
+        and o.state in (OrderState.PENDING, OrderState.ASSIGNED)
+    }
     if snap.plan is None:
-        return snap
+        return ready
     orders = {o.id: o for o in snap.orders}
     present = {w.id for w in snap.workers if dispatchable(w, snap.now, settings)}
-    ready: dict[str, float] = {}
     for wid, route in snap.plan.routes.items():
         if wid not in present:
             continue  # gone (off shift, offline, silent): it says nothing of the food now
         run = counter_run(wid, route, orders)
         ready.update(late_food(run, snap.now, settings.pickup_service_s, settings.handover_s))
+    return ready
+
+
+def believed(snap: TickSnapshot, settings: EngineSettings) -> TickSnapshot:
+    """The snapshot with late food's ready times as the tick expects them (same object if none)."""
+    ready = believed_ready(snap, settings)
     if not ready:
         return snap
     seen = tuple(
-        dataclasses.replace(o, ready_at=ready[o.id]) if o.id in ready else o for o in snap.orders
+        dataclasses.replace(o, ready_at=max(o.ready_at, ready[o.id])) if o.id in ready else o
+        for o in snap.orders
     )
     return dataclasses.replace(snap, orders=seen)
 
@@ -108,10 +134,17 @@ def believed(snap: TickSnapshot, settings: EngineSettings) -> TickSnapshot:
 def build_believed(
     snap: TickSnapshot, settings: EngineSettings, matrices: MatrixProvider
 ) -> TickProblem:
-    """The tick's problem under the belief, carrying the stored orders (to apply the plan to)."""
+    """The tick's problem under the belief, carrying the stored orders (to apply the plan to)
+    with the expectation each late one is planned by."""
     seen = believed(snap, settings)
     tp = build_tick_problem(seen, settings, matrices)
     if seen is not snap:
         stored = {o.id: o for o in snap.orders}
-        tp.orders = [stored[o.id] for o in tp.orders]
+        planned = {o.id: o.ready_at for o in seen.orders}
+        tp.orders = [
+            dataclasses.replace(stored[o.id], late_food_ready_at=planned[o.id])
+            if planned[o.id] != stored[o.id].ready_at
+            else stored[o.id]
+            for o in tp.orders
+        ]
     return tp

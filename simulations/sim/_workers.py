@@ -213,10 +213,19 @@ def arrive(st: SimState, ag: Agent) -> None:
 
 
 def report_arrival(st: SimState, ag: Agent, order_id: str) -> None:
-    """Tell the engine the courier stands at the order's counter, as its app would
-    (``arrived_at_pickup``); an order no longer this courier's is left alone."""
+    """Tell the engine the courier stands at the order's counter to collect it, as its app
+    would (``arrived_at_pickup``): not for an order no longer this courier's, nor one its
+    route no longer collects here first (an MDRP courier, never diverted mid-leg, may reach
+    a counter its plan has since moved on from, and leaves again at once)."""
     o = st.engine.get_order(order_id)
     if o.worker_id != ag.id or o.state != OrderState.ASSIGNED:
+        return
+    for planned in st.engine.route(ag.id):
+        if planned.kind != StopKind.PICKUP or planned.location != o.pickup:
+            return
+        if planned.entity_id == order_id:
+            break
+    else:
         return
     try:
         st.engine.order_event(order_id, "arrived_at_pickup", ag.id)

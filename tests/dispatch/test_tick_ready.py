@@ -23,7 +23,13 @@ from dispatch.model import (
     WorkerKind,
 )
 from dispatch.tick import TickPipeline, TickProblem, TickSnapshot, apply_plan, build_tick_problem
-from dispatch.tick.ready import OVERDUE_MIN_WAIT_S, believed, counter_run, late_food
+from dispatch.tick.ready import (
+    OVERDUE_MIN_WAIT_S,
+    believed,
+    believed_ready,
+    counter_run,
+    late_food,
+)
 from solver import RoutingResult, check_routes, evaluate, solve_regret_insertion
 from tests.dispatch.conftest import CENTER, offset
 
@@ -239,7 +245,9 @@ def _y_ready(tick: TickProblem) -> int:
 def test_a_courier_with_food_on_board_stops_waiting_for_late_food() -> None:
     """w1 holds x (promised soon) at a counter where y's food is 5 min late and w1 has been
     there 10 min: the tick plans y's food 5 min out, sends w1 to x's door first (which clears
-    the arrival), and the stored y keeps the kitchen's estimate; the plan passes the checker."""
+    the arrival), and the stored y keeps the kitchen's estimate and the expectation; the next
+    tick, w1 gone from the counter, still expects y's food then (no call back to "ready
+    now"); both plans pass the checker."""
     store, tick, _ = _tick(_waiting("y", NOW - 300, NOW - 600))
     assert _y_ready(tick) == 300
     plan = store.get_plan("c1")
@@ -248,7 +256,31 @@ def test_a_courier_with_food_on_board_stops_waiting_for_late_food() -> None:
     assert (first.kind, first.entity_id) == (StopKind.DROPOFF, "x")
     stored = store.get_order("y")
     assert stored is not None and stored.ready_at == NOW - 300
+    assert stored.late_food_ready_at == NOW + 300
     assert stored.worker_id != "w1" or stored.arrived_pickup_at is None
+    community = store.get_community("c1")
+    assert community is not None
+    for w in ("w1", "w2"):
+        worker = store.get_worker(w)
+        assert worker is not None
+        store.put_worker(dataclasses.replace(worker, position_ts=NOW + 60))
+    policy = _Recording()
+    TickPipeline(store, policy, SETTINGS, MATRICES).run(community, NOW + 60)
+    ((again, result),) = policy.ticks
+    assert check_routes(again.problem, result).feasible
+    assert _y_ready(again) == 240
+
+
+def test_a_kept_expectation_holds_until_it_passes() -> None:
+    """Late food's expectation on the order stands with no courier at the counter, for a
+    pending order too; once passed, or once the food is picked up, it is ignored."""
+    kept = _order("y", offset(-1200, 0), NOW - 300, late_food_ready_at=NOW + 200)
+    snap = _snapshot((kept,), {})
+    assert believed_ready(snap, SETTINGS) == {"y": NOW + 200}
+    passed = dataclasses.replace(kept, late_food_ready_at=NOW - 1)
+    assert believed_ready(_snapshot((passed,), {}), SETTINGS) == {}
+    on_board = dataclasses.replace(kept, state=OrderState.PICKED_UP, worker_id="w1")
+    assert believed_ready(_snapshot((on_board,), {}), SETTINGS) == {}
 
 
 def test_a_courier_just_arrived_after_the_food_is_not_held_by_a_belief() -> None:
