@@ -26,13 +26,16 @@ ready and stands through the hand-over is therefore never taken for one
 waiting on late food (the mistake of the position-based belief reverted in
 64cd39c, which lost MDRP orders).
 
-Late food is expected to take as long again as it has been late so far, and
-at least ``OVERDUE_MIN_WAIT_S`` more: a long wait weighs against what waits
-on it, and a courier with food on board may go and deliver it first. The
-expectation is kept on the order (``late_food_ready_at``) and holds after the
-courier leaves the counter, until it passes or a courier there sees the food
-still not out: without it the next tick would plan the food "ready now" again
-and call the courier back, to stand at the counter once more.
+Late food is expected out ``LATE_FOOD_WAIT_S`` from now, however late it
+already is: a wait weighs against what waits on it, and a courier with food
+on board may go and deliver it first. (Expecting it "as late again as it
+already is" grows with the lateness and overstates it: real preparation times
+spread around the estimate, and food late by 30 s or by 8 min is about as far
+from coming out; on the simulated days it lost on-time share, RESULTS.md
+09:45.) The expectation is kept on the order (``late_food_ready_at``) and holds
+after the courier leaves the counter, until it passes or a courier there sees
+the food still not out: without it the next tick would plan the food "ready
+now" again and call the courier back, to stand at the counter once more.
 
 The problem sees the belief as the pickup's ready time; the stored order keeps
 the merchant's estimate (``build_believed`` hands the stored orders, with the
@@ -51,7 +54,7 @@ from dispatch.tick.snapshot import TickSnapshot
 from geo import MatrixProvider
 
 __all__ = [
-    "OVERDUE_MIN_WAIT_S",
+    "LATE_FOOD_WAIT_S",
     "believed",
     "believed_ready",
     "build_believed",
@@ -59,8 +62,8 @@ __all__ = [
     "late_food",
 ]
 
-#: Least further wait expected of food that is late (seconds).
-OVERDUE_MIN_WAIT_S = 120.0
+#: Further wait expected of food that is late, from when it is seen late (seconds).
+LATE_FOOD_WAIT_S = 120.0
 
 
 def counter_run(
@@ -94,7 +97,7 @@ def late_food(
     out = max(min(arrivals), *(o.ready_at for o in run))
     if now <= out + (len(run) - 1) * service_s + handover_s:
         return {}
-    return {o.id: now + max(now - o.ready_at, OVERDUE_MIN_WAIT_S) for o in run}
+    return {o.id: now + LATE_FOOD_WAIT_S for o in run}
 
 
 def believed_ready(snap: TickSnapshot, settings: EngineSettings) -> dict[str, float]:

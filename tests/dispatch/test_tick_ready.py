@@ -24,7 +24,7 @@ from dispatch.model import (
 )
 from dispatch.tick import TickPipeline, TickProblem, TickSnapshot, apply_plan, build_tick_problem
 from dispatch.tick.ready import (
-    OVERDUE_MIN_WAIT_S,
+    LATE_FOOD_WAIT_S,
     believed,
     believed_ready,
     counter_run,
@@ -64,11 +64,12 @@ def _pickup(o: Order) -> PlannedStop:
 
 def test_food_is_late_only_once_its_hand_over_is_overdue() -> None:
     """Courier there before the estimate: late once ready_at + the hand-over has passed, then
-    expected as late again as it already is (at least the least wait); before that, none."""
+    expected out a fixed wait from now, however late it already is; before that, none."""
     early = NOW - 900
-    assert late_food([_waiting("y", NOW - 300, early)], NOW, SERVICE, SERVICE) == {"y": NOW + 300}
+    late = late_food([_waiting("y", NOW - 300, early)], NOW, SERVICE, SERVICE)
+    assert late == {"y": NOW + LATE_FOOD_WAIT_S}
     at_ready = late_food([_waiting("y", NOW - 30, early)], NOW, SERVICE, 0.0)
-    assert at_ready == {"y": NOW + OVERDUE_MIN_WAIT_S}  # handed over the moment it is out
+    assert at_ready == {"y": NOW + LATE_FOOD_WAIT_S}  # handed over the moment it is out
     assert late_food([_waiting("y", NOW - SERVICE, early)], NOW, SERVICE, SERVICE) == {}
     assert late_food([_waiting("y", NOW + 60, early)], NOW, SERVICE, 0.0) == {}
 
@@ -80,7 +81,7 @@ def test_a_courier_who_came_after_the_food_and_is_inside_the_hand_over_waits_on_
     fresh = _waiting("y", NOW - 600, NOW - 60)
     assert late_food([fresh], NOW, 240.0, 120.0) == {}
     overdue = _waiting("y", NOW - 600, NOW - 140)
-    assert late_food([overdue], NOW, 240.0, 120.0) == {"y": NOW + 600}
+    assert late_food([overdue], NOW, 240.0, 120.0) == {"y": NOW + LATE_FOOD_WAIT_S}
 
 
 def test_no_arrival_report_no_belief() -> None:
@@ -97,7 +98,7 @@ def test_a_run_at_one_counter_is_handed_over_one_service_after_another() -> None
     assert late_food([a, b], NOW, SERVICE, SERVICE) == {}  # due at NOW - 200 + 2 services
     b_earlier = dataclasses.replace(b, ready_at=NOW - 2 * SERVICE - 10)
     late = late_food([a, b_earlier], NOW, SERVICE, SERVICE)
-    assert late == {"a": NOW + 600, "b": NOW + 2 * SERVICE + 10}
+    assert late == {"a": NOW + LATE_FOOD_WAIT_S, "b": NOW + LATE_FOOD_WAIT_S}
 
 
 def test_the_hand_over_setting_is_checked_and_defaults_to_the_whole_service() -> None:
@@ -138,7 +139,7 @@ def test_believed_replaces_only_late_food_and_leaves_the_snapshot_alone() -> Non
     y = _waiting("y", NOW - 300, NOW - 900)
     snap = _snapshot((y,), {"w1": (_pickup(y),)})
     out = believed(snap, SETTINGS)
-    assert out.orders[0].ready_at == NOW + 300 and snap.orders[0].ready_at == NOW - 300
+    assert out.orders[0].ready_at == NOW + LATE_FOOD_WAIT_S and snap.orders[0].ready_at == NOW - 300
     calm = dataclasses.replace(snap, orders=(_waiting("y", NOW + 60, NOW - 900),))
     assert believed(calm, SETTINGS) is calm
     drop = PlannedStop(StopKind.DROPOFF, "x", offset(900, 0), NOW, NOW)
@@ -244,19 +245,19 @@ def _y_ready(tick: TickProblem) -> int:
 
 def test_a_courier_with_food_on_board_stops_waiting_for_late_food() -> None:
     """w1 holds x (promised soon) at a counter where y's food is 5 min late and w1 has been
-    there 10 min: the tick plans y's food 5 min out, sends w1 to x's door first (which clears
+    there 10 min: the tick plans y's food a fixed wait out, sends w1 to x's door first (which clears
     the arrival), and the stored y keeps the kitchen's estimate and the expectation; the next
     tick, w1 gone from the counter, still expects y's food then (no call back to "ready
     now"); both plans pass the checker."""
     store, tick, _ = _tick(_waiting("y", NOW - 300, NOW - 600))
-    assert _y_ready(tick) == 300
+    assert _y_ready(tick) == LATE_FOOD_WAIT_S
     plan = store.get_plan("c1")
     assert plan is not None
     first = plan.routes["w1"][0]
     assert (first.kind, first.entity_id) == (StopKind.DROPOFF, "x")
     stored = store.get_order("y")
     assert stored is not None and stored.ready_at == NOW - 300
-    assert stored.late_food_ready_at == NOW + 300
+    assert stored.late_food_ready_at == NOW + LATE_FOOD_WAIT_S
     assert stored.worker_id != "w1" or stored.arrived_pickup_at is None
     community = store.get_community("c1")
     assert community is not None
@@ -268,7 +269,7 @@ def test_a_courier_with_food_on_board_stops_waiting_for_late_food() -> None:
     TickPipeline(store, policy, SETTINGS, MATRICES).run(community, NOW + 60)
     ((again, result),) = policy.ticks
     assert check_routes(again.problem, result).feasible
-    assert _y_ready(again) == 240
+    assert _y_ready(again) == LATE_FOOD_WAIT_S - 60
 
 
 def test_a_kept_expectation_holds_until_it_passes() -> None:
