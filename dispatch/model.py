@@ -223,6 +223,7 @@ class Order:
     quote_id: str | None = None  # the held quote it was charged (dispatch.quotes)
     arrived_pickup_at: float | None = None  # the courier reported arriving at the merchant
     arrived_dropoff_at: float | None = None  # ... and at the door
+    late_food_ready_at: float | None = None  # when the tick last expected late food out
     proof_ref: str | None = None  # proof of delivery (a photo or signature reference)
     version: int = 1
 

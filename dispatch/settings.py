@@ -43,6 +43,11 @@ class EngineSettings:
         a plan that breaks one promise beats one that breaks two by a little each.
         30 000: a broken promise weighs like a dropoff eating the whole default buffer
         (50 a second for 600 s), or ten minutes more of a late order's lateness.
+    pickup_handover_s: how far into the pickup service the courier is handed the food (and
+        reports picked_up), when the food is out; None: at the service's end, the safe
+        bound when unknown. The tick takes food as late once this much after the later of
+        its estimate and the courier's arrival has passed without a pickup
+        (``dispatch.tick.ready``).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     surge_refresh_s: quotes read a community's surge field and worker index computed at
         most this long ago (recomputing them reads every open record of the community).
@@ -68,9 +73,17 @@ class EngineSettings:
     at_risk_margin_s: float = 0.0
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
+    pickup_handover_s: int | None = None
     candidates_per_order: int = 25
     surge_refresh_s: float = 5.0
     quote_ttl_s: float = 120.0
+
+    @property
+    def handover_s(self) -> int:
+        """Seconds into the pickup service at which the food changes hands."""
+        if self.pickup_handover_s is None:
+            return self.pickup_service_s
+        return self.pickup_handover_s
 
     def __post_init__(self) -> None:
         for name in (
@@ -108,3 +121,7 @@ class EngineSettings:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative")
+        if self.pickup_handover_s is not None and not (
+            0 <= self.pickup_handover_s <= self.pickup_service_s
+        ):
+            raise ValueError("pickup_handover_s must lie within the pickup service (or be None)")

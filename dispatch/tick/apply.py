@@ -4,6 +4,12 @@ Pure: it reads a snapshot, the built problem and the solver's result and
 returns what the commit must write, with the versions it must find. Nothing
 here touches the store, so every rule of assignment, reassignment, at-risk
 flags and events is tested on plain values.
+
+A courier's ``arrived_pickup_at`` stamp says it stands at the order's counter.
+It belongs to that courier's stay there: a plan that gives the order to
+another courier (or to none), or sends its courier elsewhere before the
+order's counter, clears it, so the tick's late-food belief
+(``dispatch.tick.ready``) never counts an old arrival or another courier's.
 """
 
 from __future__ import annotations
@@ -87,6 +93,16 @@ def _late(risky: bool) -> str | None:
     return Reason.LATE_ETA.value if risky else None
 
 
+def _at_counter_first(o: Order, worker_id: str, r: _Routes) -> bool:
+    """Whether the worker's new route starts at the order's counter, collecting it there."""
+    for stop in r.routes.get(worker_id, ()):
+        if stop.kind != StopKind.PICKUP or stop.location != o.pickup:
+            return False
+        if stop.entity_id == o.id:
+            return True
+    return False
+
+
 def _order_change(
     o: Order, r: _Routes, now: float, settings: EngineSettings, why: Reasons
 ) -> tuple[Order, str | None, int, int]:
@@ -109,11 +125,13 @@ def _order_change(
                 eta_dropoff=None,
                 at_risk=True,
                 reason=reason,
+                arrived_pickup_at=None,
             )
             return new, "order.unassigned", 0, 1
         at_risk = now > o.promised_by - UNASSIGNED_RISK_S
         new = dataclasses.replace(o, at_risk=at_risk, reason=reason)
         return new, ("order.at_risk" if new.at_risk and not o.at_risk else None), 0, 1
+    stays = o.worker_id == new_worker and _at_counter_first(o, new_worker, r)
     new = dataclasses.replace(
         o,
         state=OrderState.ASSIGNED,
@@ -123,6 +141,7 @@ def _order_change(
         at_risk=risky,
         reason=_late(risky),
         assigned_at=o.assigned_at if o.worker_id == new_worker else now,
+        arrived_pickup_at=o.arrived_pickup_at if stays else None,
     )
     kind, moved = _assigned("order", o.state == OrderState.PENDING, o.worker_id, new, o.at_risk)
     return new, kind, moved, 0
@@ -210,8 +229,11 @@ def apply_plan(
         busy={wid for wid, stops in r.routes.items() if stops},
         now=now,
     )
+    # the problem's orders may carry what the tick learnt (dispatch.tick.ready): compare
+    # with the stored ones, so that is written too
+    stored = {o.id: o for o in snap.orders}
     changes: list[tuple[Order | Job, tuple[Order | Job, str | None, int, int]]] = [
-        (o, _order_change(o, r, now, settings, why)) for o in tp.orders
+        (stored.get(o.id, o), _order_change(o, r, now, settings, why)) for o in tp.orders
     ]
     changes += [(j, _job_change(j, r, now, why)) for j in tp.jobs]
     for old, (new, kind, a, u) in changes:

@@ -21,7 +21,7 @@ from dispatch.requests import TickResult
 from dispatch.settings import EngineSettings
 from dispatch.store.base import Fence, Store
 from dispatch.tick.apply import PlanChanges, apply_plan
-from dispatch.tick.build import build_tick_problem
+from dispatch.tick.ready import build_believed
 from dispatch.tick.snapshot import read_snapshot
 from geo import MatrixProvider
 from solver import FALLBACK
@@ -87,7 +87,8 @@ class TickPipeline:
     def _once(self, community: Community, now: float, fence: Fence | None) -> TickResult:
         snap = read_snapshot(self.store, community, now)
         started = self.timer()
-        tp = build_tick_problem(snap, self.settings, self.matrices)
+        # late food at a counter is planned as late (dispatch.tick.ready)
+        tp = build_believed(snap, self.settings, self.matrices)
         # The budget covers the whole tick: building, solving and committing.
         left = community.solver_budget_s - (self.timer() - started) - COMMIT_RESERVE_S
         result = self.policy.solve(tp, max(MIN_SOLVE_S, left))

@@ -1,7 +1,8 @@
 """What simulated workers do: follow their committed route, stop by stop.
 
 Workers read their route from the engine (``Engine.route``) after every tick
-and after every stop, and report progress with ``order_event`` / ``job_event``.
+and after every stop, and report progress with ``order_event`` / ``job_event`` (a
+courier reaching a pickup counter reports ``arrived_at_pickup``, as its app would).
 With ``World.mdrp`` they follow the MDRP's rules: a trip picks up one bundle at
 one merchant and delivers all of it before the next pickup, a courier never
 turns around mid-leg, and nothing is picked up after the courier's off time.
@@ -194,6 +195,7 @@ def arrive(st: SimState, ag: Agent) -> None:
         ag.label = _label(st, stop)
     now = st.clock.now()
     if stop.kind == StopKind.PICKUP:
+        report_arrival(st, ag, stop.entity_id)
         ready_at = st.world.t0 + st.records.orders[stop.entity_id].ready_s
         ag.state = "waiting"
         later(st, ag, max(st.world.handover_s, ready_at - now), "ready")
@@ -208,6 +210,27 @@ def arrive(st: SimState, ag: Agent) -> None:
         start = now if job.window is None else max(now, st.world.t0 + job.window[0])
         ag.state = "waiting"
         later(st, ag, start - now, "ready")
+
+
+def report_arrival(st: SimState, ag: Agent, order_id: str) -> None:
+    """Tell the engine the courier stands at the order's counter to collect it, as its app
+    would (``arrived_at_pickup``): not for an order no longer this courier's, nor one its
+    route no longer collects here first (an MDRP courier, never diverted mid-leg, may reach
+    a counter its plan has since moved on from, and leaves again at once)."""
+    o = st.engine.get_order(order_id)
+    if o.worker_id != ag.id or o.state != OrderState.ASSIGNED:
+        return
+    for planned in st.engine.route(ag.id):
+        if planned.kind != StopKind.PICKUP or planned.location != o.pickup:
+            return
+        if planned.entity_id == order_id:
+            break
+    else:
+        return
+    try:
+        st.engine.order_event(order_id, "arrived_at_pickup", ag.id)
+    except Conflict as exc:
+        st.conflict("arrival", exc)
 
 
 def _release(st: SimState, ag: Agent) -> None:

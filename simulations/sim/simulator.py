@@ -19,6 +19,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dispatch.clock import ManualClock
@@ -76,8 +77,11 @@ class Simulation:
         self.seed = seed
         clock = ManualClock(world.t0)
         counter = itertools.count(1)
+        settings = world.settings
+        if settings.pickup_handover_s is None:  # the engine learns the couriers' hand-over
+            settings = replace(settings, pickup_handover_s=round(world.handover_s))
         engine = Engine(
-            world.settings,
+            settings,
             MemoryStore(),
             clock,
             policy=policy,

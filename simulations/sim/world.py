@@ -141,7 +141,8 @@ class World:
     position_interval_s: float = 10.0
     sample_interval_s: float = 300.0
     start_hour: float = 0.0  # local hour at t0, for plots
-    handover_s: float = 0.0  # part of the service before the hand-over (MDRP: half)
+    handover_s: float = 0.0  # part of the service before the hand-over (MDRP: half); the
+    # engine is told it (EngineSettings.pickup_handover_s) unless its settings name one
     mdrp: bool = False  # MDRP rules: whole trips, no diversion, pickups before shift end
     tick_when_idle: bool = False
     labels: dict[str, str] = field(default_factory=dict)  # MDRP: merchant id → restaurant id

@@ -240,3 +240,30 @@ def test_idle_couriers_ride_back_towards_the_merchants() -> None:
     one_way = float(geo.haversine_m(CENTER.lat, CENTER.lng, home.lat, home.lng)) * 1.3
     metres = 2 * one_way + 2 * one_way * 500.0 / 600.0 + one_way * 100.0 / 600.0
     assert returns["km_per_order"] == pytest.approx(metres / 1000 / 2, rel=0.03)
+
+
+def test_couriers_report_their_arrival_at_the_counter() -> None:
+    """A courier reaching a pickup tells the engine (``arrived_at_pickup``), as its app would:
+    once per order, at the moment it gets there (o1: the courier waits at the merchant when
+    the order comes; o2: it rides back from the first home)."""
+    world, home = _hand_made_world()
+    result = Simulation(world, policy="nearest-idle", surge=False).run()
+    back = geo.eta_s(home.lat, home.lng, CENTER.lat, CENTER.lng, geo.profile("bicycle"))
+    arrivals = [e for e in result.events if e["type"] == "order.arrived_at_pickup"]
+    created = {e["entity_id"]: e["ts"] for e in result.events if e["type"] == "order.created"}
+    first, second = sorted(created, key=created.__getitem__)
+    assert [e["entity_id"] for e in arrivals] == [first, second]
+    assert [e["ts"] - world.t0 for e in arrivals] == pytest.approx([60.0, 1500.0 + back])
+    assert all(e["data"]["worker_id"] == "c1" for e in arrivals)
+
+
+def test_the_engine_learns_the_couriers_hand_over() -> None:
+    """The engine is told how far into a pickup its simulated couriers are handed the food
+    (the world's hand-over: 0 on a default day, half the service on an MDRP day), unless
+    the world's engine settings already name it."""
+    world, _ = _hand_made_world()
+    assert Simulation(world).engine.settings.pickup_handover_s == 0
+    half = replace(world, handover_s=60.0)
+    assert Simulation(half).engine.settings.pickup_handover_s == 60
+    named = replace(half, settings=replace(world.settings, pickup_handover_s=90))
+    assert Simulation(named).engine.settings.pickup_handover_s == 90
