@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dispatch.model import (
     JOB_TERMINAL,
     ORDER_TERMINAL,
@@ -13,7 +15,18 @@ from dispatch.model import (
 )
 from dispatch.store.base import Store
 
-__all__ = ["live_route", "still_to_do"]
+__all__ = ["collects_first_here", "live_route", "still_to_do"]
+
+
+def collects_first_here(route: Sequence[PlannedStop], order: Order) -> bool:
+    """Whether the route begins by collecting the order at its counter (possibly after
+    other pickups at that same counter): the courier standing there is there for it."""
+    for stop in route:
+        if stop.kind != StopKind.PICKUP or stop.location != order.pickup:
+            return False
+        if stop.entity_id == order.id:
+            return True
+    return False
 
 
 def still_to_do(stop: PlannedStop, worker_id: str, record: Order | Job | None) -> bool:

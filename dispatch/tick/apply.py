@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from dispatch.events import new_event
 from dispatch.model import Job, JobState, Order, OrderState, Plan, PlannedStop, StopKind
 from dispatch.reasons import Reason, Reasons
+from dispatch.routes import collects_first_here
 from dispatch.settings import EngineSettings
 from dispatch.store.base import NewEvent
 from dispatch.tick.build import TickProblem
@@ -93,16 +94,6 @@ def _late(risky: bool) -> str | None:
     return Reason.LATE_ETA.value if risky else None
 
 
-def _at_counter_first(o: Order, worker_id: str, r: _Routes) -> bool:
-    """Whether the worker's new route starts at the order's counter, collecting it there."""
-    for stop in r.routes.get(worker_id, ()):
-        if stop.kind != StopKind.PICKUP or stop.location != o.pickup:
-            return False
-        if stop.entity_id == o.id:
-            return True
-    return False
-
-
 def _order_change(
     o: Order, r: _Routes, now: float, settings: EngineSettings, why: Reasons
 ) -> tuple[Order, str | None, int, int]:
@@ -131,7 +122,7 @@ def _order_change(
         at_risk = now > o.promised_by - UNASSIGNED_RISK_S
         new = dataclasses.replace(o, at_risk=at_risk, reason=reason)
         return new, ("order.at_risk" if new.at_risk and not o.at_risk else None), 0, 1
-    stays = o.worker_id == new_worker and _at_counter_first(o, new_worker, r)
+    stays = o.worker_id == new_worker and collects_first_here(r.routes.get(new_worker, ()), o)
     new = dataclasses.replace(
         o,
         state=OrderState.ASSIGNED,

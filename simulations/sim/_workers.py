@@ -21,6 +21,7 @@ from dispatch.model import (
     WorkerStatus,
 )
 from dispatch.requests import LocationUpdate
+from dispatch.routes import collects_first_here
 from simulations.mdrp.solution import Move, Trip
 from simulations.sim._events import AGENT
 from simulations.sim.agents import Agent, Leg
@@ -220,12 +221,7 @@ def report_arrival(st: SimState, ag: Agent, order_id: str) -> None:
     o = st.engine.get_order(order_id)
     if o.worker_id != ag.id or o.state != OrderState.ASSIGNED:
         return
-    for planned in st.engine.route(ag.id):
-        if planned.kind != StopKind.PICKUP or planned.location != o.pickup:
-            return
-        if planned.entity_id == order_id:
-            break
-    else:
+    if not collects_first_here(st.engine.route(ag.id), o):
         return
     try:
         st.engine.order_event(order_id, "arrived_at_pickup", ag.id)
