@@ -3,14 +3,16 @@
 Run:
   .venv/bin/python benchmarks/ontime.py --seeds 0 1 --surge on off \
       [--variant NAME:section.key=JSON,...] [--variant NAME:rules=PATH] \
-      [--policies optimizer nearest-idle] [--hours 8] [--jobs 2] [--results-md PATH]
+      [--policies optimizer nearest-idle] [--hours 8] [--jobs 2] [--reproducible] \
+      [--results-md PATH]
 
 Each (seed, surge, variant or policy) is one simulated day; days run interleaved
 (the variants of one seed and surge side by side, ``--jobs`` at a time), so a
 busy machine hurts every variant alike. A variant overrides scenario fields
 (``engine.promise_buffer_s=900``, ``community.max_orders_per_trip=2``) or the
 surge rule set (``rules=path.toml``) of the optimizer policy; "base" is the
-scenario as shipped.
+scenario as shipped. ``--reproducible`` ends every tick's search by work, not by
+the clock: the figures then do not depend on the machine's load (slower).
 
 Late deliveries are split by what made them late:
 - unreachable: the kitchen's real ready time, the pickup service and the fastest
@@ -41,7 +43,6 @@ sys.path.insert(0, str(_HERE.parent))
 
 import geo  # noqa: E402
 from benchmarks.common import publish  # noqa: E402
-from dispatch.policies import make_policy  # noqa: E402
 from simulations.sim.records import OrderRecord, SimulationResult  # noqa: E402
 from simulations.sim.runner import SimulationOptions, run  # noqa: E402
 from simulations.sim.scenario import load_scenario, parse_scenario  # noqa: E402
@@ -100,15 +101,15 @@ def _day(job: dict[str, Any]) -> dict[str, Any]:
         data[section][name] = value
     data["hours"] = job["hours"]
     scenario = parse_scenario(data, source=f"default ({job['label']})")
-    policy = make_policy(job["policy"], scenario.solver)
     started = time.perf_counter()
     out = run(
         SimulationOptions(
             scenario=scenario,
             seed=job["seed"],
-            policy=policy,
+            policy=job["policy"],  # built from the world's solver settings (reproducible too)
             surge=job["surge"],
             rules=rules,
+            reproducible=job["reproducible"],
             write_events=False,
             report=False,
         )
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", nargs="*", default=[], help="baselines run as shipped")
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--reproducible", action="store_true", help="searches end by work")
     ap.add_argument("--json", type=Path, default=None, help="write every day's figures here")
     ap.add_argument("--results-md", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -147,10 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         for surge in args.surge:
             for label, overrides in variants:
                 jobs.append({"label": label, "policy": "optimizer", "set": overrides})
-                jobs[-1].update(seed=seed, surge=surge == "on", hours=args.hours)
+                jobs[-1].update(
+                    seed=seed, surge=surge == "on", hours=args.hours, reproducible=args.reproducible
+                )
             for policy in args.policies:
                 jobs.append({"label": policy, "policy": policy, "set": {}})
-                jobs[-1].update(seed=seed, surge=surge == "on", hours=args.hours)
+                jobs[-1].update(
+                    seed=seed, surge=surge == "on", hours=args.hours, reproducible=args.reproducible
+                )
     load_start = os.getloadavg()[0]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         days = list(pool.map(_day, jobs))
