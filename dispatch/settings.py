@@ -37,12 +37,15 @@ class EngineSettings:
         soon, not just in time (MDRP, scored by mean click-to-door, works this way).
     promise_cost_per_s: cost of each second a dropoff eats into the buffer, and of each
         second a pickup comes later than the last moment from which a direct ride keeps
-        the promise (tiers multiply; 0: off).
+        the promise (tiers multiply; 0: off). 10: with the fee keeping promises, the
+        buffer only orders plans that keep them; priced higher, it spends couriers'
+        time on slack that busy hours need for the next orders (benchmarks/RESULTS.md,
+        "The buffer's price once the fee keeps promises").
     promise_fee: with ``promise_buffer_s`` set, a one-off cost of a dropoff planned past its
         promise (tiers multiply; 0: off): customers count promises kept, not seconds, so
         a plan that breaks one promise beats one that breaks two by a little each.
-        30 000: a broken promise weighs like a dropoff eating the whole default buffer
-        (50 a second for 600 s), or ten minutes more of a late order's lateness.
+        30 000: a broken promise weighs like five dropoffs eating the whole default
+        buffer (10 a second for 600 s), or 50 minutes more of a late order's lateness.
     pickup_handover_s: how far into the pickup service the courier is handed the food (and
         reports picked_up), when the food is out; None: at the service's end, the safe
         bound when unknown. The tick takes food as late once this much after the later of
@@ -68,7 +71,7 @@ class EngineSettings:
     window_cost_per_s: int = 200
     promise_buffer_s: int | None = 600
     delivery_time_cost_per_s: int = 10
-    promise_cost_per_s: int = 50
+    promise_cost_per_s: int = 10
     promise_fee: int = 30_000
     at_risk_margin_s: float = 0.0
     pickup_service_s: int = 120

@@ -32,6 +32,10 @@ from solver.routing import Metaheuristic, RoutingParams
 IntArray = npt.NDArray[np.int64]
 #: Where the plane is anchored on the globe (any point works: only distances matter).
 ANCHOR = LatLng(31.2304, 121.4737)
+#: Cost of each second an MDRP pickup comes later than a direct ride to the target allows.
+#: Replays price every second to the door and pay no promise fee, so they keep the price
+#: their overloaded days were measured with, not the default scenario's lower one.
+MDRP_LATE_PICKUP_COST_PER_S = 50
 
 
 class Plane:
@@ -193,6 +197,9 @@ def mdrp_world(
             # to the door is priced, not a promise with a buffer, and time weighs more.
             promise_buffer_s=None,
             delivery_time_cost_per_s=delivery_time_cost_per_s,
+            # A pickup too late for a direct ride to meet the MDRP target costs what it
+            # did when the overloaded days were measured (there is no promise fee here).
+            promise_cost_per_s=MDRP_LATE_PICKUP_COST_PER_S,
         ),
         routing=RoutingParams(use_vroom=False, metaheuristic=metaheuristic, isolate=False),
         travel=MdrpTravel(plane, inst.meters_per_minute),

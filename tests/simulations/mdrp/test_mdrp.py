@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from dispatch.settings import EngineSettings
 from simulations.mdrp.check import check
 from simulations.mdrp.check import main as check_main
 from simulations.mdrp.instance import MdrpFormatError, read_instance, travel_minutes
 from simulations.mdrp.solution import ASSIGNMENTS, COURIERS, ORDERS
+from simulations.sim.replay import MDRP_LATE_PICKUP_COST_PER_S, mdrp_world
 from simulations.sim.runner import SimulationOptions, run
 from tests.simulations.conftest import write_mdrp_instance
 
@@ -54,6 +56,18 @@ def test_reader_errors_name_file_and_problem(
     with pytest.raises(MdrpFormatError, match=message) as info:
         read_instance(instance_dir)
     assert file in str(info.value)
+
+
+def test_replays_price_every_second_and_keep_their_late_pickup_price(instance_dir: Path) -> None:
+    """A replay prices time to the door, pays no promise fee, and keeps its pickup price.
+
+    The default scenario's buffer price fell once its promise fee kept promises; an MDRP
+    day has neither buffer nor fee, so its late-pickup price stays where it was measured.
+    """
+    settings = mdrp_world(read_instance(instance_dir)).settings
+    assert settings.promise_buffer_s is None
+    assert settings.promise_cost_per_s == MDRP_LATE_PICKUP_COST_PER_S
+    assert EngineSettings().promise_cost_per_s < MDRP_LATE_PICKUP_COST_PER_S
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
