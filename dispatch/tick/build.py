@@ -387,8 +387,11 @@ def _shift_ends(
 
     A courier may not pick up after its shift ends but takes what it carries to
     the door (the MDRP's rule, and the simulator's for every scenario: an off-shift
-    courier leaves only once its cargo is delivered). So its shift end is its
-    pickup deadline, and its route may run on for as long as emptying a full load
+    courier leaves only once its cargo is delivered). The food changes hands
+    ``settings.handover_s`` into a pickup's service, so the last start of a pickup
+    service is that long before the shift end (a plan that starts a pickup in the
+    shift's last moments hands the food over after it, and loses the order), and its
+    route may run on for as long as emptying a full load
     can take after a last pickup at the shift end: per order it can carry, the
     longest ride in this tick's matrix of its profile plus a hand-over at the door.
     That never cuts a plan that drives its last load straight to the doors (no
@@ -401,7 +404,7 @@ def _shift_ends(
     for k, w in enumerate(fleet):
         if w.kind != WorkerKind.COURIER or shift_end[k] >= HORIZON_MAX or longest is None:
             continue
-        pickup_end[k] = route_end[k]
+        pickup_end[k] = max(0, route_end[k] - settings.handover_s)
         ride = int(longest[profile_of[w.vehicle.value]]) + settings.dropoff_service_s
         route_end[k] = min(HORIZON_MAX, route_end[k] + max(1, int(capacity[k])) * ride)
     return pickup_end, route_end

@@ -315,6 +315,9 @@ def test_build_sets_a_couriers_pickup_deadline_from_its_shift_end() -> None:
     The order can be collected before the courier's shift ends but not delivered by
     then: the plan picks it up in time and hands it over after, and the checker
     agrees. Under the old rule (the shift end bounds the whole route) it is lost.
+    The pickup's service starts a hand-over before the shift end at the latest, so the
+    food changes hands by then (``EngineSettings.handover_s``: the whole pickup service
+    when unknown, as here; the simulator names its couriers' own).
     """
     tech = dataclasses.replace(
         _courier("t1", (0, 0), shift_end=NOW + 900),
@@ -329,14 +332,18 @@ def test_build_sets_a_couriers_pickup_deadline_from_its_shift_end() -> None:
     p = tp.problem
     assert [w.id for w in tp.workers] == ["w1", "t1", "w3"]
     assert p.vehicle_pickup_end is not None and p.vehicle_end_time is not None
-    assert p.vehicle_pickup_end.tolist() == [300, HORIZON_MAX, HORIZON_MAX]
+    last_pickup = 300 - SETTINGS.pickup_service_s
+    assert p.vehicle_pickup_end.tolist() == [last_pickup, HORIZON_MAX, HORIZON_MAX]
     assert p.vehicle_end_time[0] > 300 + SETTINGS.dropoff_service_s
     assert p.vehicle_end_time[1:].tolist() == [900, HORIZON_MAX]
     result = solve_regret_insertion(p)
     assert check_routes(p, result).feasible
     assert [len(r) for r in result.routes] == [2, 0, 0]
     pick_t, drop_t = result.start_times[0]
-    assert pick_t <= 300 < drop_t
+    assert pick_t + SETTINGS.handover_s <= 300 < drop_t
+    named = dataclasses.replace(SETTINGS, pickup_handover_s=60)
+    early = build_tick_problem(snap, named, MATRICES).problem.vehicle_pickup_end
+    assert early is not None and early.tolist() == [240, HORIZON_MAX, HORIZON_MAX]
     old_rule = p.replace(vehicle_pickup_end=None, vehicle_end_time=[300, 900, HORIZON_MAX])
     assert solve_regret_insertion(old_rule).routes[0] == ()
 
