@@ -369,9 +369,71 @@ def build_problem(
         vehicle_profile=np.array([profile_of[w.vehicle.value] for w in fleet], dtype=np.int64),
         trip_group=np.array(group, dtype=np.int64),
     )
+    if settings.rides_finish:
+        problem = _finish_rides(problem, stops, fleet, previous_routes, initial_load)
     tick = TickProblem(problem, stops, fleet, list(open_orders), list(open_jobs))
     tick.initial_routes = _warm_start(tick, previous_routes, index)
     return tick
+
+
+def _finish_rides(
+    problem: RoutingProblem,
+    stops: Sequence[StopRef],
+    fleet: Sequence[Worker],
+    previous_routes: dict[str, list[tuple[StopKind, str]]],
+    initial_load: np.ndarray,
+) -> RoutingProblem:
+    """Couriers that never turn round mid-ride are planned from the counter they ride to.
+
+    A courier with nothing on board whose committed route begins with a pickup it is not
+    at yet is riding there (it set off when that route reached it, and a ride, once begun,
+    ends there). It keeps that order (pickup and drop-off committed to it) and starts at
+    that counter when it gets there: its first pickup can be nothing else (the pickup's
+    window closes then, or when the food is out), while the rest of its route, the
+    bundle it collects there included, stays free. Planning it from where it is now
+    would let a tick send it elsewhere at once, or give its order to another courier,
+    while it still rides to that counter: the ride is lost and the plan starts late.
+    """
+    pr = problem
+    assert pr.vehicle_start_time is not None and pr.vehicle_end_time is not None
+    assert pr.committed_vehicle is not None and pr.tw_start is not None
+    assert pr.tw_end is not None and pr.vehicle_profile is not None
+    lookup = {(ref.kind, ref.entity_id): i for i, ref in enumerate(stops)}
+    pair_of = dict(pr.pairs_list())
+    start = pr.vehicle_start.copy()
+    start_time = pr.vehicle_start_time.copy()
+    committed = pr.committed_vehicle.copy()
+    tw_end = pr.tw_end.copy()
+    changed = False
+    for k, w in enumerate(fleet):
+        route = previous_routes.get(w.id) or []
+        if w.kind != WorkerKind.COURIER or initial_load[k] > 0 or not route:
+            continue
+        kind, entity = route[0]
+        p = lookup.get((kind, entity))
+        if kind != StopKind.PICKUP or p is None or p not in pair_of:
+            continue
+        allowed = pr.allowed_vehicles[p] if pr.allowed_vehicles is not None else None
+        if committed[p] != NONE or (allowed is not None and k not in allowed):
+            continue
+        at = int(pr.stop_location[p])
+        ride = int(pr.travel_time[int(pr.vehicle_profile[k]), int(start[k]), at])
+        arrival = max(int(start_time[k]), ride)
+        if ride <= 0 or arrival > int(pr.vehicle_end_time[k]):
+            continue  # at the counter already: free to leave for anything
+        start[k] = at
+        start_time[k] = arrival
+        committed[p] = committed[pair_of[p]] = k
+        tw_end[p] = max(arrival, int(pr.tw_start[p]))
+        changed = True
+    if not changed:
+        return problem
+    return problem.replace(
+        vehicle_start=start,
+        vehicle_start_time=start_time,
+        committed_vehicle=committed,
+        tw_end=tw_end,
+    )
 
 
 def _shift_ends(

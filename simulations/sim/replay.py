@@ -193,6 +193,7 @@ def mdrp_world(
             # to the door is priced, not a promise with a buffer, and time weighs more.
             promise_buffer_s=None,
             delivery_time_cost_per_s=delivery_time_cost_per_s,
+            rides_finish=True,  # MDRP couriers never turn round mid-ride
         ),
         routing=RoutingParams(use_vroom=False, metaheuristic=metaheuristic, isolate=False),
         travel=MdrpTravel(plane, inst.meters_per_minute),

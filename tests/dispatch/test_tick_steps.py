@@ -36,7 +36,7 @@ from dispatch.tick import (
     read_snapshot,
 )
 from solver import RoutingResult, check_routes, evaluate, solve_regret_insertion
-from solver.problem import HORIZON_MAX
+from solver.problem import HORIZON_MAX, NONE
 from tests.dispatch.conftest import CENTER, offset
 
 NOW = 1_000_000.0
@@ -366,3 +366,45 @@ def test_a_pickups_last_safe_moment_comes_from_the_couriers_rides_not_a_technici
     loc = alone.stop_location
     ride = int(alone.travel_time[0, loc[p], loc[d]]) + SETTINGS.pickup_service_s
     assert alone.soft_deadline[p] == max(0, int(order.promised_by - NOW) - ride)
+
+
+def test_a_courier_that_finishes_its_rides_is_planned_from_the_counter_it_rides_to() -> None:
+    """With ``rides_finish`` (the MDRP's couriers never turn round mid-ride), a courier whose
+    committed route begins with a pickup it has not reached keeps that order and starts at
+    that counter when it gets there; a courier at its counter and every other order stay
+    free. Without it the courier is planned from where it is."""
+    merchant, near = offset(1500, 0), offset(-200, 0)
+    riding = _order("o1", merchant, offset(1500, 800), state=OrderState.ASSIGNED, worker_id="w1")
+    other = _order("o2", near, offset(-200, 600))
+    at_counter = _order("o3", near, offset(-200, -600), state=OrderState.ASSIGNED, worker_id="w2")
+    plan = Plan(
+        "c1",
+        3,
+        NOW - 60,
+        {
+            "w1": (PlannedStop(StopKind.PICKUP, "o1", merchant, NOW + 200, NOW + 200),),
+            "w2": (PlannedStop(StopKind.PICKUP, "o3", near, NOW, NOW),),
+        },
+    )
+    snap = _snapshot(
+        [_courier("w1", (0, 0)), _courier("w2", (-200, 0))], [riding, other, at_counter], plan=plan
+    )
+    finish = dataclasses.replace(SETTINGS, rides_finish=True)
+    free = build_tick_problem(snap, SETTINGS, MATRICES).problem
+    tp = build_tick_problem(snap, finish, MATRICES)
+    p = tp.problem
+    pick = {s.entity_id: i for i, s in enumerate(tp.stops) if s.kind == StopKind.PICKUP}
+    drop = {s.entity_id: i for i, s in enumerate(tp.stops) if s.kind == StopKind.DROPOFF}
+    assert p.vehicle_start_time is not None and p.committed_vehicle is not None
+    assert free.vehicle_start_time is not None and p.tw_end is not None
+    ride = int(free.travel_time[0, 0, free.stop_location[pick["o1"]]])
+    assert ride > 0
+    assert p.vehicle_start.tolist() == [p.stop_location[pick["o1"]], 1]
+    assert free.vehicle_start.tolist() == [0, 1]
+    assert p.vehicle_start_time.tolist() == [ride, 0]
+    assert p.committed_vehicle[pick["o1"]] == p.committed_vehicle[drop["o1"]] == 0
+    assert p.committed_vehicle[pick["o3"]] == p.committed_vehicle[pick["o2"]] == NONE
+    assert p.tw_end[pick["o1"]] == ride
+    result = solve_regret_insertion(p, initial_routes=tp.initial_routes)
+    assert check_routes(p, result).feasible
+    assert result.routes[0][0] == pick["o1"] and result.start_times[0][0] == ride
