@@ -48,9 +48,11 @@ class EngineSettings:
         bound when unknown. The tick takes food as late once this much after the later of
         its estimate and the courier's arrival has passed without a pickup
         (``dispatch.tick.ready``).
-    rides_finish: couriers never turn round mid-ride (the MDRP's rule): a courier riding to
-        the pickup its plan begins with keeps that order and is planned from that counter,
-        from its arrival on, not from where it is now (``dispatch.tick.build``).
+    rides_finish: couriers finish what they begin (the MDRP's rule): a ride is never turned
+        round, so a courier riding to the pickup its plan begins with keeps that order and
+        is planned from that counter, from its arrival on, not from where it is now; and
+        a courier handed its food rides on once the pickup service ends
+        (``dispatch.tick.build``).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     surge_refresh_s: quotes read a community's surge field and worker index computed at
         most this long ago (recomputing them reads every open record of the community).

@@ -238,6 +238,10 @@ def build_problem(
         if o.state == OrderState.PICKED_UP:
             k = index[str(o.worker_id)]
             initial_load[k] += o.size
+            if settings.rides_finish and o.picked_up_at is not None:
+                # the courier finishes the pickup service it began before it rides on
+                left = o.picked_up_at + settings.pickup_service_s - settings.handover_s
+                busy_until[k] = max(busy_until[k], _rel(left, now))
             add_stop(
                 StopRef(StopKind.DROPOFF, o.id, o.dropoff),
                 service=settings.dropoff_service_s,

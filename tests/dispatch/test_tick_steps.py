@@ -408,3 +408,28 @@ def test_a_courier_that_finishes_its_rides_is_planned_from_the_counter_it_rides_
     result = solve_regret_insertion(p, initial_routes=tp.initial_routes)
     assert check_routes(p, result).feasible
     assert result.routes[0][0] == pick["o1"] and result.start_times[0][0] == ride
+
+
+def test_a_courier_that_finishes_its_pickup_service_rides_on_when_it_ends() -> None:
+    """With ``rides_finish``, a courier handed its food (``picked_up``) a hand-over into the
+    pickup service stays at the counter until the service ends; without it the tick plans
+    the ride to the door from now."""
+    on_board = _order(
+        "o1",
+        offset(0, 0),
+        offset(900, 0),
+        state=OrderState.PICKED_UP,
+        worker_id="w1",
+        picked_up_at=NOW - 60,
+    )
+    snap = _snapshot([_courier("w1", (0, 0)), _courier("w2", (50, 0))], [on_board])
+    mdrp = dataclasses.replace(
+        SETTINGS, pickup_service_s=240, pickup_handover_s=120, rides_finish=True
+    )
+    finish = build_tick_problem(snap, mdrp, MATRICES).problem
+    free = build_tick_problem(snap, dataclasses.replace(mdrp, rides_finish=False), MATRICES).problem
+    assert finish.vehicle_start_time is not None and free.vehicle_start_time is not None
+    assert finish.vehicle_start_time.tolist() == [60, 0]  # 240 - 120 - 60 s still to serve
+    assert free.vehicle_start_time.tolist() == [0, 0]
+    result = solve_regret_insertion(finish)
+    assert check_routes(finish, result).feasible and result.start_times[0][0] > 60
