@@ -51,7 +51,7 @@ class EngineSettings:
     rides_finish: couriers finish what they begin (the MDRP's rule): a ride is never turned
         round, so a courier riding to the pickup its plan begins with keeps that order and
         is planned from that counter, from its arrival on, not from where it is now; and
-        a courier handed its food rides on once the pickup service ends
+        a courier rides on once the service it began at a counter or a door ends
         (``dispatch.tick.build``).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     surge_refresh_s: quotes read a community's surge field and worker index computed at

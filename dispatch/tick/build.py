@@ -140,7 +140,27 @@ def build_tick_problem(
         snap.now,
         settings,
         matrices,
+        at_doors=_at_doors(snap) if settings.rides_finish else None,
     )
+
+
+def _at_doors(snap: TickSnapshot) -> dict[str, float]:
+    """Per courier, when it leaves the door of a delivery it made since the plan.
+
+    The plan's drop-off ends a drop-off service after its arrival; an order handed
+    over since (no longer open) leaves its courier at that door until then.
+    """
+    if snap.plan is None:
+        return {}
+    still_open = {o.id for o in snap.orders}
+    out: dict[str, float] = {}
+    for wid, stops in snap.plan.routes.items():
+        for stop in stops:
+            if stop.kind != StopKind.DROPOFF or stop.entity_id in still_open:
+                continue
+            if stop.eta <= snap.now < stop.departs:
+                out[wid] = max(out.get(wid, stop.departs), stop.departs)
+    return out
 
 
 def build_problem(
@@ -152,8 +172,13 @@ def build_problem(
     now: float,
     settings: EngineSettings,
     matrices: MatrixProvider,
+    *,
+    at_doors: dict[str, float] | None = None,
 ) -> TickProblem:
-    """Translate the community's state into one RoutingProblem."""
+    """Translate the community's state into one RoutingProblem.
+
+    ``at_doors``: couriers still serving a door, with when they leave it (epoch s).
+    """
     fleet = [w for w in workers if dispatchable(w, now, settings)]
     index = {w.id: k for k, w in enumerate(fleet)}
     open_orders = [
@@ -199,6 +224,9 @@ def build_problem(
 
     initial_load = np.zeros(len(fleet), dtype=np.int64)
     busy_until = np.zeros(len(fleet), dtype=np.int64)
+    for wid, leaves in (at_doors or {}).items():
+        if wid in index:
+            busy_until[index[wid]] = max(busy_until[index[wid]], _rel(leaves, now))
 
     couriers = [k for k, w in enumerate(fleet) if w.kind == WorkerKind.COURIER]
     # the community's bundling rule, and the courier's own bag (see ``_trip_capacity``)
@@ -422,7 +450,7 @@ def _finish_rides(
             continue
         at = int(pr.stop_location[p])
         ride = int(pr.travel_time[int(pr.vehicle_profile[k]), int(start[k]), at])
-        arrival = max(int(start_time[k]), ride)
+        arrival = int(start_time[k]) + ride  # after any service it is still finishing
         if ride <= 0 or arrival > int(pr.vehicle_end_time[k]):
             continue  # at the counter already: free to leave for anything
         start[k] = at

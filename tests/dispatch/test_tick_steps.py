@@ -433,3 +433,34 @@ def test_a_courier_that_finishes_its_pickup_service_rides_on_when_it_ends() -> N
     assert free.vehicle_start_time.tolist() == [0, 0]
     result = solve_regret_insertion(finish)
     assert check_routes(finish, result).feasible and result.start_times[0][0] > 60
+
+
+def test_a_courier_that_finishes_its_door_service_rides_on_when_it_ends() -> None:
+    """With ``rides_finish``, a courier that handed over an order since the last plan stays
+    at that door until the plan's drop-off service ends; an order still on board, or no
+    ``rides_finish``, leaves the courier free now."""
+    door = offset(900, 0)
+    waiting = _order("o2", offset(0, 0), offset(0, 900))
+    on_board = _order(
+        "o3", offset(0, 0), offset(0, -900), state=OrderState.PICKED_UP, worker_id="w2"
+    )
+    plan = Plan(
+        "c1",
+        5,
+        NOW - 120,
+        {
+            "w1": (PlannedStop(StopKind.DROPOFF, "o1", door, NOW - 60, NOW + 180),),
+            "w2": (PlannedStop(StopKind.DROPOFF, "o3", door, NOW - 60, NOW + 180),),
+        },
+    )
+    snap = _snapshot(
+        [_courier("w1", (900, 0)), _courier("w2", (900, 0))], [waiting, on_board], plan=plan
+    )
+    finish = build_tick_problem(snap, dataclasses.replace(SETTINGS, rides_finish=True), MATRICES)
+    free = build_tick_problem(snap, SETTINGS, MATRICES)
+    assert finish.problem.vehicle_start_time is not None
+    assert free.problem.vehicle_start_time is not None
+    assert finish.problem.vehicle_start_time.tolist() == [180, 0]
+    assert free.problem.vehicle_start_time.tolist() == [0, 0]
+    result = solve_regret_insertion(finish.problem)
+    assert check_routes(finish.problem, result).feasible
