@@ -11,8 +11,10 @@ community's one-merchant-per-trip rule each order's merchant is its trip group
 and a bundle pays one hand-over at the counter; on an overloaded tick (more
 orders waiting than couriers, every second to the door priced) a courier's
 riding second is priced too, so bundles that free couriers pay;
-a courier's shift end is its last pickup, its deliveries may follow (see
-``_shift_ends``); technician jobs are single stops restricted by skills and rating (see
+a courier's shift end (less the hand-over) is its last pickup, its deliveries may
+follow (see ``_shift_ends``); couriers that finish what they begin
+(``EngineSettings.rides_finish``, the MDRP's rule) are planned from the counter they
+ride to and from the end of the service they are in (see ``_finish_rides``); technician jobs are single stops restricted by skills and rating (see
 ``job_timing`` for their windows and deadlines). Already assigned
 work prefers its worker (churn penalty). Candidate couriers per order are
 pruned to the nearest few by travel time, plus the current assignee and the
