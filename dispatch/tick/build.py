@@ -2,23 +2,22 @@
 
 Pure: the same snapshot, settings and travel model give the same problem.
 
-Time inside the problem is whole seconds from the tick's ``now``; distances
-are metres. Deliveries are pickup-delivery pairs; every second until the door
-costs (weighted by member tier) and a pickup too late for a direct ride to keep
-the promise costs more; orders already on board are deliveries committed to
-their courier (with the load in the courier's initial load); with the
-community's one-merchant-per-trip rule each order's merchant is its trip group
-and a bundle pays one hand-over at the counter; on an overloaded tick (more
-orders waiting than couriers, every second to the door priced) a courier's
-riding second is priced too, so bundles that free couriers pay;
-a courier's shift end (less the hand-over) is its last pickup, its deliveries may
-follow (see ``_shift_ends``); couriers that finish what they begin
-(``EngineSettings.rides_finish``, the MDRP's rule) are planned from the counter they
-ride to and from the end of the service they are in (see ``_finish_rides``); technician jobs are single stops restricted by skills and rating (see
-``job_timing`` for their windows and deadlines). Already assigned
-work prefers its worker (churn penalty). Candidate couriers per order are
-pruned to the nearest few by travel time, plus the current assignee and the
-couriers already bound for the order's merchant.
+Time inside the problem is whole seconds from the tick's ``now``; distances are metres.
+Deliveries are pickup-delivery pairs; every second until the door costs (weighted by
+member tier) and a pickup too late for a direct ride to keep the promise costs more;
+orders already on board are deliveries committed to their courier (with the load in the
+courier's initial load); with the community's one-merchant-per-trip rule each order's
+merchant is its trip group and a bundle pays one hand-over at the counter; on an
+overloaded tick (more orders waiting than couriers, every second to the door priced) a
+courier's riding second is priced too, so bundles that free couriers pay; a courier's
+shift end (less the hand-over) is its last pickup, its deliveries may follow (see
+``_shift_ends``); couriers that finish what they begin (``EngineSettings.rides_finish``,
+the MDRP's rule) are planned from the counter they ride to and from the end of the
+service they are in (see ``_finish_rides``); technician jobs are single stops restricted
+by skills and rating (see ``job_timing`` for their windows and deadlines). Already
+assigned work prefers its worker (churn penalty). Candidate couriers per order are
+pruned to the nearest few by travel time, plus the current assignee and the couriers
+already bound for the order's merchant.
 """
 
 from __future__ import annotations
@@ -424,14 +423,17 @@ def _finish_rides(
     ends there). It keeps that order (pickup and drop-off committed to it) and starts at
     that counter when it gets there: its first pickup can be nothing else (the pickup's
     window closes then, or when the food is out), while the rest of its route, the
-    bundle it collects there included, stays free. Planning it from where it is now
-    would let a tick send it elsewhere at once, or give its order to another courier,
-    while it still rides to that counter: the ride is lost and the plan starts late.
+    bundle it collects there included, stays free. A courier that reaches the counter
+    too late for its last pickup still starts there, and the order is free. Planning
+    it from where it is now would let a tick send it elsewhere at once, or give its
+    order to another courier, while it still rides to that counter: the ride is lost
+    and the plan starts late.
     """
     pr = problem
     assert pr.vehicle_start_time is not None and pr.vehicle_end_time is not None
     assert pr.committed_vehicle is not None and pr.tw_start is not None
     assert pr.tw_end is not None and pr.vehicle_profile is not None
+    assert pr.vehicle_pickup_end is not None
     lookup = {(ref.kind, ref.entity_id): i for i, ref in enumerate(stops)}
     pair_of = dict(pr.pairs_list())
     start = pr.vehicle_start.copy()
@@ -447,9 +449,6 @@ def _finish_rides(
         p = lookup.get((kind, entity))
         if kind != StopKind.PICKUP or p is None or p not in pair_of:
             continue
-        allowed = pr.allowed_vehicles[p] if pr.allowed_vehicles is not None else None
-        if committed[p] != NONE or (allowed is not None and k not in allowed):
-            continue
         at = int(pr.stop_location[p])
         ride = int(pr.travel_time[int(pr.vehicle_profile[k]), int(start[k]), at])
         arrival = int(start_time[k]) + ride  # after any service it is still finishing
@@ -457,9 +456,16 @@ def _finish_rides(
             continue  # at the counter already: free to leave for anything
         start[k] = at
         start_time[k] = arrival
-        committed[p] = committed[pair_of[p]] = k
-        tw_end[p] = max(arrival, int(pr.tw_start[p]))
         changed = True
+        # it keeps the order only if it can still collect it (before its last pickup)
+        collect = max(arrival, int(pr.tw_start[p]))
+        allowed = pr.allowed_vehicles[p] if pr.allowed_vehicles is not None else None
+        if committed[p] != NONE or (allowed is not None and k not in allowed):
+            continue
+        if collect > int(pr.vehicle_pickup_end[k]):
+            continue
+        committed[p] = committed[pair_of[p]] = k
+        tw_end[p] = collect
     if not changed:
         return problem
     return problem.replace(

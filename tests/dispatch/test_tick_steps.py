@@ -408,6 +408,16 @@ def test_a_courier_that_finishes_its_rides_is_planned_from_the_counter_it_rides_
     result = solve_regret_insertion(p, initial_routes=tp.initial_routes)
     assert check_routes(p, result).feasible
     assert result.routes[0][0] == pick["o1"] and result.start_times[0][0] == ride
+    # reaching the counter after its last pickup: it still starts there, the order is free
+    ending = dataclasses.replace(snap.workers[0], shift_end=NOW + ride // 2)
+    late = build_tick_problem(
+        dataclasses.replace(snap, workers=(ending, snap.workers[1])), finish, MATRICES
+    ).problem
+    assert late.committed_vehicle is not None and late.vehicle_start_time is not None
+    assert late.vehicle_start.tolist() == p.vehicle_start.tolist()
+    assert late.vehicle_start_time.tolist() == [ride, 0]
+    assert late.committed_vehicle[pick["o1"]] == NONE
+    assert check_routes(late, solve_regret_insertion(late)).feasible
 
 
 def test_a_courier_that_finishes_its_pickup_service_rides_on_when_it_ends() -> None:
