@@ -51,6 +51,11 @@ class EngineSettings:
         bound when unknown. The tick takes food as late once this much after the later of
         its estimate and the courier's arrival has passed without a pickup
         (``dispatch.tick.ready``).
+    rides_finish: couriers finish what they begin (the MDRP's rule): a ride is never turned
+        round, so a courier riding to the pickup its plan begins with keeps that order and
+        is planned from that counter, from its arrival on, not from where it is now; and
+        a courier rides on once the service it began at a counter or a door ends
+        (``dispatch.tick.build``).
     at_risk_margin_s: work whose planned arrival is this close to its promise is flagged.
     surge_refresh_s: quotes read a community's surge field and worker index computed at
         most this long ago (recomputing them reads every open record of the community).
@@ -77,6 +82,7 @@ class EngineSettings:
     pickup_service_s: int = 120
     dropoff_service_s: int = 60
     pickup_handover_s: int | None = None
+    rides_finish: bool = False
     candidates_per_order: int = 25
     surge_refresh_s: float = 5.0
     quote_ttl_s: float = 120.0

@@ -2,21 +2,22 @@
 
 Pure: the same snapshot, settings and travel model give the same problem.
 
-Time inside the problem is whole seconds from the tick's ``now``; distances
-are metres. Deliveries are pickup-delivery pairs; every second until the door
-costs (weighted by member tier) and a pickup too late for a direct ride to keep
-the promise costs more; orders already on board are deliveries committed to
-their courier (with the load in the courier's initial load); with the
-community's one-merchant-per-trip rule each order's merchant is its trip group
-and a bundle pays one hand-over at the counter; on an overloaded tick (more
-orders waiting than couriers, every second to the door priced) a courier's
-riding second is priced too, so bundles that free couriers pay;
-a courier's shift end is its last pickup, its deliveries may follow (see
-``_shift_ends``); technician jobs are single stops restricted by skills and rating (see
-``job_timing`` for their windows and deadlines). Already assigned
-work prefers its worker (churn penalty). Candidate couriers per order are
-pruned to the nearest few by travel time, plus the current assignee and the
-couriers already bound for the order's merchant.
+Time inside the problem is whole seconds from the tick's ``now``; distances are metres.
+Deliveries are pickup-delivery pairs; every second until the door costs (weighted by
+member tier) and a pickup too late for a direct ride to keep the promise costs more;
+orders already on board are deliveries committed to their courier (with the load in the
+courier's initial load); with the community's one-merchant-per-trip rule each order's
+merchant is its trip group and a bundle pays one hand-over at the counter; on an
+overloaded tick (more orders waiting than couriers, every second to the door priced) a
+courier's riding second is priced too, so bundles that free couriers pay; a courier's
+shift end (less the hand-over) is its last pickup, its deliveries may follow (see
+``_shift_ends``); couriers that finish what they begin (``EngineSettings.rides_finish``,
+the MDRP's rule) are planned from the counter they ride to and from the end of the
+service they are in (see ``_finish_rides``); technician jobs are single stops restricted
+by skills and rating (see ``job_timing`` for their windows and deadlines). Already
+assigned work prefers its worker (churn penalty). Candidate couriers per order are
+pruned to the nearest few by travel time, plus the current assignee and the couriers
+already bound for the order's merchant.
 """
 
 from __future__ import annotations
@@ -140,7 +141,27 @@ def build_tick_problem(
         snap.now,
         settings,
         matrices,
+        at_doors=_at_doors(snap) if settings.rides_finish else None,
     )
+
+
+def _at_doors(snap: TickSnapshot) -> dict[str, float]:
+    """Per courier, when it leaves the door of a delivery it made since the plan.
+
+    The plan's drop-off ends a drop-off service after its arrival; an order handed
+    over since (no longer open) leaves its courier at that door until then.
+    """
+    if snap.plan is None:
+        return {}
+    still_open = {o.id for o in snap.orders}
+    out: dict[str, float] = {}
+    for wid, stops in snap.plan.routes.items():
+        for stop in stops:
+            if stop.kind != StopKind.DROPOFF or stop.entity_id in still_open:
+                continue
+            if stop.eta <= snap.now < stop.departs:
+                out[wid] = max(out.get(wid, stop.departs), stop.departs)
+    return out
 
 
 def build_problem(
@@ -152,8 +173,13 @@ def build_problem(
     now: float,
     settings: EngineSettings,
     matrices: MatrixProvider,
+    *,
+    at_doors: dict[str, float] | None = None,
 ) -> TickProblem:
-    """Translate the community's state into one RoutingProblem."""
+    """Translate the community's state into one RoutingProblem.
+
+    ``at_doors``: couriers still serving a door, with when they leave it (epoch s).
+    """
     fleet = [w for w in workers if dispatchable(w, now, settings)]
     index = {w.id: k for k, w in enumerate(fleet)}
     open_orders = [
@@ -199,6 +225,9 @@ def build_problem(
 
     initial_load = np.zeros(len(fleet), dtype=np.int64)
     busy_until = np.zeros(len(fleet), dtype=np.int64)
+    for wid, leaves in (at_doors or {}).items():
+        if wid in index:
+            busy_until[index[wid]] = max(busy_until[index[wid]], _rel(leaves, now))
 
     couriers = [k for k, w in enumerate(fleet) if w.kind == WorkerKind.COURIER]
     # the community's bundling rule, and the courier's own bag (see ``_trip_capacity``)
@@ -238,6 +267,10 @@ def build_problem(
         if o.state == OrderState.PICKED_UP:
             k = index[str(o.worker_id)]
             initial_load[k] += o.size
+            if settings.rides_finish and o.picked_up_at is not None:
+                # the courier finishes the pickup service it began before it rides on
+                left = o.picked_up_at + settings.pickup_service_s - settings.handover_s
+                busy_until[k] = max(busy_until[k], _rel(left, now))
             add_stop(
                 StopRef(StopKind.DROPOFF, o.id, o.dropoff),
                 service=settings.dropoff_service_s,
@@ -369,9 +402,78 @@ def build_problem(
         vehicle_profile=np.array([profile_of[w.vehicle.value] for w in fleet], dtype=np.int64),
         trip_group=np.array(group, dtype=np.int64),
     )
+    if settings.rides_finish:
+        problem = _finish_rides(problem, stops, fleet, previous_routes, initial_load)
     tick = TickProblem(problem, stops, fleet, list(open_orders), list(open_jobs))
     tick.initial_routes = _warm_start(tick, previous_routes, index)
     return tick
+
+
+def _finish_rides(
+    problem: RoutingProblem,
+    stops: Sequence[StopRef],
+    fleet: Sequence[Worker],
+    previous_routes: dict[str, list[tuple[StopKind, str]]],
+    initial_load: np.ndarray,
+) -> RoutingProblem:
+    """Couriers that never turn round mid-ride are planned from the counter they ride to.
+
+    A courier with nothing on board whose committed route begins with a pickup it is not
+    at yet is riding there (it set off when that route reached it, and a ride, once begun,
+    ends there). It keeps that order (pickup and drop-off committed to it) and starts at
+    that counter when it gets there: its first pickup can be nothing else (the pickup's
+    window closes then, or when the food is out), while the rest of its route, the
+    bundle it collects there included, stays free. A courier that reaches the counter
+    too late for its last pickup still starts there, and the order is free. Planning
+    it from where it is now would let a tick send it elsewhere at once, or give its
+    order to another courier, while it still rides to that counter: the ride is lost
+    and the plan starts late.
+    """
+    pr = problem
+    assert pr.vehicle_start_time is not None and pr.vehicle_end_time is not None
+    assert pr.committed_vehicle is not None and pr.tw_start is not None
+    assert pr.tw_end is not None and pr.vehicle_profile is not None
+    assert pr.vehicle_pickup_end is not None
+    lookup = {(ref.kind, ref.entity_id): i for i, ref in enumerate(stops)}
+    pair_of = dict(pr.pairs_list())
+    start = pr.vehicle_start.copy()
+    start_time = pr.vehicle_start_time.copy()
+    committed = pr.committed_vehicle.copy()
+    tw_end = pr.tw_end.copy()
+    changed = False
+    for k, w in enumerate(fleet):
+        route = previous_routes.get(w.id) or []
+        if w.kind != WorkerKind.COURIER or initial_load[k] > 0 or not route:
+            continue
+        kind, entity = route[0]
+        p = lookup.get((kind, entity))
+        if kind != StopKind.PICKUP or p is None or p not in pair_of:
+            continue
+        at = int(pr.stop_location[p])
+        ride = int(pr.travel_time[int(pr.vehicle_profile[k]), int(start[k]), at])
+        arrival = int(start_time[k]) + ride  # after any service it is still finishing
+        if ride <= 0 or arrival > int(pr.vehicle_end_time[k]):
+            continue  # at the counter already: free to leave for anything
+        start[k] = at
+        start_time[k] = arrival
+        changed = True
+        # it keeps the order only if it can still collect it (before its last pickup)
+        collect = max(arrival, int(pr.tw_start[p]))
+        allowed = pr.allowed_vehicles[p] if pr.allowed_vehicles is not None else None
+        if committed[p] != NONE or (allowed is not None and k not in allowed):
+            continue
+        if collect > int(pr.vehicle_pickup_end[k]):
+            continue
+        committed[p] = committed[pair_of[p]] = k
+        tw_end[p] = collect
+    if not changed:
+        return problem
+    return problem.replace(
+        vehicle_start=start,
+        vehicle_start_time=start_time,
+        committed_vehicle=committed,
+        tw_end=tw_end,
+    )
 
 
 def _shift_ends(
@@ -387,8 +489,11 @@ def _shift_ends(
 
     A courier may not pick up after its shift ends but takes what it carries to
     the door (the MDRP's rule, and the simulator's for every scenario: an off-shift
-    courier leaves only once its cargo is delivered). So its shift end is its
-    pickup deadline, and its route may run on for as long as emptying a full load
+    courier leaves only once its cargo is delivered). The food changes hands
+    ``settings.handover_s`` into a pickup's service, so the last start of a pickup
+    service is that long before the shift end (a plan that starts a pickup in the
+    shift's last moments hands the food over after it, and loses the order), and its
+    route may run on for as long as emptying a full load
     can take after a last pickup at the shift end: per order it can carry, the
     longest ride in this tick's matrix of its profile plus a hand-over at the door.
     That never cuts a plan that drives its last load straight to the doors (no
@@ -401,7 +506,7 @@ def _shift_ends(
     for k, w in enumerate(fleet):
         if w.kind != WorkerKind.COURIER or shift_end[k] >= HORIZON_MAX or longest is None:
             continue
-        pickup_end[k] = route_end[k]
+        pickup_end[k] = max(0, route_end[k] - settings.handover_s)
         ride = int(longest[profile_of[w.vehicle.value]]) + settings.dropoff_service_s
         route_end[k] = min(HORIZON_MAX, route_end[k] + max(1, int(capacity[k])) * ride)
     return pickup_end, route_end

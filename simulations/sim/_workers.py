@@ -88,6 +88,8 @@ def act(st: SimState, ag: Agent) -> None:
         return
     key = (stop.kind.value, stop.entity_id)
     if key == ag.target and ag.state in ("moving", "waiting", "parked"):
+        if st.world.mdrp and ag.state == "waiting" and stop.kind == StopKind.PICKUP:
+            _wait_for_bundle(st, ag)  # the plan may have changed the bundle it waits for
         return
     if ag.state == "moving":
         ag.halt(st.clock.now())
@@ -175,6 +177,7 @@ def go(st: SimState, ag: Agent, stop: PlannedStop) -> None:
         ag.leg = None
         arrive(st, ag)
         return
+    ag.at_counter = None
     metres = w.travel.metres(ag.plan.vehicle, ag.pos, stop.location)
     ag.leg = Leg(ag.pos, stop.location, now, now + travel, metres)
     ag.label = ""
@@ -197,8 +200,13 @@ def arrive(st: SimState, ag: Agent) -> None:
     now = st.clock.now()
     if stop.kind == StopKind.PICKUP:
         report_arrival(st, ag, stop.entity_id)
-        ready_at = st.world.t0 + st.records.orders[stop.entity_id].ready_s
         ag.state = "waiting"
+        if st.world.mdrp:
+            if ag.at_counter is None:
+                ag.at_counter = now
+            _wait_for_bundle(st, ag)
+            return
+        ready_at = st.world.t0 + st.records.orders[stop.entity_id].ready_s
         later(st, ag, max(st.world.handover_s, ready_at - now), "ready")
     elif stop.kind == StopKind.DROPOFF:
         ag.state = "service"
@@ -274,17 +282,40 @@ def ready(st: SimState, ag: Agent) -> None:
     later(st, ag, service - st.world.handover_s, "free")
 
 
-def _pickup_bundle(st: SimState, ag: Agent, stop: PlannedStop) -> None:
-    """MDRP: pick up every order the route collects here now, as one bundle."""
-    now = st.clock.now()
-    route = st.engine.route(ag.id)
+def _bundle(st: SimState, ag: Agent, stop: PlannedStop) -> list[str]:
+    """MDRP: the orders the courier's route collects at ``stop``'s merchant now, in one go."""
     orders = st.records.orders
     merchant = orders[stop.entity_id].merchant
     bundle = []
-    for planned in route:
+    for planned in st.engine.route(ag.id):
         if planned.kind != StopKind.PICKUP or orders[planned.entity_id].merchant != merchant:
             break
         bundle.append(planned.entity_id)
+    return bundle
+
+
+def _wait_for_bundle(st: SimState, ag: Agent) -> None:
+    """MDRP: wait at the counter until the bundle the route collects here now is handed
+    over: the hand-over after the courier reached the counter, and every member ready.
+
+    Recomputed whenever a tick leaves the courier waiting here: a member taken away (or
+    added) moves the hand-over, so the rest is not held for food no longer its own.
+    """
+    stop = ag.stop
+    assert stop is not None
+    now = st.clock.now()
+    arrived = now if ag.at_counter is None else ag.at_counter
+    t0 = st.world.t0
+    ready_at = [t0 + st.records.orders[oid].ready_s for oid in _bundle(st, ag, stop)]
+    due = max([arrived + st.world.handover_s, *ready_at])
+    later(st, ag, due - now, "ready")
+
+
+def _pickup_bundle(st: SimState, ag: Agent, stop: PlannedStop) -> None:
+    """MDRP: pick up every order the route collects here now, as one bundle."""
+    now = st.clock.now()
+    orders = st.records.orders
+    bundle = _bundle(st, ag, stop)
     if not bundle:
         _release(st, ag)
         return
@@ -310,6 +341,7 @@ def _pickup_bundle(st: SimState, ag: Agent, stop: PlannedStop) -> None:
     if not assigned:
         _release(st, ag)
         return
+    ag.at_counter = None
     ag.trip = Trip(
         ag.plan.ref or ag.id,
         max(assigned) - st.world.t0,

@@ -57,6 +57,7 @@ class Agent:
     metres: float = 0.0
     path: list[tuple[float, float, float]] = field(default_factory=list)
     trip: Trip | None = None
+    at_counter: float | None = None  # MDRP: when it reached the counter it waits at (epoch s)
 
     @property
     def id(self) -> str:

@@ -200,6 +200,7 @@ def mdrp_world(
             # A pickup too late for a direct ride to meet the MDRP target costs what it
             # did when the overloaded days were measured (there is no promise fee here).
             promise_cost_per_s=MDRP_LATE_PICKUP_COST_PER_S,
+            rides_finish=True,  # MDRP couriers never turn round mid-ride
         ),
         routing=RoutingParams(use_vroom=False, metaheuristic=metaheuristic, isolate=False),
         travel=MdrpTravel(plane, inst.meters_per_minute),

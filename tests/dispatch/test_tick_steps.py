@@ -36,7 +36,7 @@ from dispatch.tick import (
     read_snapshot,
 )
 from solver import RoutingResult, check_routes, evaluate, solve_regret_insertion
-from solver.problem import HORIZON_MAX
+from solver.problem import HORIZON_MAX, NONE
 from tests.dispatch.conftest import CENTER, offset
 
 NOW = 1_000_000.0
@@ -315,6 +315,9 @@ def test_build_sets_a_couriers_pickup_deadline_from_its_shift_end() -> None:
     The order can be collected before the courier's shift ends but not delivered by
     then: the plan picks it up in time and hands it over after, and the checker
     agrees. Under the old rule (the shift end bounds the whole route) it is lost.
+    The pickup's service starts a hand-over before the shift end at the latest, so the
+    food changes hands by then (``EngineSettings.handover_s``: the whole pickup service
+    when unknown, as here; the simulator names its couriers' own).
     """
     tech = dataclasses.replace(
         _courier("t1", (0, 0), shift_end=NOW + 900),
@@ -329,14 +332,18 @@ def test_build_sets_a_couriers_pickup_deadline_from_its_shift_end() -> None:
     p = tp.problem
     assert [w.id for w in tp.workers] == ["w1", "t1", "w3"]
     assert p.vehicle_pickup_end is not None and p.vehicle_end_time is not None
-    assert p.vehicle_pickup_end.tolist() == [300, HORIZON_MAX, HORIZON_MAX]
+    last_pickup = 300 - SETTINGS.pickup_service_s
+    assert p.vehicle_pickup_end.tolist() == [last_pickup, HORIZON_MAX, HORIZON_MAX]
     assert p.vehicle_end_time[0] > 300 + SETTINGS.dropoff_service_s
     assert p.vehicle_end_time[1:].tolist() == [900, HORIZON_MAX]
     result = solve_regret_insertion(p)
     assert check_routes(p, result).feasible
     assert [len(r) for r in result.routes] == [2, 0, 0]
     pick_t, drop_t = result.start_times[0]
-    assert pick_t <= 300 < drop_t
+    assert pick_t + SETTINGS.handover_s <= 300 < drop_t
+    named = dataclasses.replace(SETTINGS, pickup_handover_s=60)
+    early = build_tick_problem(snap, named, MATRICES).problem.vehicle_pickup_end
+    assert early is not None and early.tolist() == [240, HORIZON_MAX, HORIZON_MAX]
     old_rule = p.replace(vehicle_pickup_end=None, vehicle_end_time=[300, 900, HORIZON_MAX])
     assert solve_regret_insertion(old_rule).routes[0] == ()
 
@@ -359,3 +366,111 @@ def test_a_pickups_last_safe_moment_comes_from_the_couriers_rides_not_a_technici
     loc = alone.stop_location
     ride = int(alone.travel_time[0, loc[p], loc[d]]) + SETTINGS.pickup_service_s
     assert alone.soft_deadline[p] == max(0, int(order.promised_by - NOW) - ride)
+
+
+def test_a_courier_that_finishes_its_rides_is_planned_from_the_counter_it_rides_to() -> None:
+    """With ``rides_finish`` (the MDRP's couriers never turn round mid-ride), a courier whose
+    committed route begins with a pickup it has not reached keeps that order and starts at
+    that counter when it gets there; a courier at its counter and every other order stay
+    free. Without it the courier is planned from where it is."""
+    merchant, near = offset(1500, 0), offset(-200, 0)
+    riding = _order("o1", merchant, offset(1500, 800), state=OrderState.ASSIGNED, worker_id="w1")
+    other = _order("o2", near, offset(-200, 600))
+    at_counter = _order("o3", near, offset(-200, -600), state=OrderState.ASSIGNED, worker_id="w2")
+    plan = Plan(
+        "c1",
+        3,
+        NOW - 60,
+        {
+            "w1": (PlannedStop(StopKind.PICKUP, "o1", merchant, NOW + 200, NOW + 200),),
+            "w2": (PlannedStop(StopKind.PICKUP, "o3", near, NOW, NOW),),
+        },
+    )
+    snap = _snapshot(
+        [_courier("w1", (0, 0)), _courier("w2", (-200, 0))], [riding, other, at_counter], plan=plan
+    )
+    finish = dataclasses.replace(SETTINGS, rides_finish=True)
+    free = build_tick_problem(snap, SETTINGS, MATRICES).problem
+    tp = build_tick_problem(snap, finish, MATRICES)
+    p = tp.problem
+    pick = {s.entity_id: i for i, s in enumerate(tp.stops) if s.kind == StopKind.PICKUP}
+    drop = {s.entity_id: i for i, s in enumerate(tp.stops) if s.kind == StopKind.DROPOFF}
+    assert p.vehicle_start_time is not None and p.committed_vehicle is not None
+    assert free.vehicle_start_time is not None and p.tw_end is not None
+    ride = int(free.travel_time[0, 0, free.stop_location[pick["o1"]]])
+    assert ride > 0
+    assert p.vehicle_start.tolist() == [p.stop_location[pick["o1"]], 1]
+    assert free.vehicle_start.tolist() == [0, 1]
+    assert p.vehicle_start_time.tolist() == [ride, 0]
+    assert p.committed_vehicle[pick["o1"]] == p.committed_vehicle[drop["o1"]] == 0
+    assert p.committed_vehicle[pick["o3"]] == p.committed_vehicle[pick["o2"]] == NONE
+    assert p.tw_end[pick["o1"]] == ride
+    result = solve_regret_insertion(p, initial_routes=tp.initial_routes)
+    assert check_routes(p, result).feasible
+    assert result.routes[0][0] == pick["o1"] and result.start_times[0][0] == ride
+    # reaching the counter after its last pickup: it still starts there, the order is free
+    ending = dataclasses.replace(snap.workers[0], shift_end=NOW + ride // 2)
+    late = build_tick_problem(
+        dataclasses.replace(snap, workers=(ending, snap.workers[1])), finish, MATRICES
+    ).problem
+    assert late.committed_vehicle is not None and late.vehicle_start_time is not None
+    assert late.vehicle_start.tolist() == p.vehicle_start.tolist()
+    assert late.vehicle_start_time.tolist() == [ride, 0]
+    assert late.committed_vehicle[pick["o1"]] == NONE
+    assert check_routes(late, solve_regret_insertion(late)).feasible
+
+
+def test_a_courier_that_finishes_its_pickup_service_rides_on_when_it_ends() -> None:
+    """With ``rides_finish``, a courier handed its food (``picked_up``) a hand-over into the
+    pickup service stays at the counter until the service ends; without it the tick plans
+    the ride to the door from now."""
+    on_board = _order(
+        "o1",
+        offset(0, 0),
+        offset(900, 0),
+        state=OrderState.PICKED_UP,
+        worker_id="w1",
+        picked_up_at=NOW - 60,
+    )
+    snap = _snapshot([_courier("w1", (0, 0)), _courier("w2", (50, 0))], [on_board])
+    mdrp = dataclasses.replace(
+        SETTINGS, pickup_service_s=240, pickup_handover_s=120, rides_finish=True
+    )
+    finish = build_tick_problem(snap, mdrp, MATRICES).problem
+    free = build_tick_problem(snap, dataclasses.replace(mdrp, rides_finish=False), MATRICES).problem
+    assert finish.vehicle_start_time is not None and free.vehicle_start_time is not None
+    assert finish.vehicle_start_time.tolist() == [60, 0]  # 240 - 120 - 60 s still to serve
+    assert free.vehicle_start_time.tolist() == [0, 0]
+    result = solve_regret_insertion(finish)
+    assert check_routes(finish, result).feasible and result.start_times[0][0] > 60
+
+
+def test_a_courier_that_finishes_its_door_service_rides_on_when_it_ends() -> None:
+    """With ``rides_finish``, a courier that handed over an order since the last plan stays
+    at that door until the plan's drop-off service ends; an order still on board, or no
+    ``rides_finish``, leaves the courier free now."""
+    door = offset(900, 0)
+    waiting = _order("o2", offset(0, 0), offset(0, 900))
+    on_board = _order(
+        "o3", offset(0, 0), offset(0, -900), state=OrderState.PICKED_UP, worker_id="w2"
+    )
+    plan = Plan(
+        "c1",
+        5,
+        NOW - 120,
+        {
+            "w1": (PlannedStop(StopKind.DROPOFF, "o1", door, NOW - 60, NOW + 180),),
+            "w2": (PlannedStop(StopKind.DROPOFF, "o3", door, NOW - 60, NOW + 180),),
+        },
+    )
+    snap = _snapshot(
+        [_courier("w1", (900, 0)), _courier("w2", (900, 0))], [waiting, on_board], plan=plan
+    )
+    finish = build_tick_problem(snap, dataclasses.replace(SETTINGS, rides_finish=True), MATRICES)
+    free = build_tick_problem(snap, SETTINGS, MATRICES)
+    assert finish.problem.vehicle_start_time is not None
+    assert free.problem.vehicle_start_time is not None
+    assert finish.problem.vehicle_start_time.tolist() == [180, 0]
+    assert free.problem.vehicle_start_time.tolist() == [0, 0]
+    result = solve_regret_insertion(finish.problem)
+    assert check_routes(finish.problem, result).feasible

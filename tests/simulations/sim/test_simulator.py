@@ -13,11 +13,12 @@ from dispatch.clock import ManualClock
 from dispatch.community import CommunitySpec
 from dispatch.engine import Engine
 from dispatch.errors import InvalidInput
-from dispatch.model import LatLng, OrderState, ServiceType, Vehicle, WorkerKind
+from dispatch.model import LatLng, OrderState, ServiceType, StopKind, Vehicle, WorkerKind
 from dispatch.policies import NearestIdlePolicy, OptimizerPolicy, RegretInsertionPolicy
 from dispatch.requests import LocationUpdate, OrderRequest, WorkerSpec
 from dispatch.settings import EngineSettings
 from dispatch.store.memory import MemoryStore
+from dispatch.tick.build import TickProblem
 from simulations.sim.demand import build_world
 from simulations.sim.eventlog import replay
 from simulations.sim.kpis import comparable, compute_kpis
@@ -31,6 +32,8 @@ from simulations.sim.runner import (
 from simulations.sim.scenario import Scenario
 from simulations.sim.simulator import Simulation
 from simulations.sim.world import Behaviour, Merchant, OrderArrival, WorkerPlan, World
+from solver import RoutingResult
+from solver.objective import evaluate
 from solver.routing import RoutingParams
 
 CENTER = LatLng(31.2304, 121.4737)
@@ -267,3 +270,92 @@ def test_the_engine_learns_the_couriers_hand_over() -> None:
     assert Simulation(half).engine.settings.pickup_handover_s == 60
     named = replace(half, settings=replace(world.settings, pickup_handover_s=90))
     assert Simulation(named).engine.settings.pickup_handover_s == 90
+
+
+class _ScriptedPolicy:
+    """Plans by a script (test only): before ``split_s`` the first courier collects both
+    orders as one bundle; from then on the late order goes to the second courier. Plans are
+    scheduled and priced by the solver's own ``evaluate``."""
+
+    name = "scripted"
+    orders_per_trip = None
+    tick_on_arrival = False
+
+    def __init__(self, clock: ManualClock, split_at: float) -> None:
+        self.clock, self.split_at = clock, split_at
+
+    def solve(self, tick: TickProblem, budget_s: float) -> RoutingResult:
+        index = {(s.kind, s.entity_id): i for i, s in enumerate(tick.stops)}
+        late_at = self.split_at + 600.0  # the late order is ready after that
+        early = [o.id for o in tick.orders if (o.ready_at or 0.0) < late_at]
+        late = [o.id for o in tick.orders if (o.ready_at or 0.0) >= late_at]
+        pick = [(StopKind.PICKUP, i) for i in early + late]
+        drop = [(StopKind.DROPOFF, i) for i in early + late]
+        if self.clock.now() < self.split_at:
+            plans = {"c1": pick + drop}
+        else:
+            plans = {
+                "c1": [(StopKind.PICKUP, i) for i in early]
+                + [(StopKind.DROPOFF, i) for i in early],
+                "c2": [(StopKind.PICKUP, i) for i in late] + [(StopKind.DROPOFF, i) for i in late],
+            }
+        routes = [[index[k] for k in plans.get(w.id, []) if k in index] for w in tick.workers]
+        return evaluate(tick.problem, routes, backend="scripted")
+
+
+def test_an_mdrp_bundle_is_not_held_for_a_member_taken_away() -> None:
+    """MDRP: a courier waiting at the counter for a two-order bundle (the second order ready
+    much later) is handed the first order as soon as a tick gives the second to another
+    courier, not at the second order's ready time."""
+    proj = geo.LocalProjection(CENTER.lat, CENTER.lng)
+    lat, lng = proj.to_latlng([0.0, 800.0], [600.0, 0.0])
+    door = LatLng(float(lat[0]), float(lng[0]))
+    elsewhere = LatLng(float(lat[1]), float(lng[1]))
+    merchant = Merchant("m1", CENTER, ServiceType.TAKEOUT, 300.0)
+    orders = (
+        OrderArrival(t=60.0, merchant=0, dropoff=door, prep_estimate_s=240.0, prep_actual_s=240.0),
+        OrderArrival(
+            t=60.0, merchant=0, dropoff=door, prep_estimate_s=1740.0, prep_actual_s=1740.0
+        ),
+    )
+    couriers = (
+        WorkerPlan("c1", WorkerKind.COURIER, Vehicle.BICYCLE, 0.0, 7200.0, home=CENTER),
+        WorkerPlan("c2", WorkerKind.COURIER, Vehicle.BICYCLE, 0.0, 7200.0, home=elsewhere),
+    )
+    world = World(
+        name="mdrp bundle",
+        community=CommunitySpec(
+            "hand",
+            "Hand",
+            CENTER,
+            radius_m=1500.0,
+            dispatch_interval_s=60.0,
+            single_merchant_trips=True,
+        ),
+        t0=1_767_225_600.0,
+        horizon_s=2400.0,
+        end_s=7200.0,
+        merchants=(merchant,),
+        orders=orders,
+        jobs=(),
+        workers=couriers,
+        settings=EngineSettings(pickup_service_s=240, dropoff_service_s=240),
+        handover_s=120.0,
+        mdrp=True,
+        tick_when_idle=True,
+    )
+    split_s = 900.0
+    policy = _ScriptedPolicy(ManualClock(), world.t0 + split_s)
+    sim = Simulation(world, policy=policy, surge=False)
+    policy.clock = sim.state.clock
+    result = sim.run()
+    by_ready = sorted(result.orders, key=lambda r: r.ready_s)
+    first, second = by_ready
+    assert first.worker == "c1" and second.worker == "c2"
+    assert first.state == second.state == "delivered"
+    # c1 stands at the counter from the first tick on and the first order is ready at 300 s:
+    # once the split tick takes the second order away, the first is handed over at once
+    assert first.picked_s is not None and first.picked_s <= split_s + 60.0
+    assert first.picked_s < second.ready_s
+    assert second.picked_s is not None and second.picked_s >= second.ready_s
+    assert [(t.courier, len(t.orders)) for t in result.trips] == [("c1", 1), ("c2", 1)]
