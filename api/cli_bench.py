@@ -142,6 +142,13 @@ def bench_hindsight(
         float, typer.Option(min=0.5, help="Search seconds for each run's bound.")
     ] = 100.0,
     surge: Annotated[bool, typer.Option("--surge/--no-surge", help="Surge pricing.")] = True,
+    reproducible: Annotated[
+        bool,
+        typer.Option(
+            "--reproducible/--wall-clock",
+            help="End the runs' tick searches by work: online figures independent of load.",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write each run's summary as JSON here.")
     ] = None,
@@ -166,11 +173,13 @@ def bench_hindsight(
             hours=hours,
             budget_s=budget,
             surge=surge,
+            reproducible=reproducible,
             out=out,
             advance=lambda: bar.advance(task),
         )
     argv = [f"--seed {s}" for s in chosen]
     argv += [f"--hours {hours:g}", f"--budget {budget:g}", "--surge" if surge else "--no-surge"]
+    argv += ["--reproducible"] if reproducible else []
     text = "\n".join(section(done, "dispatch bench hindsight " + " ".join(argv)))
     typer.echo(text)
     if results_md is not None:

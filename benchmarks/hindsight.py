@@ -1,14 +1,15 @@
 """Hindsight bound: each policy run of the default scenario against a perfect-knowledge plan.
 
 Run:  .venv/bin/python benchmarks/hindsight.py [--seeds 0 1 2 3] [--budget 100]
-          [--no-surge] [--hours 8] [--out DIR] [--results-md PATH]
+          [--no-surge] [--hours 8] [--reproducible] [--out DIR] [--results-md PATH]
 
 Per seed, the optimizer and the nearest-idle policy each run the simulated day
-(both at once, one process each); then each run's realised day (its accepted
-orders and jobs, its fleet) is solved offline by ``simulations.hindsight``
-within ``--budget`` seconds of search (both cores), checked twice (the
-solver's checker, and a replay on the simulator's clock), and every late
-delivery and late job of the run is classified. Appends a dated section to
+(both at once, one process each; ``--reproducible`` ends every tick's search by
+work, so the runs' figures do not depend on the machine's load); then each
+run's realised day (its accepted orders and jobs, its fleet) is solved offline
+by ``simulations.hindsight`` within ``--budget`` seconds of search (both
+cores), checked twice (the solver's checker, and a replay on the simulator's
+clock), and every late delivery and late job of the run is classified. Appends a dated section to
 RESULTS.md; ``--out`` also writes each run's summary with per-order hindsight
 delivery times as JSON. The same benchmark is ``dispatch bench hindsight``
 (``simulations.bench.hindsight_bench``).
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--budget", type=float, default=100.0, help="search seconds per bound")
     ap.add_argument("--no-surge", dest="surge", action="store_false")
+    ap.add_argument(
+        "--reproducible", action="store_true", help="end the runs' tick searches by work"
+    )
     ap.add_argument("--out", type=Path, default=None, help="write per-run JSON here")
     ap.add_argument(
         "--results-md", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md"
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             hours=args.hours,
             budget_s=args.budget,
             surge=args.surge,
+            reproducible=args.reproducible,
             out=args.out,
             advance=lambda: bar.advance(task),
         )

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli_bench import bench_app
+from simulations.bench import hindsight_bench
+from simulations.sim.runner import SimulationOptions
 
 
 def test_the_command_runs_both_policies_against_checked_bounds(tmp_path: Path) -> None:
@@ -30,3 +34,39 @@ def test_the_command_runs_both_policies_against_checked_bounds(tmp_path: Path) -
         # the bound serves the run's own day: the same orders, every one delivered
         assert row["hindsight"]["orders_total"] == row["online"]["orders_total"] > 0
         assert row["hindsight"]["orders_delivered"] == row["hindsight"]["orders_total"]
+
+
+def test_reproducible_runs_give_the_same_online_day_twice(tmp_path: Path) -> None:
+    """With --reproducible the runs' searches end by work: two runs of one seed report
+    the same online figures, and the section and command say how the ticks searched."""
+    online = []
+    for n in range(2):
+        md, out = tmp_path / f"R{n}.md", tmp_path / f"runs{n}"
+        args = ["hindsight", "--seed", "5", "--hours", "0.3", "--budget", "0.5", "--surge"]
+        args += ["--reproducible", "--out", str(out), "--results-md", str(md)]
+        result = CliRunner().invoke(bench_app, args)
+        assert result.exit_code == 0, result.output
+        text = md.read_text()
+        assert "--budget 0.5 --surge --reproducible" in text
+        assert "every tick's search ended by work" in text
+        row = json.loads((out / "hindsight_seed5_optimizer.json").read_text())
+        assert row["online"]["orders_total"] > 0
+        online.append(row["online"])
+    assert online[0] == online[1]
+
+
+def test_the_runs_are_simulated_as_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flag reaches the simulator: each run's options carry it (and the seed, hours
+    and surge), so a reproducible bench runs the same days as ``ontime.py --reproducible``."""
+    seen: list[SimulationOptions] = []
+
+    def fake_run(options: SimulationOptions) -> SimpleNamespace:
+        seen.append(options)
+        return SimpleNamespace(result="day")
+
+    monkeypatch.setattr(hindsight_bench, "run", fake_run)
+    for flag in (True, False):
+        day, _ = hindsight_bench._simulate("optimizer", 7, 1.5, False, flag)
+        assert day == "day"
+        assert (seen[-1].reproducible, seen[-1].seed, seen[-1].hours) == (flag, 7, 1.5)
+        assert seen[-1].surge is False and seen[-1].policy == "optimizer"
