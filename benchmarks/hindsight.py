@@ -9,9 +9,9 @@ work, so the runs' figures do not depend on the machine's load); then each
 run's realised day (its accepted orders and jobs, its fleet) is solved offline
 by ``simulations.hindsight`` within ``--budget`` seconds of search (both
 cores), checked twice (the solver's checker, and a replay on the simulator's
-clock), and every late delivery and late job of the run is classified. Appends a dated section to
-RESULTS.md; ``--out`` also writes each run's summary with per-order hindsight
-delivery times as JSON. The same benchmark is ``dispatch bench hindsight``
+clock), and every late delivery and late job of the run is classified. Appends
+a dated section to RESULTS.md; ``--out`` also writes each run's summary with
+per-order hindsight delivery times as JSON. The same benchmark is ``dispatch bench hindsight``
 (``simulations.bench.hindsight_bench``).
 """
 
