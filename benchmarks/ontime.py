@@ -158,16 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     jobs = []
     for seed in args.seeds:
         for surge in args.surge:
+            day = {"seed": seed, "surge": surge == "on", "hours": args.hours}
+            day["reproducible"] = args.reproducible
             for label, overrides in variants:
-                jobs.append({"label": label, "policy": "optimizer", "set": overrides})
-                jobs[-1].update(
-                    seed=seed, surge=surge == "on", hours=args.hours, reproducible=args.reproducible
-                )
+                jobs.append({"label": label, "policy": "optimizer", "set": overrides, **day})
             for policy in args.policies:
-                jobs.append({"label": policy, "policy": policy, "set": {}})
-                jobs[-1].update(
-                    seed=seed, surge=surge == "on", hours=args.hours, reproducible=args.reproducible
-                )
+                jobs.append({"label": policy, "policy": policy, "set": {}, **day})
     load_start = os.getloadavg()[0]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         days = list(pool.map(_day, jobs))
