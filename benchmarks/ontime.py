@@ -9,7 +9,8 @@ Run:
 Each (seed, surge, variant or policy) is one simulated day; days run interleaved
 (the variants of one seed and surge side by side, ``--jobs`` at a time), so a
 busy machine hurts every variant alike. A variant overrides scenario fields
-(``engine.promise_buffer_s=900``, ``community.max_orders_per_trip=2``) or the
+(``engine.promise_buffer_s=900``, ``community.max_orders_per_trip=2``; a
+``merchants.`` field is set on every merchant group) or the
 surge rule set (``rules=path.toml``) of the optimizer policy; "base" is the
 scenario as shipped. ``--reproducible`` ends every tick's search by work, not by
 the clock: the figures then do not depend on the machine's load (slower).
@@ -105,7 +106,11 @@ def _day(job: dict[str, Any]) -> dict[str, Any]:
             rules = Path(value)
             continue
         section, name = key.split(".", 1)
-        data[section][name] = value
+        if section == "merchants":  # every merchant group alike
+            for group in data["merchants"]:
+                group[name] = value
+        else:
+            data[section][name] = value
     data["hours"] = job["hours"]
     scenario = parse_scenario(data, source=f"default ({job['label']})")
     started = time.perf_counter()

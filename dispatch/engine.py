@@ -302,6 +302,11 @@ class Engine:
         reference) or failed for an order it carries."""
         return self.progress.order_event(order_id, type, worker_id, proof_ref)
 
+    def kitchen_report(self, order_id: str, ready_at: float | None = None) -> Order:
+        """The merchant reports when an order's food will be ready (``None``: it is out);
+        ticks plan with it from then on (``dispatch.kitchen``)."""
+        return self.progress.kitchen_report(order_id, ready_at)
+
     def job_event(self, job_id: str, type: str, worker_id: str) -> Job:
         """A technician reports started, arrived, completed or failed."""
         return self.progress.job_event(job_id, type, worker_id)

@@ -32,6 +32,8 @@ def new_event(
             data["reason"] = record.reason
         if isinstance(record, Order) and record.proof_ref:
             data["proof_ref"] = record.proof_ref  # order.delivered: the proof of delivery
+        if isinstance(record, Order) and type == "order.ready":
+            data["ready_at"] = record.ready_at  # the kitchen's reported time
     elif isinstance(record, Mapping):
         data = {str(k): _jsonable(v) for k, v in record.items()}
     return NewEvent(now, community_id, type, entity_id, data)

@@ -16,6 +16,7 @@ from dispatch.arrivals import ARRIVALS, arrival_stamp, check_proof
 from dispatch.clock import Clock
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.events import new_event
+from dispatch.kitchen import reported_ready_at
 from dispatch.lifecycle import (
     JOB_EVENTS,
     ORDER_EVENTS,
@@ -99,6 +100,13 @@ class Progress:
         if proof_ref is not None:
             stamps["proof_ref"] = proof_ref
         return self._save(o, target, stamps, target.value)
+
+    def kitchen_report(self, order_id: str, ready_at: float | None = None) -> Order:
+        """The merchant's word on an order's food: when it will be ready (``None``: out
+        now). Replaces the ready time ticks plan with and their late-food expectation."""
+        o = self.order(order_id)
+        ready = reported_ready_at(o, ready_at, self.clock.now())
+        return self._save(o, o.state, {"ready_at": ready, "late_food_ready_at": None}, "ready")
 
     def _arrive(self, order_id: str, report: str, worker_id: str) -> Order:
         """Stamp an arrival once; the state stays."""

@@ -1,4 +1,4 @@
-"""Orders: create (idempotent), read, cancel (idempotent), courier-reported events."""
+"""Orders: create (idempotent), read, cancel (idempotent), kitchen reports, courier events."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from api.deps import (
 )
 from api.hot_route import hot
 from api.problems import responses
-from api.schemas import Id, OrderEventIn, OrderIn, OrderOut
+from api.schemas import Id, OrderEventIn, OrderIn, OrderOut, ReadyIn
 from api.strict_query import StrictQueryRoute
 
 router = APIRouter(route_class=StrictQueryRoute, prefix="/v1/orders", tags=["orders"])
@@ -63,6 +63,15 @@ async def get_order(order_id: Id, svc: ServicesDep, _: OrderServiceOrOps) -> Ord
 async def cancel_order(order_id: Id, svc: ServicesDep, _: OrderServiceOrOps) -> OrderOut:
     """Cancel before pickup (409 after); cancelling again returns the cancelled order."""
     return OrderOut.of(await svc.call(svc.engine.cancel_order, order_id))
+
+
+@router.post("/{order_id}/ready", responses=responses(404, 409))
+async def order_ready(
+    order_id: Id, body: ReadyIn, svc: ServicesDep, _: OrderServiceOrOps
+) -> OrderOut:
+    """The merchant's kitchen reports when the food will be ready (no ``ready_at``: it is
+    out now); dispatch plans with it from the next tick. 409 once picked up or closed."""
+    return OrderOut.of(await svc.call(svc.engine.kitchen_report, order_id, body.ready_epoch()))
 
 
 @router.post("/{order_id}/events", responses=responses(404, 409))

@@ -14,6 +14,7 @@ from api.schemas.inputs import (
     LocationItem,
     OrderEventIn,
     OrderIn,
+    ReadyIn,
     Window,
     WorkerIn,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "PointOut",
     "PriceOut",
     "QuoteOut",
+    "ReadyIn",
     "RouteOut",
     "RuleVersionDetailOut",
     "RuleVersionOut",

@@ -273,6 +273,19 @@ class OrderEventIn(In):
     )
 
 
+class ReadyIn(In):
+    """The kitchen's word on an order's food, before pickup."""
+
+    ready_at: Time | None = Field(
+        default=None,
+        description="When the food will be ready, as the kitchen now knows it (between an "
+        "hour ago and a week ahead); left out: it is ready now.",
+    )
+
+    def ready_epoch(self) -> float | None:
+        return to_epoch(self.ready_at)
+
+
 class JobEventIn(In):
     """What the technician reports about a job: set off, arrived, done, or failed."""
 

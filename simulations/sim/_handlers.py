@@ -17,7 +17,7 @@ from dispatch.model import (
     WorkerStatus,
 )
 from dispatch.requests import JobRequest, LocationUpdate, OrderRequest
-from simulations.sim._events import CANCEL, REPORT, SAMPLE, TICK
+from simulations.sim._events import CANCEL, DEMAND, REPORT, SAMPLE, TICK
 from simulations.sim._workers import act, arrive, free, handover, ready, settle, wake
 from simulations.sim.agents import Agent
 from simulations.sim.records import JobRecord, OrderRecord, Sample, TickRecord
@@ -50,6 +50,7 @@ def table(st: SimState) -> dict[str, Handler]:
         "job": lambda i: on_job(st, i),
         "cancel_order": lambda oid: on_cancel_order(st, oid),
         "impatience": lambda oid: on_impatience(st, oid),
+        "kitchen": lambda oid, ready_at: on_kitchen(st, oid, ready_at),
         "cancel_job": lambda jid: on_cancel_job(st, jid),
         "shift_start": lambda wid: on_shift_start(st, st.agents[wid]),
         "shift_end": lambda wid: on_shift_end(st, st.agents[wid]),
@@ -113,6 +114,9 @@ def on_order(st: SimState, i: int) -> None:
         st.at(t + a.cancel_after_s, CANCEL, "cancel_order", o.id)
     if a.impatient:
         st.at(t + w.behaviour.patience_s, CANCEL, "impatience", o.id)
+    if a.report_after_s is not None:
+        ready_at = now + a.prep_actual_s - w.handover_s
+        st.at(t + a.report_after_s, DEMAND, "kitchen", o.id, ready_at)
     _work_arrived(st)
 
 
@@ -164,6 +168,14 @@ def on_cancel_order(st: SimState, oid: str) -> None:
     ag = _assignee(st, o.worker_id)
     if ag is not None:
         act(st, ag)
+
+
+def on_kitchen(st: SimState, oid: str, ready_at: float) -> None:
+    """The kitchen tells dispatch when the order's food is really ready."""
+    if st.engine.get_order(oid).state not in (OrderState.PENDING, OrderState.ASSIGNED):
+        return  # collected or closed: nothing left to plan
+    st.engine.kitchen_report(oid, ready_at)
+    st.tallies.dirty = True
 
 
 def on_impatience(st: SimState, oid: str) -> None:

@@ -22,7 +22,7 @@ from dispatch.community import CommunitySpec
 from dispatch.errors import InvalidInput
 from dispatch.model import DEFAULT_SKILLS, LatLng, Priority, ServiceType, Vehicle, WorkerKind
 from simulations.sim.recorded import RecordedDemand
-from simulations.sim.scenario import Peak, Scenario
+from simulations.sim.scenario import MerchantGroup, Peak, Scenario
 from simulations.sim.world import (
     Behaviour,
     Economics,
@@ -89,6 +89,8 @@ def _pick(rng: np.random.Generator, weights: Sequence[float], n: int) -> np.ndar
 
 #: Second stream of a seed: basket values (``numpy`` seeds ``[seed, BASKET_STREAM]``).
 BASKET_STREAM = 0xBA5CE7
+#: Third stream: which orders' kitchens report their ready time (``[seed, KITCHEN_STREAM]``).
+KITCHEN_STREAM = 0x4B17C4
 
 
 def basket_values(scenario: Scenario, seed: int, group: np.ndarray) -> np.ndarray:
@@ -99,6 +101,15 @@ def basket_values(scenario: Scenario, seed: int, group: np.ndarray) -> np.ndarra
         idx = np.flatnonzero(group == gi)
         out[idx] = lognormal(rng, g.basket_mean, g.basket_cv, len(idx))
     return np.round(out, 2)
+
+
+def report_after(group: MerchantGroup, u: float, prep_actual_s: float) -> float | None:
+    """When, after its order, a kitchen reports the real ready time (None: never):
+    ``report_lead_min`` before the food is out, for a ``ready_reports`` share of orders
+    (``u`` is the order's uniform draw)."""
+    if u >= group.ready_reports:
+        return None
+    return max(0.0, prep_actual_s - group.report_lead_min * 60.0)
 
 
 def build_world(scenario: Scenario, seed: int, recorded: RecordedDemand | None = None) -> World:
@@ -151,19 +162,22 @@ def build_world(scenario: Scenario, seed: int, recorded: RecordedDemand | None =
     impatient = rng.uniform(size=n) < o.cancellation.impatient
     prep_noise = [lognormal(rng, 1.0, g.prep_cv, n) for g in s.merchants]
     value = basket_values(s, seed, group)
+    # Its own stream: switching kitchen reports on leaves every other draw as it was.
+    kitchen_u = np.random.default_rng([seed, KITCHEN_STREAM]).uniform(size=n)
     orders: list[OrderArrival] = []
     for i in range(n):
         gi = int(group[i])
         cum = np.cumsum(popularity[gi])
         m = int(group_members[gi][min(int(np.searchsorted(cum, pick_u[i])), len(cum) - 1)])
         est = merchants[m].prep_s
+        actual = float(est * prep_noise[gi][i])
         orders.append(
             OrderArrival(
                 t=float(t[i]),
                 merchant=m,
                 dropoff=homes[int(home[i])],
                 prep_estimate_s=est,
-                prep_actual_s=float(est * prep_noise[gi][i]),
+                prep_actual_s=actual,
                 service=merchants[m].service,
                 priority=Priority(tiers[int(tier[i])]),
                 size=int(size[i]),
@@ -171,6 +185,7 @@ def build_world(scenario: Scenario, seed: int, recorded: RecordedDemand | None =
                 cancel_after_s=float(cancel_at[i]) if cancel[i] else None,
                 impatient=bool(impatient[i]),
                 value=float(value[i]),
+                report_after_s=report_after(s.merchants[gi], float(kitchen_u[i]), actual),
             )
         )
 

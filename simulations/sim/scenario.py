@@ -130,6 +130,11 @@ class MerchantGroup(_Model):
     spread: Share = 0.8
     basket_mean: Positive = 60.0  # mean order value (goods, before the delivery fee)
     basket_cv: NonNeg = 0.5
+    # Kitchen reports (``POST /v1/orders/{id}/ready``): the share of the group's orders
+    # whose kitchen tells dispatch the real ready time, ``report_lead_min`` before it
+    # (0: a tap when the food is out; at the order when it cooks faster than the lead).
+    ready_reports: Share = 0.0
+    report_lead_min: NonNeg = 0.0
 
 
 class Residents(_Model):

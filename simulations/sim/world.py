@@ -45,6 +45,8 @@ class OrderArrival:
     impatient: bool = False  # cancels if still without a courier after the patience
     ref: str | None = None  # external id (MDRP order id)
     value: float = 0.0  # the basket's value (goods, before the delivery fee)
+    report_after_s: float | None = None  # the kitchen reports the real ready time this
+    # long after the order (None: it never does)
 
 
 @dataclass(frozen=True)

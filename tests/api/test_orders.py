@@ -206,3 +206,32 @@ async def test_ready_at_accepts_any_zone_and_answers_utc(
     assert r.status_code == 201, r.text
     assert r.json()["ready_at"] == iso(clock.now() + 600)
     assert r.json()["created_at"] == iso(clock.now())
+
+
+async def test_the_kitchen_reports_when_the_food_is_ready(
+    client: httpx.AsyncClient, courier: str, clock: ManualClock
+) -> None:
+    """POST /ready: a revised time, then "out now" (no body field), each shown on the order
+    and in the feed; a time past the allowed range is 422, a courier app 403, an unknown
+    order 404, and after pickup 409 (problem+json), the order kept as it was."""
+    order = (await client.post("/v1/orders", json=order_body(), headers=OS)).json()
+    url = f"/v1/orders/{order['id']}/ready"
+    revised = await client.post(url, json={"ready_at": iso(clock.now() + 900)}, headers=OS)
+    assert revised.status_code == 200, revised.text
+    assert revised.json()["ready_at"] == iso(clock.now() + 900)
+    clock.advance(60)
+    out = await client.post(url, json={}, headers=OPS)
+    assert out.status_code == 200 and out.json()["ready_at"] == iso(clock.now())
+    too_old = {"ready_at": iso(clock.now() - 7200)}
+    assert_problem(await client.post(url, json=too_old, headers=OS), 422)
+    assert_problem(await client.post(url, json={}, headers=APP), 403)
+    assert_problem(await client.post("/v1/orders/nope/ready", json={}, headers=OS), 404)
+    await client.post("/v1/communities/c1/dispatch", headers=OPS)
+    ev = {"type": "picked_up", "worker_id": "w1"}
+    assert (await client.post(f"/v1/orders/{order['id']}/events", json=ev, headers=APP)).is_success
+    assert_problem(await client.post(url, json={}, headers=OS), 409)
+    got = (await client.get(f"/v1/orders/{order['id']}", headers=OS)).json()
+    assert got["state"] == "picked_up" and got["ready_at"] == iso(clock.now())
+    feed = (await client.get("/v1/events", headers=OS)).json()
+    ready = [e for e in feed["events"] if e["type"] == "order.ready"]
+    assert len(ready) == 2 and all(e["entity_id"] == order["id"] for e in ready)

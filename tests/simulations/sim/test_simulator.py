@@ -359,3 +359,51 @@ def test_an_mdrp_bundle_is_not_held_for_a_member_taken_away() -> None:
     assert first.picked_s < second.ready_s
     assert second.picked_s is not None and second.picked_s >= second.ready_s
     assert [(t.courier, len(t.orders)) for t in result.trips] == [("c1", 1), ("c2", 1)]
+
+
+def _reporting(tiny: Scenario, share: float, lead_min: float) -> Scenario:
+    groups = [
+        g.model_copy(update={"ready_reports": share, "report_lead_min": lead_min})
+        for g in tiny.merchants
+    ]
+    return tiny.model_copy(update={"merchants": groups})
+
+
+def test_kitchen_reports_leave_the_rest_of_the_day_as_it_was(tiny: Scenario) -> None:
+    """Switching reports on draws nothing from the day's other streams: same requests, same
+    real prep times; every order reports, ``report_lead_min`` before its food is out (at
+    once when it cooks faster); with reports off none does."""
+    off = build_world(tiny, 3)
+    on = build_world(_reporting(tiny, 1.0, 2.0), 3)
+    assert len(on.orders) == len(off.orders) > 0
+    for a, b in zip(off.orders, on.orders, strict=True):
+        assert replace(b, report_after_s=None) == a and a.report_after_s is None
+        assert b.report_after_s == max(0.0, b.prep_actual_s - 120.0)
+    half = build_world(_reporting(tiny, 0.5, 0.0), 3)
+    reporting = [o for o in half.orders if o.report_after_s is not None]
+    assert 0 < len(reporting) < len(half.orders)
+    assert all(o.report_after_s == o.prep_actual_s for o in reporting)
+
+
+def test_kitchens_report_the_real_ready_time_to_the_engine(tiny: Scenario) -> None:
+    """Each reporting order still at the counter when its kitchen speaks gets one
+    ``order.ready`` carrying the real ready time (as the engine counts it, less the
+    hand-over), at the moment the kitchen speaks; the run conserves its orders."""
+    world = build_world(_reporting(tiny, 1.0, 3.0), 7)
+    result = Simulation(world, policy="nearest-idle").run()
+    reports = [e for e in result.events if e["type"] == "order.ready"]
+    assert reports
+    by_id = {o.id: o for o in result.orders}
+    arrival = {o.id: world.orders[o.arrival] for o in result.orders}
+    for e in reports:
+        o, a = by_id[e["entity_id"]], arrival[e["entity_id"]]
+        assert a.report_after_s is not None
+        assert e["ts"] - world.t0 == pytest.approx(o.created_s + a.report_after_s)
+        assert e["data"]["ready_at"] - world.t0 == pytest.approx(o.ready_s - world.handover_s)
+        assert o.picked_s is None or o.picked_s >= e["ts"] - world.t0 - 1e-6
+    assert len({e["entity_id"] for e in reports}) == len(reports)
+    k = compute_kpis(result)
+    assert (
+        k["orders_delivered"] + k["orders_cancelled"] + k["orders_failed"] + k["orders_open_at_end"]
+        == k["orders_total"]
+    )
