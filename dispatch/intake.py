@@ -28,6 +28,7 @@ from dispatch.errors import (
 from dispatch.events import new_event
 from dispatch.fences import FenceCache
 from dispatch.hashing import body_hash
+from dispatch.kitchen import check_ready_time
 from dispatch.model import (
     DELIVERY_SERVICES,
     Community,
@@ -174,9 +175,7 @@ class Intake:
         self.check_point(community, request.dropoff, "dropoff")
         if not 1 <= request.size <= 10:
             raise InvalidInput("size must lie in [1, 10]")
-        ready = now if request.ready_at is None else request.ready_at
-        if not math.isfinite(ready) or not now - 3600 <= ready <= now + 7 * 86400:
-            raise InvalidInput("ready_at must lie between an hour ago and a week ahead")
+        check_ready_time(request.ready_at, now)
 
     def _check_job(self, community: Community, request: JobRequest, now: float) -> None:
         self._check_texts(request)

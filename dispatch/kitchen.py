@@ -9,8 +9,9 @@ expectation of late food (``dispatch.tick.ready``): the kitchen knows better
 than a guess made from a courier waiting at its counter.
 
 Reports are taken while the food can still matter to dispatch: before pickup
-(pending or assigned). The reported time obeys the rule an order's ready time
-is created under: between an hour ago and a week ahead.
+(pending or assigned). A reported time obeys the rule an order's ready time is
+created under (``check_ready_time``, which intake uses too): between an hour ago
+and a week ahead.
 """
 
 from __future__ import annotations
@@ -20,13 +21,24 @@ import math
 from dispatch.errors import Conflict, InvalidInput
 from dispatch.model import Order, OrderState
 
-__all__ = ["READY_AHEAD_S", "READY_PAST_S", "REPORTABLE", "reported_ready_at"]
+__all__ = ["READY_AHEAD_S", "READY_PAST_S", "REPORTABLE", "check_ready_time", "reported_ready_at"]
 
 #: States in which the kitchen's word still changes a plan.
 REPORTABLE = frozenset({OrderState.PENDING, OrderState.ASSIGNED})
-#: A reported ready time lies within [now - READY_PAST_S, now + READY_AHEAD_S].
+#: An order's ready time, given or reported, lies within [now - READY_PAST_S, now + READY_AHEAD_S].
 READY_PAST_S = 3600.0
 READY_AHEAD_S = 7 * 86400.0
+
+
+def check_ready_time(ready_at: float | None, now: float) -> float:
+    """An order's ready time as given (``None``: now), if finite and between an hour ago
+    and a week ahead; else ``InvalidInput``."""
+    value = now if ready_at is None else ready_at
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"ready_at must be a finite time, not {ready_at!r}")
+    if not now - READY_PAST_S <= value <= now + READY_AHEAD_S:
+        raise InvalidInput("ready_at must lie between an hour ago and a week ahead")
+    return float(value)
 
 
 def reported_ready_at(order: Order, ready_at: float | None, now: float) -> float:
@@ -40,9 +52,4 @@ def reported_ready_at(order: Order, ready_at: float | None, now: float) -> float
             f"order {order.id} is {order.state.value}; the kitchen reports its food "
             "before pickup only"
         )
-    value = now if ready_at is None else ready_at
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"ready_at must be a finite time, not {ready_at!r}")
-    if not now - READY_PAST_S <= value <= now + READY_AHEAD_S:
-        raise InvalidInput("ready_at must lie between an hour ago and a week ahead")
-    return float(value)
+    return check_ready_time(ready_at, now)
