@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.progress import Progress
 
 from benchmarks.common import publish
+from simulations.bench.hindsight_bench import simulate
 from simulations.hindsight import day_from_result, solve_day
 from simulations.hindsight.compare import summarise
-from simulations.hindsight.rolling import Horizon
+from simulations.hindsight.solve import shared_horizon
 from simulations.sim.records import SimulationResult
-from simulations.sim.runner import SimulationOptions, run
 
 
 def _horizon(text: str) -> tuple[float, float]:
@@ -47,31 +47,12 @@ def _horizon(text: str) -> tuple[float, float]:
     return pair
 
 
-def _day(seed: int, surge: bool, hours: float) -> SimulationResult:
-    options = SimulationOptions(
-        policy="optimizer",
-        seed=seed,
-        hours=hours,
-        surge=surge,
-        reproducible=True,
-        write_events=False,
-        report=False,
-    )
-    return run(options).result
-
-
 def bound_row(
     result: SimulationResult, slice_min: float, look_min: float, budget_s: float
 ) -> dict[str, float | int | bool]:
     """The day's bound under one horizon: on-time share, late counts, checks, time."""
     day = day_from_result(result)
-    created = [o.created_s for o in day.orders]
-    slices = max(1, math.ceil((max(created) - min(created) + 1.0) / (slice_min * 60.0)))
-    horizon = Horizon(
-        slice_s=slice_min * 60.0,
-        lookahead_s=look_min * 60.0,
-        slice_budget_s=max(0.05, budget_s * 0.85 / slices),
-    )
+    horizon = shared_horizon(day, budget_s, slice_min * 60.0, look_min * 60.0)
     started = time.perf_counter()
     plan = solve_day(day, budget_s, horizon=horizon)
     row = summarise(result, day, plan)
@@ -102,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     with Progress() as bar:
         task = bar.add_task("days and bounds", total=len(args.seeds) * (1 + len(horizons)))
         for seed in args.seeds:
-            result = _day(seed, args.surge, args.hours)
+            result, _ = simulate("optimizer", seed, args.hours, args.surge, True)
             bar.advance(task)
             for slice_min, look_min in horizons:
                 r = bound_row(result, slice_min, look_min, args.budget)

@@ -28,7 +28,7 @@ from simulations.hindsight.compare import markdown, summarise
 from simulations.sim.records import SimulationResult
 from simulations.sim.runner import SimulationOptions, run
 
-__all__ = ["POLICIES", "HindsightRun", "run_hindsight", "section"]
+__all__ = ["POLICIES", "HindsightRun", "run_hindsight", "section", "simulate"]
 
 POLICIES = ("optimizer", "nearest-idle")
 
@@ -49,9 +49,10 @@ class HindsightRun:
     load_after: float = 0.0
 
 
-def _simulate(
+def simulate(
     policy: str, seed: int, hours: float, surge: bool, reproducible: bool
 ) -> tuple[SimulationResult, float]:
+    """One policy's day of the default scenario, and its wall time."""
     started = time.perf_counter()
     options = SimulationOptions(
         policy=policy,
@@ -90,7 +91,7 @@ def run_hindsight(
     with ProcessPoolExecutor(max_workers=2) as pool:
         for seed in seeds:
             futures = {
-                p: pool.submit(_simulate, p, seed, hours, surge, reproducible) for p in POLICIES
+                p: pool.submit(simulate, p, seed, hours, surge, reproducible) for p in POLICIES
             }
             for policy, fut in futures.items():
                 sim, wall = fut.result()

@@ -67,6 +67,20 @@ def _routes(model: Model, result: RoutingResult) -> dict[str, tuple[Stop, ...]]:
     }
 
 
+def shared_horizon(
+    day: Day,
+    budget_s: float,
+    slice_s: float = Horizon.slice_s,
+    lookahead_s: float = Horizon.lookahead_s,
+) -> Horizon:
+    """Slices of ``slice_s`` over the day's placements, sharing 85 % of ``budget_s``
+    (the rest is the technicians')."""
+    created = [o.created_s for o in day.orders]
+    span = max(created, default=0.0) - min(created, default=0.0)
+    slices = max(1, math.ceil((span + 1.0) / slice_s))
+    return Horizon(slice_s, lookahead_s, max(0.05, budget_s * 0.85 / slices))
+
+
 def solve_day(
     day: Day,
     budget_s: float,
@@ -90,11 +104,7 @@ def solve_day(
     techs = technician_model(day, provider)
     t_res = _solve(techs, max(0.05, budget_s * 0.15), params)
     if horizon is None:
-        span = max((o.created_s for o in day.orders), default=0.0) - min(
-            (o.created_s for o in day.orders), default=0.0
-        )
-        slices = max(1, math.ceil((span + 1.0) / Horizon().slice_s))
-        horizon = Horizon(slice_budget_s=max(0.05, budget_s * 0.85 / slices))
+        horizon = shared_horizon(day, budget_s)
     times = {o.id: o.created_s for o in day.orders}
     c_routes = solve_rolling(couriers, times, horizon, params)
     c_res = evaluate(couriers.problem, c_routes, backend="rolling-horizon")

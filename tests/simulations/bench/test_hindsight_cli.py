@@ -66,7 +66,7 @@ def test_the_runs_are_simulated_as_asked(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(hindsight_bench, "run", fake_run)
     for flag in (True, False):
-        day, _ = hindsight_bench._simulate("optimizer", 7, 1.5, False, flag)
+        day, _ = hindsight_bench.simulate("optimizer", 7, 1.5, False, flag)
         assert day == "day"
         assert (seen[-1].reproducible, seen[-1].seed, seen[-1].hours) == (flag, 7, 1.5)
         assert seen[-1].surge is False and seen[-1].policy == "optimizer"
