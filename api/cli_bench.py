@@ -149,6 +149,13 @@ def bench_hindsight(
             help="End the runs' tick searches by work: online figures independent of load.",
         ),
     ] = False,
+    run_start: Annotated[
+        bool,
+        typer.Option(
+            "--run-start/--no-run-start",
+            help="Also search each bound from the run's own routes (never below the run).",
+        ),
+    ] = True,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write each run's summary as JSON here.")
     ] = None,
@@ -174,12 +181,14 @@ def bench_hindsight(
             budget_s=budget,
             surge=surge,
             reproducible=reproducible,
+            from_run=run_start,
             out=out,
             advance=lambda: bar.advance(task),
         )
     argv = [f"--seed {s}" for s in chosen]
     argv += [f"--hours {hours:g}", f"--budget {budget:g}", "--surge" if surge else "--no-surge"]
     argv += ["--reproducible"] if reproducible else []
+    argv += [] if run_start else ["--no-run-start"]
     text = "\n".join(section(done, "dispatch bench hindsight " + " ".join(argv)))
     typer.echo(text)
     if results_md is not None:

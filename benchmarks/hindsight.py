@@ -1,15 +1,18 @@
 """Hindsight bound: each policy run of the default scenario against a perfect-knowledge plan.
 
 Run:  .venv/bin/python benchmarks/hindsight.py [--seeds 0 1 2 3] [--budget 100]
-          [--no-surge] [--hours 8] [--reproducible] [--out DIR] [--results-md PATH]
+          [--no-surge] [--hours 8] [--reproducible] [--no-run-start] [--out DIR]
+          [--results-md PATH]
 
 Per seed, the optimizer and the nearest-idle policy each run the simulated day
 (both at once, one process each; ``--reproducible`` ends every tick's search by
 work, so the runs' figures do not depend on the machine's load); then each
 run's realised day (its accepted orders and jobs, its fleet) is solved offline
 by ``simulations.hindsight`` within ``--budget`` seconds of search (both
-cores), checked twice (the solver's checker, and a replay on the simulator's
-clock), and every late delivery and late job of the run is classified. Appends
+cores; half of the couriers' share goes to our LNS from the better of the
+rolling-horizon plan and the run's own routes, unless ``--no-run-start``),
+checked twice (the solver's checker, and a replay on the simulator's clock),
+and every late delivery and late job of the run is classified. Appends
 a dated section to RESULTS.md; ``--out`` also writes each run's summary with
 per-order hindsight delivery times as JSON. The same benchmark is ``dispatch bench hindsight``
 (``simulations.bench.hindsight_bench``).
@@ -38,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--reproducible", action="store_true", help="end the runs' tick searches by work"
     )
+    ap.add_argument(
+        "--no-run-start",
+        dest="from_run",
+        action="store_false",
+        help="search the bound from scratch only, not also from the run's own routes",
+    )
     ap.add_argument("--out", type=Path, default=None, help="write per-run JSON here")
     ap.add_argument(
         "--results-md", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md"
@@ -52,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             budget_s=args.budget,
             surge=args.surge,
             reproducible=args.reproducible,
+            from_run=args.from_run,
             out=args.out,
             advance=lambda: bar.advance(task),
         )

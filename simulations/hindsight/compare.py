@@ -53,6 +53,7 @@ def summarise(result: SimulationResult, day: Day, plan: HindsightPlan) -> dict[s
             "dropped_jobs": list(plan.dropped_jobs),
             "solve_s": round(plan.solve_s, 1),
             "backends": list(plan.backends),
+            "courier_start": plan.courier_start,
         },
         "late": {
             "orders": d.late_orders,
@@ -105,6 +106,8 @@ def markdown(rows: Sequence[Mapping[str, Any]], baseline: str = "nearest-idle") 
         verdict = "valid" if c["valid"] else "INVALID"
         if c["dropped_orders"] or c["dropped_jobs"]:
             verdict += f", drops {len(c['dropped_orders'])} orders / {len(c['dropped_jobs'])} jobs"
+        if c.get("courier_start") == "realised":
+            verdict += ", grown from the run's routes"
         out.append(
             f"| {r['seed']} | {r['policy']} | "
             + " | ".join(on)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geo
@@ -26,8 +27,14 @@ from simulations.hindsight.replay import Replay, Stop, replay
 from simulations.hindsight.rolling import Horizon, solve_rolling
 from simulations.sim.world import ProfileTravel, TravelModel
 from solver import RoutingParams, RoutingResult, check_routes, evaluate, solve_routing
+from solver.lns import LnsParams, solve_lns
+from solver.regret_insertion import solve_regret_insertion
 
 log = logging.getLogger(__name__)
+
+#: With the run's own routes as a start, the share of the couriers' budget the rolling
+#: horizon gets; the rest improves the better of the two plans (``_from_start``).
+ROLLING_SHARE = 0.5
 
 #: Search used by default: both cores (local search beside ruin-and-recreate), each
 #: in a child process stopped at the deadline.
@@ -45,6 +52,8 @@ class HindsightPlan:
     checker_violations: tuple[str, ...]  # the solver checker's findings (none expected)
     solve_s: float
     backends: tuple[str, str]  # who made the courier and the technician plan
+    #: which start the courier plan grew from: "rolling-horizon" or "realised" (the run's own)
+    courier_start: str = "rolling-horizon"
 
     @property
     def valid(self) -> bool:
@@ -52,11 +61,13 @@ class HindsightPlan:
         return self.timing.valid and not self.checker_violations
 
 
-def _solve(model: Model, budget_s: float, params: RoutingParams) -> RoutingResult:
+def _solve(
+    model: Model, budget_s: float, params: RoutingParams, initial: list[list[int]] | None = None
+) -> RoutingResult:
     p = model.problem
     if p.num_stops == 0 or p.num_vehicles == 0:
         return solve_routing(p, 0.01, params=params)
-    return solve_routing(p, budget_s, params=params)
+    return solve_routing(p, budget_s, params=params, initial_routes=initial)
 
 
 def _routes(model: Model, result: RoutingResult) -> dict[str, tuple[Stop, ...]]:
@@ -65,6 +76,40 @@ def _routes(model: Model, result: RoutingResult) -> dict[str, tuple[Stop, ...]]:
         for v, route in enumerate(result.routes)
         if route
     }
+
+
+def _indices(model: Model, routes: Mapping[str, Sequence[Stop]]) -> list[list[int]]:
+    """``routes`` as stop lists of ``model``'s vehicles (stops it does not hold left out)."""
+    stop = {
+        (k, e): s for s, (k, e) in enumerate(zip(model.stop_kind, model.stop_entity, strict=True))
+    }
+    vehicle = {w: v for v, w in enumerate(model.vehicle_worker)}
+    out: list[list[int]] = [[] for _ in model.vehicle_worker]
+    for worker, stops in routes.items():
+        v = vehicle.get(worker)
+        if v is not None:
+            out[v] = [stop[x] for x in stops if x in stop]
+    return out
+
+
+def _plan_key(model: Model, result: RoutingResult) -> tuple[int, int]:
+    """(requests left out, objective): smaller is better."""
+    return len(result.dropped), result.objective
+
+
+def _from_start(
+    model: Model, rolled: RoutingResult, start: Mapping[str, Sequence[Stop]], polish_s: float
+) -> tuple[RoutingResult, str]:
+    """The better of the rolling plan and the run's own routes (work it left undone
+    inserted), improved by our LNS for ``polish_s``; never worse than either."""
+    p = model.problem
+    own = solve_regret_insertion(p, initial_routes=_indices(model, start), time_limit_s=0.0)
+    own = evaluate(p, own.routes, backend="realised")
+    best, name = min(
+        ((rolled, "rolling-horizon"), (own, "realised")), key=lambda c: _plan_key(model, c[0])
+    )
+    run = solve_lns(p, best, polish_s, params=LnsParams(patience=None, max_remove=20))
+    return evaluate(p, run.result.routes, backend=f"{best.backend}+lns"), name
 
 
 def shared_horizon(
@@ -91,23 +136,32 @@ def solve_day(
     horizon: Horizon | None = None,
     target: Target = "fastest",
     late_fee: int = ORDER_LATE_FEE,
+    start: Mapping[str, Sequence[Stop]] | None = None,
 ) -> HindsightPlan:
     """The hindsight plan of a day within about ``budget_s`` of search.
 
     Technicians (a few dozen jobs) are one whole-day problem given 15 % of the
     budget; couriers are solved as a rolling horizon (``simulations.hindsight.rolling``)
     whose slices share the rest, unless ``horizon`` fixes the slicing and its budget.
-    ``target`` and ``late_fee`` price deliveries (``courier_model``).
+    ``target`` and ``late_fee`` price deliveries (``courier_model``). ``start``, the
+    run's own routes (``realised_routes``), is a second start: technicians search from
+    it, and the couriers' rolling horizon gets half its budget, the rest going to our
+    LNS from the better of the two plans, so the bound is never below the run's own.
     """
     started = time.perf_counter()
     couriers = courier_model(day, provider, target, late_fee)
     techs = technician_model(day, provider)
-    t_res = _solve(techs, max(0.05, budget_s * 0.15), params)
+    t_start = None if start is None else _indices(techs, start)
+    t_res = _solve(techs, max(0.05, budget_s * 0.15), params, t_start)
     if horizon is None:
-        horizon = shared_horizon(day, budget_s)
+        horizon = shared_horizon(day, budget_s * (ROLLING_SHARE if start is not None else 1.0))
     times = {o.id: o.created_s for o in day.orders}
     c_routes = solve_rolling(couriers, times, horizon, params)
     c_res = evaluate(couriers.problem, c_routes, backend="rolling-horizon")
+    c_start = "rolling-horizon"
+    if start is not None and couriers.problem.num_stops:
+        polish_s = max(0.05, budget_s * 0.85 - (time.perf_counter() - started))
+        c_res, c_start = _from_start(couriers, c_res, start, polish_s)
     violations: list[str] = []
     for name, model, res in (("courier", couriers, c_res), ("technician", techs, t_res)):
         report = check_routes(model.problem, res)
@@ -128,4 +182,5 @@ def solve_day(
         checker_violations=tuple(violations),
         solve_s=time.perf_counter() - started,
         backends=(c_res.backend, t_res.backend),
+        courier_start=c_start,
     )
