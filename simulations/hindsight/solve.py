@@ -145,8 +145,9 @@ def solve_day(
     whose slices share the rest, unless ``horizon`` fixes the slicing and its budget.
     ``target`` and ``late_fee`` price deliveries (``courier_model``). ``start``, the
     run's own routes (``realised_routes``), is a second start: technicians search from
-    it, and the couriers' rolling horizon gets half its budget, the rest going to our
-    LNS from the better of the two plans, so the bound is never below the run's own.
+    it, and the couriers' rolling horizon gets half its share; what is left of
+    ``budget_s`` goes to our LNS from the better of the two plans, so the courier plan
+    is never worse in the model than the run's own.
     """
     started = time.perf_counter()
     couriers = courier_model(day, provider, target, late_fee)
@@ -160,7 +161,7 @@ def solve_day(
     c_res = evaluate(couriers.problem, c_routes, backend="rolling-horizon")
     c_start = "rolling-horizon"
     if start is not None and couriers.problem.num_stops:
-        polish_s = max(0.05, budget_s * 0.85 - (time.perf_counter() - started))
+        polish_s = max(0.05, budget_s * 0.98 - (time.perf_counter() - started))
         c_res, c_start = _from_start(couriers, c_res, start, polish_s)
     violations: list[str] = []
     for name, model, res in (("courier", couriers, c_res), ("technician", techs, t_res)):

@@ -24,10 +24,12 @@ def test_the_command_runs_both_policies_against_checked_bounds(tmp_path: Path) -
     assert text.count("## Hindsight bound") == 1
     assert "dispatch bench hindsight --seed 3 --hours 0.2 --budget 1 --no-surge" in text
     assert "| 3 | optimizer |" in text and "| 3 | nearest-idle |" in text
+    assert "our LNS from the better of its plan and the run's own routes" in text
     for policy in ("optimizer", "nearest-idle"):
         row = json.loads((out / f"hindsight_seed3_{policy}.json").read_text())
         assert row["policy"] == policy and row["seed"] == 3 and row["surge"] is False
         assert row["check"]["valid"] is True, row["check"]["violations"]
+        assert row["check"]["courier_start"] in ("rolling-horizon", "realised")
         assert row["check"]["dropped_orders"] == []
         late = row["late"]
         assert late["orders"] == late["orders_in_hindsight"] + late["orders_by_dispatch"]
@@ -70,3 +72,29 @@ def test_the_runs_are_simulated_as_asked(monkeypatch: pytest.MonkeyPatch) -> Non
         assert day == "day"
         assert (seen[-1].reproducible, seen[-1].seed, seen[-1].hours) == (flag, 7, 1.5)
         assert seen[-1].surge is False and seen[-1].policy == "optimizer"
+
+
+def test_no_run_start_searches_from_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--no-run-start`` gives no bound the run's routes, and the section says so; by
+    default every bound gets its own run's routes."""
+    starts: list[object] = []
+    real = hindsight_bench.solve_day
+
+    def spy(*args: object, **kwargs: object) -> object:
+        starts.append(kwargs.get("start"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hindsight_bench, "solve_day", spy)
+    md = tmp_path / "R.md"
+    args = ["hindsight", "--seed", "3", "--hours", "0.2", "--budget", "0.5", "--no-surge"]
+    result = CliRunner().invoke(bench_app, [*args, "--no-run-start", "--results-md", str(md)])
+    assert result.exit_code == 0, result.output
+    assert starts == [None, None]
+    text = md.read_text()
+    assert "--no-surge --no-run-start" in text
+    assert "the rolling horizon alone" in text
+    result = CliRunner().invoke(bench_app, [*args, "--results-md", str(md)])
+    assert result.exit_code == 0, result.output
+    assert all(isinstance(s, dict) for s in starts[2:]) and len(starts) == 4
