@@ -2,7 +2,7 @@
 
 The online run's own routes are a plan of the hindsight problem (the same
 orders, jobs and shifts), so the offline search may start from them and then
-never reports a plan worse than dispatch's. Without that start the rolling
+never reports a plan worse than dispatch's in its own objective. Without that start the rolling
 horizon can fall below the online run on heavy days, and the "bound" then
 understates what the fleet could do.
 

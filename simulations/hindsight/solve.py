@@ -92,8 +92,8 @@ def _indices(model: Model, routes: Mapping[str, Sequence[Stop]]) -> list[list[in
     return out
 
 
-def _plan_key(model: Model, result: RoutingResult) -> tuple[int, int]:
-    """(requests left out, objective): smaller is better."""
+def _plan_key(result: RoutingResult) -> tuple[int, int]:
+    """(stops left out, objective): smaller is better."""
     return len(result.dropped), result.objective
 
 
@@ -106,7 +106,7 @@ def _from_start(
     own = solve_regret_insertion(p, initial_routes=_indices(model, start), time_limit_s=0.0)
     own = evaluate(p, own.routes, backend="realised")
     best, name = min(
-        ((rolled, "rolling-horizon"), (own, "realised")), key=lambda c: _plan_key(model, c[0])
+        ((rolled, "rolling-horizon"), (own, "realised")), key=lambda c: _plan_key(c[0])
     )
     run = solve_lns(p, best, polish_s, params=LnsParams(patience=None, max_remove=20))
     return evaluate(p, run.result.routes, backend=f"{best.backend}+lns"), name
