@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import replace
 
@@ -12,28 +11,17 @@ from simulations.hindsight import HindsightPlan, day_from_result, replay, solve_
 from simulations.hindsight.build import courier_model, technician_model
 from simulations.hindsight.decompose import decompose
 from simulations.hindsight.facts import hindsight_kpis, late_jobs, late_orders
-from simulations.sim.demand import build_world
 from simulations.sim.kpis import compute_kpis
 from simulations.sim.records import SimulationResult
-from simulations.sim.scenario import Scenario, parse_scenario
-from simulations.sim.simulator import Simulation
 from simulations.sim.world import ProfileTravel
-from solver import NONE, RoutingParams, check_routes
-from tests.simulations.conftest import TINY
-
-#: One search in this process, ended by work: the same plan on every machine.
-PARAMS = RoutingParams(
-    metaheuristic="greedy_descent", use_vroom=False, isolate=False, workers=1, solution_limit=300
-)
+from solver import NONE, check_routes
+from tests.simulations.hindsight.days import PARAMS, tiny_run
 
 
 @pytest.fixture(scope="module")
 def run() -> SimulationResult:
     """The tiny day with four couriers, under nearest-idle, surge off."""
-    data = copy.deepcopy(TINY)
-    data["couriers"][0]["count"] = 4
-    tiny: Scenario = parse_scenario(data, source="tiny")
-    return Simulation(build_world(tiny, 3), policy="nearest-idle", surge=False).run()
+    return tiny_run(4, 3, "nearest-idle")
 
 
 @pytest.fixture(scope="module")

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from simulations.hindsight import day_from_result, replay, solve_day
 from simulations.hindsight.build import courier_model
 from simulations.hindsight.realised import realised_routes
 from simulations.hindsight.solve import _from_start, _indices
-from simulations.sim.demand import build_world
 from simulations.sim.records import SimulationResult
-from simulations.sim.scenario import Scenario, parse_scenario
-from simulations.sim.simulator import Simulation
 from simulations.sim.world import ProfileTravel
-from solver import RoutingParams, check_routes, evaluate
-from tests.simulations.conftest import TINY
-
-PARAMS = RoutingParams(
-    metaheuristic="greedy_descent", use_vroom=False, isolate=False, workers=1, solution_limit=300
-)
+from solver import check_routes, evaluate
+from tests.simulations.hindsight.days import PARAMS, tiny_run
 
 
 @pytest.fixture(scope="module")
 def run() -> SimulationResult:
     """The tiny day with three couriers under the optimizer, surge off."""
-    data = copy.deepcopy(TINY)
-    data["couriers"][0]["count"] = 3
-    tiny: Scenario = parse_scenario(data, source="tiny")
-    return Simulation(build_world(tiny, 5), policy="optimizer", surge=False).run()
+    return tiny_run(3, 5, "optimizer")
 
 
 def test_realised_routes_are_the_runs_work_in_its_order(run: SimulationResult) -> None:
