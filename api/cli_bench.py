@@ -156,6 +156,14 @@ def bench_hindsight(
             help="Also search each bound from the run's own routes (never below the run).",
         ),
     ] = True,
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="What each delivery of a bound aims at: 'fastest' (its fastest time, "
+            "a fee once its promise is broken) or 'promise' (keep as many as it can).",
+        ),
+    ] = "fastest",
     out: Annotated[
         Path | None, typer.Option("--out", help="Write each run's summary as JSON here.")
     ] = None,
@@ -166,7 +174,11 @@ def bench_hindsight(
     """Optimizer and nearest-idle against each day's hindsight bound (perfect knowledge):
     on-time share, click-to-door, the gap closed, and late work decomposed."""
     from simulations.bench.hindsight_bench import POLICIES, run_hindsight, section
+    from simulations.hindsight.build import Target
 
+    if target not in ("fastest", "promise"):
+        raise typer.BadParameter("must be 'fastest' or 'promise'", param_hint="--target")
+    aim: Target = "promise" if target == "promise" else "fastest"
     chosen = seeds or [0, 1, 2, 3]
     with Progress(
         TextColumn("{task.description}"),
@@ -182,6 +194,7 @@ def bench_hindsight(
             surge=surge,
             reproducible=reproducible,
             from_run=run_start,
+            target=aim,
             out=out,
             advance=lambda: bar.advance(task),
         )
@@ -189,6 +202,7 @@ def bench_hindsight(
     argv += [f"--hours {hours:g}", f"--budget {budget:g}", "--surge" if surge else "--no-surge"]
     argv += ["--reproducible"] if reproducible else []
     argv += [] if run_start else ["--no-run-start"]
+    argv += [] if aim == "fastest" else ["--target promise"]
     text = "\n".join(section(done, "dispatch bench hindsight " + " ".join(argv)))
     typer.echo(text)
     if results_md is not None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from simulations.hindsight import day_from_result, solve_day
+from simulations.hindsight.build import Target
 from simulations.hindsight.compare import markdown, summarise
 from simulations.hindsight.realised import realised_routes
 from simulations.sim.records import SimulationResult
@@ -45,6 +46,7 @@ class HindsightRun:
     started_at: str
     reproducible: bool = False
     from_run: bool = True
+    target: Target = "fastest"
     rows: list[dict[str, Any]] = field(default_factory=list)
     sim_wall_s: dict[tuple[int, str], float] = field(default_factory=dict)
     load_before: float = 0.0
@@ -78,12 +80,14 @@ def run_hindsight(
     out: Path | None = None,
     advance: Callable[[], None] = lambda: None,
     from_run: bool = True,
+    target: Target = "fastest",
 ) -> HindsightRun:
     """Both policies per seed, then each run's bound; ``advance`` after each of the
     ``2 × 2 × len(seeds)`` steps; ``out``: per-run JSON with per-order hindsight times;
     ``reproducible``: the runs' searches end by work (the bounds' stay timed);
     ``from_run``: each bound's search also starts from the run's own routes
-    (``simulations.hindsight.realised``), so it is never below the run in the model."""
+    (``simulations.hindsight.realised``), so it is never below the run in the model;
+    ``target``: what a bound's delivery aims at (``simulations.hindsight.courier_model``)."""
     result = HindsightRun(
         list(seeds),
         hours,
@@ -92,6 +96,7 @@ def run_hindsight(
         datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         reproducible=reproducible,
         from_run=from_run,
+        target=target,
     )
     result.load_before = os.getloadavg()[0]
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -105,7 +110,7 @@ def run_hindsight(
                 advance()
                 day = day_from_result(sim)
                 start = realised_routes(sim, day) if from_run else None
-                row = summarise(sim, day, solve_day(day, budget_s, start=start))
+                row = summarise(sim, day, solve_day(day, budget_s, start=start, target=target))
                 advance()
                 if out is not None:
                     out.mkdir(parents=True, exist_ok=True)
@@ -132,6 +137,12 @@ def section(done: HindsightRun, command: str) -> list[str]:
         if done.from_run
         else "the couriers' search is the rolling horizon alone"
     )
+    aims = (
+        "each delivery aims at its promise (the plan keeps as many as it can)"
+        if done.target == "promise"
+        else "each delivery aims at its fastest possible time, with a fee once its promise "
+        "is broken (the plan trades a few promises for click-to-door)"
+    )
     return [
         f"## Hindsight bound ({done.started_at})",
         "",
@@ -141,7 +152,7 @@ def section(done: HindsightRun, command: str) -> list[str]:
         f"{done.load_after:.1f} at the end).  ",
         f"Default scenario, {done.hours:g} simulated hours, surge {surge}; each run's bound "
         f"is solved on that run's own accepted orders and jobs, {done.budget_s:g} s of search; "
-        f"{searches}; {starts}.",
+        f"{searches}; {starts}; {aims}.",
         f"Simulation wall times (s): {walls}.",
         "",
         *markdown(done.rows),

@@ -74,27 +74,32 @@ def test_the_runs_are_simulated_as_asked(monkeypatch: pytest.MonkeyPatch) -> Non
         assert seen[-1].surge is False and seen[-1].policy == "optimizer"
 
 
-def test_no_run_start_searches_from_scratch(
+def test_no_run_start_and_target_reach_every_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``--no-run-start`` gives no bound the run's routes, and the section says so; by
-    default every bound gets its own run's routes."""
-    starts: list[object] = []
+    """``--no-run-start`` gives no bound the run's routes and ``--target promise`` makes
+    every bound aim at promises, and the section says both; by default every bound gets
+    its own run's routes and aims at the fastest delivery; a bad target is refused."""
+    calls: list[tuple[object, object]] = []
     real = hindsight_bench.solve_day
 
     def spy(*args: object, **kwargs: object) -> object:
-        starts.append(kwargs.get("start"))
+        calls.append((kwargs.get("start"), kwargs.get("target")))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(hindsight_bench, "solve_day", spy)
     md = tmp_path / "R.md"
     args = ["hindsight", "--seed", "3", "--hours", "0.2", "--budget", "0.5", "--no-surge"]
-    result = CliRunner().invoke(bench_app, [*args, "--no-run-start", "--results-md", str(md)])
+    more = ["--no-run-start", "--target", "promise", "--results-md", str(md)]
+    result = CliRunner().invoke(bench_app, [*args, *more])
     assert result.exit_code == 0, result.output
-    assert starts == [None, None]
+    assert calls == [(None, "promise"), (None, "promise")]
     text = md.read_text()
-    assert "--no-surge --no-run-start" in text
-    assert "the rolling horizon alone" in text
+    assert "--no-surge --no-run-start --target promise" in text
+    assert "the rolling horizon alone" in text and "aims at its promise" in text
     result = CliRunner().invoke(bench_app, [*args, "--results-md", str(md)])
     assert result.exit_code == 0, result.output
-    assert all(isinstance(s, dict) for s in starts[2:]) and len(starts) == 4
+    assert len(calls) == 4
+    assert all(isinstance(start, dict) and aim == "fastest" for start, aim in calls[2:])
+    result = CliRunner().invoke(bench_app, [*args, "--target", "soonest"])
+    assert result.exit_code == 2 and len(calls) == 4
