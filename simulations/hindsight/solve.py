@@ -33,7 +33,7 @@ from solver.regret_insertion import solve_regret_insertion
 log = logging.getLogger(__name__)
 
 #: With the run's own routes as a start, the share of the couriers' budget the rolling
-#: horizon gets; the rest improves the better of the two plans (``_from_start``).
+#: horizon gets; the rest improves the better of the two plans (``improve_from_start``).
 ROLLING_SHARE = 0.5
 
 #: Search used by default: both cores (local search beside ruin-and-recreate), each
@@ -78,7 +78,7 @@ def _routes(model: Model, result: RoutingResult) -> dict[str, tuple[Stop, ...]]:
     }
 
 
-def _indices(model: Model, routes: Mapping[str, Sequence[Stop]]) -> list[list[int]]:
+def stop_lists(model: Model, routes: Mapping[str, Sequence[Stop]]) -> list[list[int]]:
     """``routes`` as stop lists of ``model``'s vehicles (stops it does not hold left out)."""
     stop = {
         (k, e): s for s, (k, e) in enumerate(zip(model.stop_kind, model.stop_entity, strict=True))
@@ -97,13 +97,13 @@ def _plan_key(result: RoutingResult) -> tuple[int, int]:
     return len(result.dropped), result.objective
 
 
-def _from_start(
+def improve_from_start(
     model: Model, rolled: RoutingResult, start: Mapping[str, Sequence[Stop]], polish_s: float
 ) -> tuple[RoutingResult, str]:
     """The better of the rolling plan and the run's own routes (work it left undone
     inserted), improved by our LNS for ``polish_s``; never worse than either."""
     p = model.problem
-    own = solve_regret_insertion(p, initial_routes=_indices(model, start), time_limit_s=0.0)
+    own = solve_regret_insertion(p, initial_routes=stop_lists(model, start), time_limit_s=0.0)
     own = evaluate(p, own.routes, backend="realised")
     best, name = min(
         ((rolled, "rolling-horizon"), (own, "realised")), key=lambda c: _plan_key(c[0])
@@ -152,7 +152,7 @@ def solve_day(
     started = time.perf_counter()
     couriers = courier_model(day, provider, target, late_fee)
     techs = technician_model(day, provider)
-    t_start = None if start is None else _indices(techs, start)
+    t_start = None if start is None else stop_lists(techs, start)
     t_res = _solve(techs, max(0.05, budget_s * 0.15), params, t_start)
     if horizon is None:
         horizon = shared_horizon(day, budget_s * (ROLLING_SHARE if start is not None else 1.0))
@@ -162,7 +162,7 @@ def solve_day(
     c_start = "rolling-horizon"
     if start is not None and couriers.problem.num_stops:
         polish_s = max(0.05, budget_s * 0.98 - (time.perf_counter() - started))
-        c_res, c_start = _from_start(couriers, c_res, start, polish_s)
+        c_res, c_start = improve_from_start(couriers, c_res, start, polish_s)
     violations: list[str] = []
     for name, model, res in (("courier", couriers, c_res), ("technician", techs, t_res)):
         report = check_routes(model.problem, res)

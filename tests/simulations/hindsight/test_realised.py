@@ -7,7 +7,7 @@ import pytest
 from simulations.hindsight import day_from_result, replay, solve_day
 from simulations.hindsight.build import courier_model
 from simulations.hindsight.realised import realised_routes
-from simulations.hindsight.solve import _from_start, _indices
+from simulations.hindsight.solve import improve_from_start, stop_lists
 from simulations.sim.records import SimulationResult
 from simulations.sim.world import ProfileTravel
 from solver import check_routes, evaluate
@@ -51,8 +51,8 @@ def test_start_from_the_run_wins_over_a_poor_rolling_plan(run: SimulationResult)
     p = model.problem
     empty = evaluate(p, [[] for _ in range(p.num_vehicles)], backend="rolling-horizon")
     routes = realised_routes(run, day)
-    own = evaluate(p, _indices(model, routes), backend="realised")
-    result, start = _from_start(model, empty, routes, 0.5)
+    own = evaluate(p, stop_lists(model, routes), backend="realised")
+    result, start = improve_from_start(model, empty, routes, 0.5)
     assert start == "realised"
     assert not check_routes(p, result).violations
     served = {model.stop_entity[s] for r in result.routes for s in r}
@@ -69,8 +69,8 @@ def test_hindsight_with_the_run_as_start_is_checked_and_not_worse(run: Simulatio
     assert plan.valid, (plan.checker_violations, plan.timing.violations)
     assert plan.courier_start in ("rolling-horizon", "realised")
     model = courier_model(day, target="fastest")
-    own = evaluate(model.problem, _indices(model, routes), backend="realised")
-    mine = evaluate(model.problem, _indices(model, plan.routes), backend="bound")
+    own = evaluate(model.problem, stop_lists(model, routes), backend="realised")
+    mine = evaluate(model.problem, stop_lists(model, plan.routes), backend="bound")
     assert len(mine.dropped) <= len(own.dropped)
     if len(mine.dropped) == len(own.dropped):
         assert mine.objective <= own.objective
