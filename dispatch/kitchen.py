@@ -19,12 +19,13 @@ from __future__ import annotations
 import math
 
 from dispatch.errors import Conflict, InvalidInput
-from dispatch.model import Order, OrderState
+from dispatch.lifecycle import ORDER_MOVABLE
+from dispatch.model import Order
 
 __all__ = ["READY_AHEAD_S", "READY_PAST_S", "REPORTABLE", "check_ready_time", "reported_ready_at"]
 
-#: States in which the kitchen's word still changes a plan.
-REPORTABLE = frozenset({OrderState.PENDING, OrderState.ASSIGNED})
+#: States in which the kitchen's word still changes a plan: before pickup, the plan's own.
+REPORTABLE = ORDER_MOVABLE
 #: An order's ready time, given or reported, lies within [now - READY_PAST_S, now + READY_AHEAD_S].
 READY_PAST_S = 3600.0
 READY_AHEAD_S = 7 * 86400.0

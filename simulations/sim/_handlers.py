@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from dispatch.kitchen import REPORTABLE
 from dispatch.model import (
     JobState,
     OrderState,
@@ -172,7 +173,7 @@ def on_cancel_order(st: SimState, oid: str) -> None:
 
 def on_kitchen(st: SimState, oid: str, ready_at: float) -> None:
     """The kitchen tells dispatch when the order's food is really ready."""
-    if st.engine.get_order(oid).state not in (OrderState.PENDING, OrderState.ASSIGNED):
+    if st.engine.get_order(oid).state not in REPORTABLE:
         return  # collected or closed: nothing left to plan
     st.engine.kitchen_report(oid, ready_at)
     st.tallies.dirty = True
