@@ -160,10 +160,11 @@ def bench_hindsight(
         str,
         typer.Option(
             "--target",
-            help="What each delivery of a bound aims at: 'fastest' (its fastest time, "
-            "a fee once its promise is broken) or 'promise' (keep as many as it can).",
+            help="What each delivery of a bound aims at: 'promise' (keep as many as it "
+            "can: the best on-time share) or 'fastest' (its fastest time, a fee once its "
+            "promise is broken: the best click-to-door).",
         ),
-    ] = "fastest",
+    ] = "promise",
     out: Annotated[
         Path | None, typer.Option("--out", help="Write each run's summary as JSON here.")
     ] = None,
@@ -202,7 +203,7 @@ def bench_hindsight(
     argv += [f"--hours {hours:g}", f"--budget {budget:g}", "--surge" if surge else "--no-surge"]
     argv += ["--reproducible"] if reproducible else []
     argv += [] if run_start else ["--no-run-start"]
-    argv += [] if aim == "fastest" else ["--target promise"]
+    argv += [] if aim == "promise" else ["--target fastest"]
     text = "\n".join(section(done, "dispatch bench hindsight " + " ".join(argv)))
     typer.echo(text)
     if results_md is not None:

@@ -105,8 +105,10 @@ def _day(job: dict[str, Any]) -> dict[str, Any]:
         if key == "rules":
             rules = Path(value)
             continue
-        section, name = key.split(".", 1)
-        if section == "merchants":  # every merchant group alike
+        section, dot, name = key.partition(".")
+        if not dot:  # a top-level scenario field
+            data[key] = value
+        elif section == "merchants":  # every merchant group alike
             for group in data["merchants"]:
                 group[name] = value
         else:

@@ -46,7 +46,7 @@ class HindsightRun:
     started_at: str
     reproducible: bool = False
     from_run: bool = True
-    target: Target = "fastest"
+    target: Target = "promise"
     rows: list[dict[str, Any]] = field(default_factory=list)
     sim_wall_s: dict[tuple[int, str], float] = field(default_factory=dict)
     load_before: float = 0.0
@@ -80,7 +80,7 @@ def run_hindsight(
     out: Path | None = None,
     advance: Callable[[], None] = lambda: None,
     from_run: bool = True,
-    target: Target = "fastest",
+    target: Target = "promise",
 ) -> HindsightRun:
     """Both policies per seed, then each run's bound; ``advance`` after each of the
     ``2 × 2 × len(seeds)`` steps; ``out``: per-run JSON with per-order hindsight times;

@@ -134,7 +134,7 @@ def solve_day(
     travel: TravelModel | None = None,
     provider: geo.MatrixProvider | None = None,
     horizon: Horizon | None = None,
-    target: Target = "fastest",
+    target: Target = "promise",
     late_fee: int = ORDER_LATE_FEE,
     start: Mapping[str, Sequence[Stop]] | None = None,
 ) -> HindsightPlan:

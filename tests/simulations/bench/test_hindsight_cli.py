@@ -77,9 +77,9 @@ def test_the_runs_are_simulated_as_asked(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_no_run_start_and_target_reach_every_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``--no-run-start`` gives no bound the run's routes and ``--target promise`` makes
-    every bound aim at promises, and the section says both; by default every bound gets
-    its own run's routes and aims at the fastest delivery; a bad target is refused."""
+    """``--no-run-start`` gives no bound the run's routes and ``--target fastest`` makes
+    every bound aim at the fastest delivery, and the section says both; by default every
+    bound gets its own run's routes and aims at the promises; a bad target is refused."""
     calls: list[tuple[object, object]] = []
     real = hindsight_bench.solve_day
 
@@ -90,16 +90,17 @@ def test_no_run_start_and_target_reach_every_bound(
     monkeypatch.setattr(hindsight_bench, "solve_day", spy)
     md = tmp_path / "R.md"
     args = ["hindsight", "--seed", "3", "--hours", "0.2", "--budget", "0.5", "--no-surge"]
-    more = ["--no-run-start", "--target", "promise", "--results-md", str(md)]
+    more = ["--no-run-start", "--target", "fastest", "--results-md", str(md)]
     result = CliRunner().invoke(bench_app, [*args, *more])
     assert result.exit_code == 0, result.output
-    assert calls == [(None, "promise"), (None, "promise")]
+    assert calls == [(None, "fastest"), (None, "fastest")]
     text = md.read_text()
-    assert "--no-surge --no-run-start --target promise" in text
-    assert "the rolling horizon alone" in text and "aims at its promise" in text
+    assert "--no-surge --no-run-start --target fastest" in text
+    assert "the rolling horizon alone" in text and "aims at its fastest possible time" in text
     result = CliRunner().invoke(bench_app, [*args, "--results-md", str(md)])
     assert result.exit_code == 0, result.output
     assert len(calls) == 4
-    assert all(isinstance(start, dict) and aim == "fastest" for start, aim in calls[2:])
+    assert all(isinstance(start, dict) and aim == "promise" for start, aim in calls[2:])
+    assert "aims at its promise" in md.read_text().rsplit("## Hindsight bound", 1)[1]
     result = CliRunner().invoke(bench_app, [*args, "--target", "soonest"])
     assert result.exit_code == 2 and len(calls) == 4
