@@ -4,16 +4,18 @@ Run:
   .venv/bin/python benchmarks/ontime.py --seeds 0 1 --surge on off \
       [--variant NAME:section.key=JSON,...] [--variant NAME:rules=PATH] \
       [--policies optimizer nearest-idle] [--hours 8] [--jobs 2] [--reproducible] \
-      [--results-md PATH]
+      [--no-base] [--results-md PATH]
 
 Each (seed, surge, variant or policy) is one simulated day; days run interleaved
 (the variants of one seed and surge side by side, ``--jobs`` at a time), so a
 busy machine hurts every variant alike. A variant overrides scenario fields
 (``engine.promise_buffer_s=900``, ``community.max_orders_per_trip=2``; a
-``merchants.`` field is set on every merchant group) or the
-surge rule set (``rules=path.toml``) of the optimizer policy; "base" is the
-scenario as shipped. ``--reproducible`` ends every tick's search by work, not by
-the clock: the figures then do not depend on the machine's load (slower).
+``merchants.`` field is set on every merchant group; a name without a section is a
+top-level field, ``idle_return_m=500``) or the surge rule set (``rules=path.toml``)
+of the optimizer policy; "base" is the scenario as shipped (``--no-base``: left out,
+when an earlier reproducible run already gave it). ``--reproducible`` ends every
+tick's search by work, not by the clock: the figures then do not depend on the
+machine's load (slower).
 
 Late deliveries are split by what made them late:
 - unreachable: the kitchen's real ready time, the pickup service and the fastest
@@ -97,22 +99,52 @@ def decompose(result: SimulationResult) -> dict[str, Any]:
     }
 
 
-def _day(job: dict[str, Any]) -> dict[str, Any]:
-    scenario = load_scenario("default")
-    data = scenario.model_dump()
+def overridden(data: dict[str, Any], overrides: dict[str, Any]) -> Path | None:
+    """Set a variant's fields on a dumped scenario (in place); its surge rule file, if any.
+
+    ``section.key`` sets a field of a section (``merchants.key``: of every merchant
+    group), ``key`` a top-level field, ``rules`` names the rule file.
+    """
     rules = None
-    for key, value in job["set"].items():
+    for key, value in overrides.items():
         if key == "rules":
             rules = Path(value)
             continue
         section, dot, name = key.partition(".")
-        if not dot:  # a top-level scenario field
+        if not dot:
             data[key] = value
-        elif section == "merchants":  # every merchant group alike
+        elif section == "merchants":
             for group in data["merchants"]:
                 group[name] = value
         else:
             data[section][name] = value
+    return rules
+
+
+def planned_days(
+    seeds: list[int],
+    surges: list[str],
+    variants: list[tuple[str, dict[str, Any]]],
+    policies: list[str],
+    hours: float,
+    reproducible: bool,
+) -> list[dict[str, Any]]:
+    """One job per (seed, surge, variant or baseline policy), variants of a day side by side."""
+    jobs = []
+    for seed in seeds:
+        for surge in surges:
+            day = {"seed": seed, "surge": surge == "on", "hours": hours}
+            day["reproducible"] = reproducible
+            for label, overrides in variants:
+                jobs.append({"label": label, "policy": "optimizer", "set": overrides, **day})
+            for policy in policies:
+                jobs.append({"label": policy, "policy": policy, "set": {}, **day})
+    return jobs
+
+
+def _day(job: dict[str, Any]) -> dict[str, Any]:
+    data = load_scenario("default").model_dump()
+    rules = overridden(data, job["set"])
     data["hours"] = job["hours"]
     scenario = parse_scenario(data, source=f"default ({job['label']})")
     started = time.perf_counter()
@@ -140,7 +172,8 @@ def _minutes(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def _variant(text: str) -> tuple[str, dict[str, Any]]:
+def variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME:key=json,...`` (``rules=`` takes a path) as a name and its overrides."""
     name, _, rest = text.partition(":")
     out: dict[str, Any] = {}
     for part in filter(None, rest.split(",")):
@@ -158,19 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--reproducible", action="store_true", help="searches end by work")
+    ap.add_argument("--no-base", dest="base", action="store_false", help="run the variants only")
     ap.add_argument("--json", type=Path, default=None, help="write every day's figures here")
     ap.add_argument("--results-md", type=Path, default=None)
     args = ap.parse_args(argv)
-    variants = [("base", {}), *(_variant(v) for v in args.variant)]
-    jobs = []
-    for seed in args.seeds:
-        for surge in args.surge:
-            day = {"seed": seed, "surge": surge == "on", "hours": args.hours}
-            day["reproducible"] = args.reproducible
-            for label, overrides in variants:
-                jobs.append({"label": label, "policy": "optimizer", "set": overrides, **day})
-            for policy in args.policies:
-                jobs.append({"label": policy, "policy": policy, "set": {}, **day})
+    variants = [("base", {})] if args.base else []
+    variants += [variant(v) for v in args.variant]
+    jobs = planned_days(
+        args.seeds, args.surge, variants, args.policies, args.hours, args.reproducible
+    )
     load_start = os.getloadavg()[0]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         days = list(pool.map(_day, jobs))
