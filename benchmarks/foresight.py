@@ -34,7 +34,7 @@ from rich.progress import Progress
 from benchmarks.common import publish
 from simulations.bench.hindsight_bench import simulate
 from simulations.hindsight import day_from_result, solve_day
-from simulations.hindsight.build import Target
+from simulations.hindsight.build import TARGETS, Target
 from simulations.hindsight.compare import summarise
 from simulations.hindsight.solve import shared_horizon
 from simulations.sim.records import SimulationResult
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizon", type=_horizon, action="append", default=None)
     ap.add_argument(
         "--target",
-        choices=["promise", "fastest"],
+        choices=TARGETS,
         default="promise",
         help="what the bound's deliveries aim at: their promise or their fastest time",
     )

@@ -30,6 +30,7 @@ from rich.progress import Progress
 
 from benchmarks.common import publish
 from simulations.bench.hindsight_bench import POLICIES, run_hindsight, section
+from simulations.hindsight.build import TARGETS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--target",
-        choices=["fastest", "promise"],
+        choices=TARGETS,
         default="promise",
         help="what each delivery of a bound aims at: its promise (default: the best on-time "
         "share) or its fastest time (the best click-to-door)",

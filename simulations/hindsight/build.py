@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -48,6 +48,8 @@ DROP_PENALTY = 10**10
 
 #: What a delivery's soft deadline is (``courier_model``).
 Target = Literal["promise", "fastest"]
+#: Every ``Target``, the default first (what command lines offer).
+TARGETS: tuple[Target, ...] = get_args(Target)
 
 
 @dataclass(frozen=True)

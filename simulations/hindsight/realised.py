@@ -2,9 +2,9 @@
 
 The online run's own routes are a plan of the hindsight problem (the same
 orders, jobs and shifts), so the offline search may start from them and then
-never reports a plan worse than dispatch's in its own objective. Without that start the rolling
-horizon can fall below the online run on heavy days, and the "bound" then
-understates what the fleet could do.
+never reports a plan worse than dispatch's in its own objective. Without that
+start the rolling horizon can fall below the online run on heavy days, and the
+"bound" then understates what the fleet could do.
 
 Each worker's stops are its pickups, drop-offs and job arrivals in the order
 the run made them. Work the run left unfinished (an order picked up but not
