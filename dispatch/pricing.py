@@ -160,6 +160,7 @@ class Pricer:
             soon_free_s=rules.soon_free_s,
             staleness_s=self.staleness_s,
             orders_per_trip=self.orders_per_trip,
+            late_weight=rules.late_weight,
         )
 
     def state(self, community: Community, now: float, *, fresh: bool = False) -> MarketState:

@@ -19,6 +19,7 @@ from dispatch.model import (
     Order,
     OrderState,
     Plan,
+    StopKind,
     Worker,
     WorkerKind,
     WorkerStatus,
@@ -33,6 +34,7 @@ __all__ = [
     "SupplyIndex",
     "count_demand_supply",
     "is_fresh",
+    "late_deliveries",
 ]
 
 #: Most orders a dispatcher stacks on a courier: (community, worker) → orders per trip.
@@ -87,22 +89,30 @@ def count_demand_supply(
     soon_free_s: float,
     staleness_s: float,
     orders_per_trip: TripRule,
+    late_weight: float = 0.0,
 ) -> tuple[dict[int, float], dict[int, float]]:
     """Demand and supply per cell (before k-ring smoothing).
 
     Demand: open, unpicked work plus everything placed within the demand
-    window, at its origin's cell. Supply: fresh, working workers, each counted
-    by the room left in its trip under the dispatcher's bundling rule (room a
-    dispatcher never uses is no supply), or fully when soon free.
+    window, at its origin's cell; each open delivery the committed plan brings
+    after its promise counts ``late_weight`` more there (a fleet that already
+    breaks promises nearby has less to offer than its free room says). Supply:
+    fresh, working workers, each counted by the room left in its trip under the
+    dispatcher's bundling rule (room a dispatcher never uses is no supply), or
+    fully when soon free.
     """
     community, now = view.community, view.now
     res = community.h3_resolution
     recent = now - demand_window_s
+    late = late_deliveries(view) if late_weight > 0 else frozenset()
     demand: dict[int, float] = {}
     for o in view.orders:
+        weight = late_weight if o.id in late else 0.0
         if o.state in (OrderState.PENDING, OrderState.ASSIGNED) or o.created_at >= recent:
+            weight += 1.0
+        if weight:
             c = geo.cell_of(o.pickup.lat, o.pickup.lng, res)
-            demand[c] = demand.get(c, 0.0) + 1.0
+            demand[c] = demand.get(c, 0.0) + weight
     for j in view.jobs:
         c = geo.cell_of(j.location.lat, j.location.lng, res)
         demand[c] = demand.get(c, 0.0) + 1.0
@@ -123,6 +133,19 @@ def count_demand_supply(
                 free = 1.0
         supply[w.cell] = supply.get(w.cell, 0.0) + free
     return demand, supply
+
+
+def late_deliveries(view: MarketView) -> frozenset[str]:
+    """Open orders whose drop-off the committed plan brings after their promise."""
+    if view.plan is None:
+        return frozenset()
+    promised = {o.id: o.promised_by for o in view.orders}
+    return frozenset(
+        s.entity_id
+        for stops in view.plan.routes.values()
+        for s in stops
+        if s.kind == StopKind.DROPOFF and s.eta > promised.get(s.entity_id, float("inf"))
+    )
 
 
 @dataclass(frozen=True)

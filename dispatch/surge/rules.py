@@ -156,6 +156,7 @@ class RuleSet:
     updated_at: float | None = None
     min_supply: float = 0.5
     max_ratio: float = 10.0
+    late_weight: float = 0.0
     currency: str = "CNY"
     description: str = ""
 
@@ -211,6 +212,7 @@ _TOP = frozenset(
         "soon_free_s",
         "min_supply",
         "max_ratio",
+        "late_weight",
         "utc_offset_min",
         "default",
         "services",
@@ -261,6 +263,7 @@ def parse_rules(data: Mapping[str, Any], *, version: int | None = None) -> RuleS
         "soon_free_s": num(("soon_free_s",), get("soon_free_s", 300.0), ge=0, le=86400),
         "min_supply": num(("min_supply",), get("min_supply", 0.5), gt=0, le=1000),
         "max_ratio": num(("max_ratio",), get("max_ratio", 10.0), gt=0, le=1000),
+        "late_weight": num(("late_weight",), get("late_weight", 0.0), ge=0, le=100),
         "k_ring": p.integer(("k_ring",), get("k_ring", 1), ge=0, le=4),
         "utc_offset_min": p.integer(("utc_offset_min",), get("utc_offset_min", 0), ge=-720, le=840),
         "name": p.string(("name",), get("name", "rules")),
@@ -519,6 +522,7 @@ def rules_to_dict(rules: RuleSet) -> dict[str, Any]:
         "soon_free_s": rules.soon_free_s,
         "min_supply": rules.min_supply,
         "max_ratio": rules.max_ratio,
+        "late_weight": rules.late_weight,
         "default": _rule_dict(rules.default),
         "services": {s.value: _rule_dict(r) for s, r in rules.services.items()},
         "overrides": [_override_dict(o) for o in rules.overrides],
