@@ -156,6 +156,14 @@ def bench_hindsight(
             help="Also search each bound from the run's own routes (never below the run).",
         ),
     ] = True,
+    share: Annotated[
+        bool,
+        typer.Option(
+            "--share/--no-share",
+            help="Where both runs met the same day (surge off), measure each against the "
+            "better of the two bounds.",
+        ),
+    ] = True,
     target: Annotated[
         str,
         typer.Option(
@@ -195,6 +203,7 @@ def bench_hindsight(
             surge=surge,
             reproducible=reproducible,
             from_run=run_start,
+            share=share,
             target=aim,
             out=out,
             advance=lambda: bar.advance(task),
@@ -203,6 +212,7 @@ def bench_hindsight(
     argv += [f"--hours {hours:g}", f"--budget {budget:g}", "--surge" if surge else "--no-surge"]
     argv += ["--reproducible"] if reproducible else []
     argv += [] if run_start else ["--no-run-start"]
+    argv += [] if share else ["--no-share"]
     argv += [] if aim == "promise" else ["--target fastest"]
     text = "\n".join(section(done, "dispatch bench hindsight " + " ".join(argv)))
     typer.echo(text)

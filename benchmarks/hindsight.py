@@ -1,7 +1,7 @@
 """Hindsight bound: each policy run of the default scenario against a perfect-knowledge plan.
 
 Run:  .venv/bin/python benchmarks/hindsight.py [--seeds 0 1 2 3] [--budget 100]
-          [--no-surge] [--hours 8] [--reproducible] [--no-run-start]
+          [--no-surge] [--hours 8] [--reproducible] [--no-run-start] [--no-share]
           [--target promise|fastest] [--out DIR] [--results-md PATH]
 
 Per seed, the optimizer and the nearest-idle policy each run the simulated day
@@ -12,7 +12,9 @@ by ``simulations.hindsight`` within ``--budget`` seconds of search (both
 cores; half of the couriers' share goes to our LNS from the better of the
 rolling-horizon plan and the run's own routes, unless ``--no-run-start``),
 checked twice (the solver's checker, and a replay on the simulator's clock),
-and every late delivery and late job of the run is classified. Appends
+and every late delivery and late job of the run is classified. Where both runs
+met the same day (surge off), each is measured against the better of the two
+bounds (``simulations.hindsight.shared``) unless ``--no-share``. Appends
 a dated section to RESULTS.md; ``--out`` also writes each run's summary with
 per-order hindsight delivery times as JSON. The same benchmark is ``dispatch bench hindsight``
 (``simulations.bench.hindsight_bench``).
@@ -49,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         help="search the bound from scratch only, not also from the run's own routes",
     )
     ap.add_argument(
+        "--no-share",
+        dest="share",
+        action="store_false",
+        help="measure each run against its own bound even where both runs met the same day",
+    )
+    ap.add_argument(
         "--target",
         choices=TARGETS,
         default="promise",
@@ -70,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             surge=args.surge,
             reproducible=args.reproducible,
             from_run=args.from_run,
+            share=args.share,
             target=args.target,
             out=args.out,
             advance=lambda: bar.advance(task),

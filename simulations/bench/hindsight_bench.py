@@ -26,7 +26,10 @@ from typing import Any
 from simulations.hindsight import day_from_result, solve_day
 from simulations.hindsight.build import Target
 from simulations.hindsight.compare import markdown, summarise
+from simulations.hindsight.day import Day
 from simulations.hindsight.realised import realised_routes
+from simulations.hindsight.shared import sharper, transfer
+from simulations.hindsight.solve import HindsightPlan
 from simulations.sim.records import SimulationResult
 from simulations.sim.runner import SimulationOptions, run
 
@@ -47,6 +50,7 @@ class HindsightRun:
     reproducible: bool = False
     from_run: bool = True
     target: Target = "promise"
+    share: bool = True
     rows: list[dict[str, Any]] = field(default_factory=list)
     sim_wall_s: dict[tuple[int, str], float] = field(default_factory=dict)
     load_before: float = 0.0
@@ -81,13 +85,16 @@ def run_hindsight(
     advance: Callable[[], None] = lambda: None,
     from_run: bool = True,
     target: Target = "promise",
+    share: bool = True,
 ) -> HindsightRun:
     """Both policies per seed, then each run's bound; ``advance`` after each of the
     ``2 × 2 × len(seeds)`` steps; ``out``: per-run JSON with per-order hindsight times;
     ``reproducible``: the runs' searches end by work (the bounds' stay timed);
     ``from_run``: each bound's search also starts from the run's own routes
     (``simulations.hindsight.realised``), so it is never below the run in the model;
-    ``target``: what a bound's delivery aims at (``simulations.hindsight.courier_model``)."""
+    ``target``: what a bound's delivery aims at (``simulations.hindsight.courier_model``);
+    ``share``: where both runs met the same day (surge off), each is measured against the
+    better of the two bounds (``simulations.hindsight.shared``)."""
     result = HindsightRun(
         list(seeds),
         hours,
@@ -97,6 +104,7 @@ def run_hindsight(
         reproducible=reproducible,
         from_run=from_run,
         target=target,
+        share=share,
     )
     result.load_before = os.getloadavg()[0]
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -104,14 +112,26 @@ def run_hindsight(
             futures = {
                 p: pool.submit(simulate, p, seed, hours, surge, reproducible) for p in POLICIES
             }
+            solved: dict[str, tuple[SimulationResult, Day, HindsightPlan]] = {}
             for policy, fut in futures.items():
                 sim, wall = fut.result()
                 result.sim_wall_s[(seed, policy)] = wall
                 advance()
                 day = day_from_result(sim)
                 start = realised_routes(sim, day) if from_run else None
-                row = summarise(sim, day, solve_day(day, budget_s, start=start, target=target))
+                solved[policy] = (sim, day, solve_day(day, budget_s, start=start, target=target))
                 advance()
+            for policy, (sim, day, plan) in solved.items():
+                borrowed = None
+                if share:
+                    for other, (_, other_day, other_plan) in solved.items():
+                        if other == policy:
+                            continue
+                        moved = transfer(other_plan, other_day, day)
+                        plan, won = sharper(day, plan, moved, target)
+                        borrowed = other if won else borrowed
+                row = summarise(sim, day, plan)
+                row["check"]["bound_of"] = borrowed
                 if out is not None:
                     out.mkdir(parents=True, exist_ok=True)
                     path = out / f"hindsight_seed{seed}_{policy}.json"
@@ -143,6 +163,11 @@ def section(done: HindsightRun, command: str) -> list[str]:
         else "each delivery aims at its fastest possible time, with a fee once its promise "
         "is broken (the plan trades a few promises for click-to-door)"
     )
+    if done.share:
+        aims += (
+            "; where both runs met the same day, each is measured against the better of the "
+            "two bounds"
+        )
     return [
         f"## Hindsight bound ({done.started_at})",
         "",

@@ -106,7 +106,9 @@ def markdown(rows: Sequence[Mapping[str, Any]], baseline: str = "nearest-idle") 
         verdict = "valid" if c["valid"] else "INVALID"
         if c["dropped_orders"] or c["dropped_jobs"]:
             verdict += f", drops {len(c['dropped_orders'])} orders / {len(c['dropped_jobs'])} jobs"
-        if c.get("courier_start") == "realised":
+        if c.get("bound_of"):
+            verdict += f", {c['bound_of']}'s bound of the same day (the better)"
+        elif c.get("courier_start") == "realised":
             verdict += ", grown from the run's routes"
         out.append(
             f"| {r['seed']} | {r['policy']} | "

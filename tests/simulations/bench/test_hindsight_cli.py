@@ -104,3 +104,33 @@ def test_no_run_start_and_target_reach_every_bound(
     assert "aims at its promise" in md.read_text().rsplit("## Hindsight bound", 1)[1]
     result = CliRunner().invoke(bench_app, [*args, "--target", "soonest"])
     assert result.exit_code == 2 and len(calls) == 4
+
+
+def test_runs_of_one_day_share_the_better_bound_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default each run is offered the other run's bound (``shared.transfer``) and the
+    section says so; a borrowed bound names its run; ``--no-share`` offers none."""
+    offered: list[int] = []
+    real = hindsight_bench.transfer
+
+    def spy(*args: object, **kwargs: object) -> object:
+        offered.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hindsight_bench, "transfer", spy)
+    md, out = tmp_path / "R.md", tmp_path / "runs"
+    args = ["hindsight", "--seed", "3", "--hours", "0.2", "--budget", "0.5", "--no-surge"]
+    result = CliRunner().invoke(bench_app, [*args, "--out", str(out), "--results-md", str(md)])
+    assert result.exit_code == 0, result.output
+    assert len(offered) == 2
+    assert "measured against the better of the two bounds" in md.read_text()
+    for policy, other in (("optimizer", "nearest-idle"), ("nearest-idle", "optimizer")):
+        row = json.loads((out / f"hindsight_seed3_{policy}.json").read_text())
+        assert row["check"]["bound_of"] in (None, other)
+        assert row["check"]["valid"] is True, row["check"]["violations"]
+    result = CliRunner().invoke(bench_app, [*args, "--no-share", "--results-md", str(md)])
+    assert result.exit_code == 0, result.output
+    assert len(offered) == 2
+    last = md.read_text().rsplit("## Hindsight bound", 1)[1]
+    assert "--no-surge --no-share" in last and "better of the two bounds" not in last
