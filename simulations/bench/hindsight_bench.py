@@ -6,8 +6,10 @@ the online figures do not depend on the machine's load); then each run's realise
 day (its accepted orders and jobs, its fleet) is solved offline by
 ``simulations.hindsight`` within ``budget_s`` seconds of search, checked twice
 (the solver's checker and a replay on the simulator's clock), and every late
-delivery and late job of the run is classified. Behind ``dispatch bench
-hindsight`` and ``benchmarks/hindsight.py``.
+delivery and late job of the run is classified. Where both runs met the same
+day (surge off), each is measured against the better of the two bounds
+(``simulations.hindsight.shared``). Behind ``dispatch bench hindsight`` and
+``benchmarks/hindsight.py``.
 """
 
 from __future__ import annotations
