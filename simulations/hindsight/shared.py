@@ -9,10 +9,11 @@ them independently) and replays it on that day, and ``sharper`` keeps the
 better of a run's own bound and the one transferred, so both runs are measured
 against the best plan found for their common day.
 
-A plan transfers when its day holds all of the other's demand (every order's
-placement, ready time, promise, places, size and priority; every job) with the
-same fleet and service rules. It may hold more orders: a customer who changed
-their mind before pickup in one run may have been served first in the other.
+A plan transfers when the days hold the same jobs, fleet and service rules and
+their orders (placement, ready time, promise, places, size and priority) differ
+by a few changes of mind: a customer who changed their mind before pickup in
+one run may have been served first in the other. Orders the new day lacks
+leave the plan; the few it alone holds are inserted where they cost least.
 With surge on each run accepts its own orders and no plan is shared. The
 transferred plan is replayed on its new day (the independent check); the
 solver checker's verdict is the one of the day it was solved on.
@@ -21,19 +22,24 @@ solver checker's verdict is the one of the day it was solved on.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 from simulations.hindsight.build import Target
 from simulations.hindsight.day import Day, DayJob, DayOrder
 from simulations.hindsight.facts import hindsight_kpis
-from simulations.hindsight.replay import replay
+from simulations.hindsight.replay import Stop, replay
 from simulations.hindsight.solve import HindsightPlan
 from simulations.sim.world import ProfileTravel, TravelModel
 
-__all__ = ["id_map", "sharper", "transfer"]
+__all__ = ["MAX_INSERTED", "id_map", "insert_order", "sharper", "transfer"]
 
 #: Times are compared to the millisecond (they are read back from records).
 _DIGITS = 3
+#: Most orders a transferred plan may lack (each is inserted, a full search of the
+#: couriers' routes): days that differ in a few changes of mind, not surge-on days.
+MAX_INSERTED = 10
+#: The most stops between an inserted order's pickup and its drop-off.
+INSERT_SPAN = 6
 
 
 def _order_key(o: DayOrder) -> Hashable:
@@ -64,10 +70,10 @@ def _job_key(j: DayJob) -> Hashable:
 
 
 def id_map(src: Day, dst: Day) -> dict[str, str] | None:
-    """``src``'s order and job ids → ``dst``'s ids of the same demand, or ``None`` unless
-    ``src`` holds all of ``dst``'s demand with the same fleet and rules (or when two of a
-    day's orders cannot be told apart). ``src`` may hold more orders: those that the other
-    run's customer kept and this run's cancelled before pickup (a change of mind)."""
+    """``src``'s order and job ids → ``dst``'s ids of the same demand, for what the days
+    share; ``None`` unless they have the same jobs, fleet and rules, and differ in at most
+    ``MAX_INSERTED`` of ``dst``'s orders (or when two of a day's orders cannot be told
+    apart). ``src`` may hold any number of orders ``dst`` lacks."""
     if (src.workers, src.pickup_service_s, src.dropoff_service_s, src.end_s) != (
         dst.workers,
         dst.pickup_service_s,
@@ -76,20 +82,20 @@ def id_map(src: Day, dst: Day) -> dict[str, str] | None:
     ):
         return None
     out: dict[str, str] = {}
-    for mine, theirs, extra in (
+    for mine, theirs, missing in (
         (
             [(_order_key(o), o.id) for o in src.orders],
             [(_order_key(o), o.id) for o in dst.orders],
-            True,
+            MAX_INSERTED,
         ),
-        ([(_job_key(j), j.id) for j in src.jobs], [(_job_key(j), j.id) for j in dst.jobs], False),
+        ([(_job_key(j), j.id) for j in src.jobs], [(_job_key(j), j.id) for j in dst.jobs], 0),
     ):
         a, b = dict(mine), dict(theirs)
         if len(a) != len(mine) or len(b) != len(theirs):
             return None  # twins: which is which cannot be known
-        if not b.keys() <= a.keys() or (not extra and a.keys() != b.keys()):
+        if len(b.keys() - a.keys()) > missing or (not missing and a.keys() != b.keys()):
             return None
-        out |= {a[k]: b[k] for k in b}
+        out |= {a[k]: b[k] for k in b.keys() & a.keys()}
     return out
 
 
@@ -99,21 +105,76 @@ def transfer(
     """``plan`` (of ``src``) as a plan of ``dst``, replayed on ``dst``; ``None`` unless
     ``id_map`` matches the days. Orders ``dst`` lacks leave the routes: a courier skipping
     stops reaches every later one no later (straight-line travel), so the plan stays
-    feasible and no delivery becomes later."""
+    feasible and no delivery becomes later. Orders only ``dst`` holds are inserted where
+    they cost least (``insert_order``), or dropped when no courier can take them."""
     ids = id_map(src, dst)
     if ids is None:
         return None
+    travel = travel or ProfileTravel()
     routes = {
         wid: tuple((kind, ids[entity]) for kind, entity in stops if entity in ids)
         for wid, stops in plan.routes.items()
     }
+    known = set(ids.values())
+    dropped = [ids[i] for i in plan.dropped_orders if i in ids]
+    for order in sorted((o for o in dst.orders if o.id not in known), key=lambda o: o.created_s):
+        placed = insert_order(dst, routes, order, travel)
+        if placed is None:
+            dropped.append(order.id)
+        else:
+            routes = placed
     return dataclasses.replace(
         plan,
         routes=routes,
-        timing=replay(dst, routes, travel or ProfileTravel()),
-        dropped_orders=tuple(sorted(ids[i] for i in plan.dropped_orders if i in ids)),
+        timing=replay(dst, routes, travel),
+        dropped_orders=tuple(sorted(dropped)),
         dropped_jobs=tuple(sorted(ids[i] for i in plan.dropped_jobs)),
     )
+
+
+def _route_cost(
+    day: Day, wid: str, stops: tuple[Stop, ...], travel: TravelModel
+) -> tuple[int, float] | None:
+    """Late deliveries and the sum of delivery times of one route; ``None`` if it breaks a rule."""
+    r = replay(day, {wid: stops}, travel)
+    if not r.valid:
+        return None
+    promised = {o.id: o.promised_s for o in day.orders if o.id in r.delivered_s}
+    late = sum(t > promised[o] + 1e-6 for o, t in r.delivered_s.items())
+    return late, sum(r.delivered_s.values())
+
+
+def insert_order(
+    day: Day,
+    routes: Mapping[str, tuple[Stop, ...]],
+    order: DayOrder,
+    travel: TravelModel,
+) -> dict[str, tuple[Stop, ...]] | None:
+    """``routes`` with ``order`` picked up and delivered by the courier and at the places
+    that add the fewest late deliveries, then the least delivery time (its own included);
+    ``None`` when no courier can take it without breaking a rule. The drop-off follows the
+    pickup within ``INSERT_SPAN`` stops (an order is not carried through a whole route)."""
+    best: tuple[tuple[int, float], str, tuple[Stop, ...]] | None = None
+    pick, drop = ("pickup", order.id), ("dropoff", order.id)
+    for w in day.couriers():
+        if w.start_s > order.promised_s or w.end_s < order.ready_s:
+            continue
+        stops = routes.get(w.id, ())
+        before = _route_cost(day, w.id, stops, travel)
+        if before is None:
+            continue
+        for i in range(len(stops) + 1):
+            for j in range(i, min(len(stops), i + INSERT_SPAN) + 1):
+                trial = (*stops[:i], pick, *stops[i:j], drop, *stops[j:])
+                after = _route_cost(day, w.id, trial, travel)
+                if after is None:
+                    continue
+                delta = (after[0] - before[0], after[1] - before[1])
+                if best is None or delta < best[0]:
+                    best = (delta, w.id, trial)
+    if best is None:
+        return None
+    return {**routes, best[1]: best[2]}
 
 
 def _score(day: Day, plan: HindsightPlan, target: Target) -> tuple[float, ...]:

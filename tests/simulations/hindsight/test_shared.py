@@ -11,7 +11,7 @@ from simulations.hindsight.build import TARGETS
 from simulations.hindsight.day import Day
 from simulations.hindsight.facts import hindsight_kpis
 from simulations.hindsight.replay import replay
-from simulations.hindsight.shared import id_map, sharper, transfer
+from simulations.hindsight.shared import MAX_INSERTED, id_map, sharper, transfer
 from simulations.sim.records import SimulationResult
 from simulations.sim.world import ProfileTravel
 from tests.simulations.hindsight.days import PARAMS, tiny_run
@@ -68,13 +68,44 @@ def test_orders_the_other_day_lacks_leave_the_plan_and_nothing_gets_later(
         assert (before is None) == (after is None)
         if before is not None and after is not None:
             assert after <= before + 1e-6
-    # the other way round a plan would miss orders: no transfer
-    assert transfer(moved, smaller, day) is None
 
 
-def test_days_that_differ_share_no_plan(day: Day, plan: HindsightPlan) -> None:
-    later = replace(day, orders=(replace(day.orders[0], ready_s=day.orders[0].ready_s + 60.0),))
-    assert id_map(day, later) is None  # an order's ready time differs (and the rest is missing)
+def test_orders_only_the_other_day_holds_are_inserted(day: Day, plan: HindsightPlan) -> None:
+    """The plan of a day lacking two orders, moved back, serves them too: each picked up
+    by one courier after it is ready and delivered later by the same; the replay passes."""
+    smaller = _renamed(day, drop=2)
+    back = transfer(transfer(plan, day, smaller), smaller, day)  # type: ignore[arg-type]
+    assert back is not None and back.valid, back and back.timing.violations
+    assert set(back.timing.delivered_s) | set(back.dropped_orders) == {o.id for o in day.orders}
+    for o in day.orders[:2]:
+        assert o.id not in back.dropped_orders
+        couriers = [w for w, stops in back.routes.items() if ("pickup", o.id) in stops]
+        assert len(couriers) == 1
+        stops = back.routes[couriers[0]]
+        assert stops.index(("pickup", o.id)) < stops.index(("dropoff", o.id))
+        assert back.timing.picked_s[o.id] >= o.ready_s
+    # too many orders to insert: the days are not the same day
+    tiny = replace(day, orders=day.orders[: max(0, len(day.orders) - MAX_INSERTED - 1)])
+    assert len(day.orders) > MAX_INSERTED + 1
+    assert id_map(tiny, day) is None
+
+
+def test_a_changed_order_is_planned_anew_and_other_jobs_or_fleets_share_nothing(
+    day: Day, plan: HindsightPlan
+) -> None:
+    first = replace(day.orders[0], ready_s=day.orders[0].ready_s + 600.0)
+    later = replace(day, orders=(first, *day.orders[1:]))
+    ids = id_map(day, later)  # the first order is another order now: the rest match
+    assert (
+        ids is not None
+        and day.orders[0].id not in ids
+        and len(ids) == len(day.orders) - 1 + len(day.jobs)
+    )
+    moved = transfer(plan, day, later)
+    assert moved is not None and moved.valid, moved and moved.timing.violations
+    assert moved.timing.picked_s[first.id] >= first.ready_s  # planned anew, for its own time
+    other_jobs = replace(day, jobs=day.jobs[1:])
+    assert day.jobs and id_map(day, other_jobs) is None
     fewer_workers = replace(day, workers=day.workers[1:])
     assert transfer(plan, day, fewer_workers) is None
     twins = replace(day, orders=(day.orders[0], replace(day.orders[0], id="twin")))
