@@ -22,7 +22,8 @@ solver checker's verdict is the one of the day it was solved on.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from simulations.hindsight.build import Target
 from simulations.hindsight.day import Day, DayJob, DayOrder
@@ -38,6 +39,7 @@ _DIGITS = 3
 #: Most orders a transferred plan may lack (each is inserted, a full search of the
 #: couriers' routes): days that differ in a few changes of mind, not surge-on days.
 MAX_INSERTED = 10
+Entity = TypeVar("Entity", DayOrder, DayJob)
 #: The most stops between an inserted order's pickup and its drop-off.
 INSERT_SPAN = 6
 
@@ -81,22 +83,26 @@ def id_map(src: Day, dst: Day) -> dict[str, str] | None:
         dst.end_s,
     ):
         return None
-    out: dict[str, str] = {}
-    for mine, theirs, missing in (
-        (
-            [(_order_key(o), o.id) for o in src.orders],
-            [(_order_key(o), o.id) for o in dst.orders],
-            MAX_INSERTED,
-        ),
-        ([(_job_key(j), j.id) for j in src.jobs], [(_job_key(j), j.id) for j in dst.jobs], 0),
-    ):
-        a, b = dict(mine), dict(theirs)
-        if len(a) != len(mine) or len(b) != len(theirs):
-            return None  # twins: which is which cannot be known
-        if len(b.keys() - a.keys()) > missing or (not missing and a.keys() != b.keys()):
-            return None
-        out |= {a[k]: b[k] for k in b.keys() & a.keys()}
-    return out
+    orders = _match(src.orders, dst.orders, _order_key, extra_ok=True)
+    jobs = _match(src.jobs, dst.jobs, _job_key, extra_ok=False)
+    return None if orders is None or jobs is None else orders | jobs
+
+
+def _match(
+    mine: Sequence[Entity], theirs: Sequence[Entity], key: Callable[[Any], Hashable], extra_ok: bool
+) -> dict[str, str] | None:
+    """My ids → their ids of what we share, matched by ``key``; ``None`` if either side has
+    twins. With ``extra_ok`` I may hold any number they lack and they at most
+    ``MAX_INSERTED`` I lack; without it we must hold the same."""
+    a = {key(x): x.id for x in mine}
+    b = {key(x): x.id for x in theirs}
+    if len(a) != len(mine) or len(b) != len(theirs):
+        return None  # twins: which is which cannot be known
+    if extra_ok and len(b.keys() - a.keys()) > MAX_INSERTED:
+        return None
+    if not extra_ok and a.keys() != b.keys():
+        return None
+    return {a[k]: b[k] for k in b.keys() & a.keys()}
 
 
 def transfer(
@@ -139,7 +145,7 @@ def _route_cost(
     r = replay(day, {wid: stops}, travel)
     if not r.valid:
         return None
-    promised = {o.id: o.promised_s for o in day.orders if o.id in r.delivered_s}
+    promised = {o.id: o.promised_s for o in day.orders}
     late = sum(t > promised[o] + 1e-6 for o, t in r.delivered_s.items())
     return late, sum(r.delivered_s.values())
 
@@ -156,17 +162,21 @@ def insert_order(
     pickup within ``INSERT_SPAN`` stops (an order is not carried through a whole route)."""
     best: tuple[tuple[int, float], str, tuple[Stop, ...]] | None = None
     pick, drop = ("pickup", order.id), ("dropoff", order.id)
+    by_id = {o.id: o for o in day.orders}
     for w in day.couriers():
         if w.start_s > order.promised_s or w.end_s < order.ready_s:
             continue
         stops = routes.get(w.id, ())
-        before = _route_cost(day, w.id, stops, travel)
+        # the courier's own day: each trial replays its route, not the whole day's demand
+        carried = {e: by_id[e] for kind, e in stops if kind != "job" and e in by_id}
+        own = dataclasses.replace(day, orders=(*carried.values(), order), jobs=(), workers=(w,))
+        before = _route_cost(own, w.id, stops, travel)
         if before is None:
             continue
         for i in range(len(stops) + 1):
             for j in range(i, min(len(stops), i + INSERT_SPAN) + 1):
                 trial = (*stops[:i], pick, *stops[i:j], drop, *stops[j:])
-                after = _route_cost(day, w.id, trial, travel)
+                after = _route_cost(own, w.id, trial, travel)
                 if after is None:
                     continue
                 delta = (after[0] - before[0], after[1] - before[1])
