@@ -164,6 +164,14 @@ def bench_hindsight(
             "better of the two bounds.",
         ),
     ] = True,
+    kitchen_start: Annotated[
+        bool,
+        typer.Option(
+            "--kitchen-start/--no-kitchen-start",
+            help="Also run the optimizer told every kitchen's real ready time at the order "
+            "(one more day per seed) and offer its bound to both runs.",
+        ),
+    ] = False,
     target: Annotated[
         str,
         typer.Option(
@@ -182,7 +190,7 @@ def bench_hindsight(
 ) -> None:
     """Optimizer and nearest-idle against each day's hindsight bound (perfect knowledge):
     on-time share, click-to-door, the gap closed, and late work decomposed."""
-    from simulations.bench.hindsight_bench import POLICIES, run_hindsight, section
+    from simulations.bench.hindsight_bench import run_hindsight, runs_per_seed, section
     from simulations.hindsight.build import TARGETS, Target
 
     if target not in TARGETS:
@@ -195,7 +203,8 @@ def bench_hindsight(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     ) as bar:
-        task = bar.add_task("runs and bounds", total=len(chosen) * len(POLICIES) * 2)
+        steps = len(chosen) * runs_per_seed(kitchen_start) * 2
+        task = bar.add_task("runs and bounds", total=steps)
         done = run_hindsight(
             chosen,
             hours=hours,
@@ -204,6 +213,7 @@ def bench_hindsight(
             reproducible=reproducible,
             from_run=run_start,
             share=share,
+            kitchen_start=kitchen_start,
             target=aim,
             out=out,
             advance=lambda: bar.advance(task),
@@ -213,6 +223,7 @@ def bench_hindsight(
     argv += ["--reproducible"] if reproducible else []
     argv += [] if run_start else ["--no-run-start"]
     argv += [] if share else ["--no-share"]
+    argv += ["--kitchen-start"] if kitchen_start else []
     argv += [] if aim == "promise" else ["--target fastest"]
     text = "\n".join(section(done, "dispatch bench hindsight " + " ".join(argv)))
     typer.echo(text)

@@ -8,8 +8,11 @@ day (its accepted orders and jobs, its fleet) is solved offline by
 (the solver's checker and a replay on the simulator's clock), and every late
 delivery and late job of the run is classified. Where both runs met the same
 day (surge off), each is measured against the better of the two bounds
-(``simulations.hindsight.shared``). Behind ``dispatch bench hindsight`` and
-``benchmarks/hindsight.py``.
+(``simulations.hindsight.shared``). With ``kitchen_start`` a third run per seed,
+the optimizer told every kitchen's real ready time at the order, has its bound
+solved too and offered to the other two: on heavy days that online run has
+kept more promises than the hindsight search found alone. Behind
+``dispatch bench hindsight`` and ``benchmarks/hindsight.py``.
 """
 
 from __future__ import annotations
@@ -30,14 +33,32 @@ from simulations.hindsight.build import Target
 from simulations.hindsight.compare import markdown, summarise
 from simulations.hindsight.day import Day
 from simulations.hindsight.realised import realised_routes
-from simulations.hindsight.shared import sharper, transfer
+from simulations.hindsight.shared import MAX_INSERTED, sharper, transfer
 from simulations.hindsight.solve import HindsightPlan
 from simulations.sim.records import SimulationResult
 from simulations.sim.runner import SimulationOptions, run
+from simulations.sim.scenario import Scenario, load_scenario, parse_scenario
 
-__all__ = ["POLICIES", "HindsightRun", "run_hindsight", "section", "simulate"]
+__all__ = [
+    "KITCHENS_KNOWN",
+    "POLICIES",
+    "HindsightRun",
+    "kitchens_known_scenario",
+    "run_hindsight",
+    "runs_per_seed",
+    "section",
+    "simulate",
+]
 
 POLICIES = ("optimizer", "nearest-idle")
+#: The run whose bound only serves as a start: the optimizer, every kitchen known at the order.
+KITCHENS_KNOWN = "kitchens-known"
+#: How long before the food is out its kitchen reports it: longer than any preparation,
+#: so every real ready time is known when the order is placed.
+KNOWN_LEAD_MIN = 600.0
+#: Most orders of a run's day the kitchens-known run may lack for its bound to be offered:
+#: with surge on, a few customers meet a slightly different price and decide otherwise.
+KITCHEN_MAX_INSERTED = 40
 
 
 @dataclass
@@ -53,18 +74,40 @@ class HindsightRun:
     from_run: bool = True
     target: Target = "promise"
     share: bool = True
+    kitchen_start: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
     sim_wall_s: dict[tuple[int, str], float] = field(default_factory=dict)
     load_before: float = 0.0
     load_after: float = 0.0
 
 
+def kitchens_known_scenario() -> Scenario:
+    """The default scenario with every kitchen reporting its real ready time at the order."""
+    data = load_scenario("default").model_dump()
+    for group in data["merchants"]:
+        group["ready_reports"] = 1.0
+        group["report_lead_min"] = KNOWN_LEAD_MIN
+    return parse_scenario(data, source="default (every kitchen known at the order)")
+
+
+def runs_per_seed(kitchen_start: bool) -> int:
+    """Simulated days per seed: both policies, and the kitchens-known run when asked."""
+    return len(POLICIES) + int(kitchen_start)
+
+
 def simulate(
-    policy: str, seed: int, hours: float, surge: bool, reproducible: bool
+    policy: str,
+    seed: int,
+    hours: float,
+    surge: bool,
+    reproducible: bool,
+    kitchens_known: bool = False,
 ) -> tuple[SimulationResult, float]:
-    """One policy's day of the default scenario, and its wall time."""
+    """One policy's day of the default scenario (``kitchens_known``: every real ready time
+    reported at the order), and its wall time."""
     started = time.perf_counter()
     options = SimulationOptions(
+        scenario=kitchens_known_scenario() if kitchens_known else "default",
         policy=policy,
         seed=seed,
         hours=hours,
@@ -88,15 +131,19 @@ def run_hindsight(
     from_run: bool = True,
     target: Target = "promise",
     share: bool = True,
+    kitchen_start: bool = False,
 ) -> HindsightRun:
     """Both policies per seed, then each run's bound; ``advance`` after each of the
-    ``2 × 2 × len(seeds)`` steps; ``out``: per-run JSON with per-order hindsight times;
+    ``2 × runs_per_seed(kitchen_start) × len(seeds)`` steps; ``out``: per-run JSON with
+    per-order hindsight times;
     ``reproducible``: the runs' searches end by work (the bounds' stay timed);
     ``from_run``: each bound's search also starts from the run's own routes
     (``simulations.hindsight.realised``), so it is never below the run in the model;
     ``target``: what a bound's delivery aims at (``simulations.hindsight.courier_model``);
     ``share``: where both runs met the same day (surge off), each is measured against the
-    better of the two bounds (``simulations.hindsight.shared``)."""
+    better of the two bounds (``simulations.hindsight.shared``); ``kitchen_start``: the
+    optimizer also runs each day told every kitchen's real ready time, and its bound is
+    offered to both runs (it has no row of its own)."""
     result = HindsightRun(
         list(seeds),
         hours,
@@ -107,12 +154,17 @@ def run_hindsight(
         from_run=from_run,
         target=target,
         share=share,
+        kitchen_start=kitchen_start,
     )
+    runs = {p: (p, False) for p in POLICIES}
+    if kitchen_start:
+        runs[KITCHENS_KNOWN] = ("optimizer", True)
     result.load_before = os.getloadavg()[0]
     with ProcessPoolExecutor(max_workers=2) as pool:
         for seed in seeds:
             futures = {
-                p: pool.submit(simulate, p, seed, hours, surge, reproducible) for p in POLICIES
+                label: pool.submit(simulate, policy, seed, hours, surge, reproducible, known)
+                for label, (policy, known) in runs.items()
             }
             solved: dict[str, tuple[SimulationResult, Day, HindsightPlan]] = {}
             for policy, fut in futures.items():
@@ -123,15 +175,16 @@ def run_hindsight(
                 start = realised_routes(sim, day) if from_run else None
                 solved[policy] = (sim, day, solve_day(day, budget_s, start=start, target=target))
                 advance()
-            for policy, (sim, day, plan) in solved.items():
+            for policy in POLICIES:
+                sim, day, plan = solved[policy]
                 borrowed = None
-                if share:
-                    for other, (_, other_day, other_plan) in solved.items():
-                        if other == policy:
-                            continue
-                        moved = transfer(other_plan, other_day, day)
-                        plan, won = sharper(day, plan, moved, target)
-                        borrowed = other if won else borrowed
+                for other, (_, other_day, other_plan) in solved.items():
+                    if other == policy or (other in POLICIES and not share):
+                        continue
+                    inserted = KITCHEN_MAX_INSERTED if other == KITCHENS_KNOWN else MAX_INSERTED
+                    moved = transfer(other_plan, other_day, day, max_inserted=inserted)
+                    plan, won = sharper(day, plan, moved, target)
+                    borrowed = other if won else borrowed
                 row = summarise(sim, day, plan)
                 row["check"]["bound_of"] = borrowed
                 if out is not None:
@@ -169,6 +222,12 @@ def section(done: HindsightRun, command: str) -> list[str]:
         aims += (
             "; where both runs met the same day, each is measured against the better of the "
             "two bounds"
+        )
+    if done.kitchen_start:
+        aims += (
+            "; each run is also offered the bound of an optimizer run told every kitchen's "
+            f"real ready time at the order ({KITCHENS_KNOWN}), where that run's day is the same "
+            "day up to a few orders"
         )
     return [
         f"## Hindsight bound ({done.started_at})",

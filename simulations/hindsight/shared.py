@@ -13,8 +13,10 @@ A plan transfers when the days hold the same jobs, fleet and service rules and
 their orders (placement, ready time, promise, places, size and priority) differ
 by a few changes of mind: a customer who changed their mind before pickup in
 one run may have been served first in the other. Orders the new day lacks
-leave the plan; the few it alone holds are inserted where they cost least.
-With surge on each run accepts its own orders and no plan is shared. The
+leave the plan; the few it alone holds are inserted where they cost least
+(at most ``MAX_INSERTED``, or what the caller allows). With surge on the two
+policies accept different orders and share no plan; two runs of one policy
+that differ only in what they knew may still differ by a few customers. The
 transferred plan is replayed on its new day (the independent check); the
 solver checker's verdict is the one of the day it was solved on.
 """
@@ -71,10 +73,10 @@ def _job_key(j: DayJob) -> Hashable:
     )
 
 
-def id_map(src: Day, dst: Day) -> dict[str, str] | None:
+def id_map(src: Day, dst: Day, max_inserted: int = MAX_INSERTED) -> dict[str, str] | None:
     """``src``'s order and job ids → ``dst``'s ids of the same demand, for what the days
     share; ``None`` unless they have the same jobs, fleet and rules, and differ in at most
-    ``MAX_INSERTED`` of ``dst``'s orders (or when two of a day's orders cannot be told
+    ``max_inserted`` of ``dst``'s orders (or when two of a day's orders cannot be told
     apart). ``src`` may hold any number of orders ``dst`` lacks."""
     if (src.workers, src.pickup_service_s, src.dropoff_service_s, src.end_s) != (
         dst.workers,
@@ -83,37 +85,44 @@ def id_map(src: Day, dst: Day) -> dict[str, str] | None:
         dst.end_s,
     ):
         return None
-    orders = _match(src.orders, dst.orders, _order_key, extra_ok=True)
-    jobs = _match(src.jobs, dst.jobs, _job_key, extra_ok=False)
+    orders = _match(src.orders, dst.orders, _order_key, extra=max_inserted)
+    jobs = _match(src.jobs, dst.jobs, _job_key, extra=None)
     return None if orders is None or jobs is None else orders | jobs
 
 
 def _match(
-    mine: Sequence[Entity], theirs: Sequence[Entity], key: Callable[[Any], Hashable], extra_ok: bool
+    mine: Sequence[Entity],
+    theirs: Sequence[Entity],
+    key: Callable[[Any], Hashable],
+    extra: int | None,
 ) -> dict[str, str] | None:
     """My ids → their ids of what we share, matched by ``key``; ``None`` if either side has
-    twins. With ``extra_ok`` I may hold any number they lack and they at most
-    ``MAX_INSERTED`` I lack; without it we must hold the same."""
+    twins. I may hold any number they lack and they at most ``extra`` I lack; with ``extra``
+    None we must hold the same."""
     a = {key(x): x.id for x in mine}
     b = {key(x): x.id for x in theirs}
     if len(a) != len(mine) or len(b) != len(theirs):
         return None  # twins: which is which cannot be known
-    if extra_ok and len(b.keys() - a.keys()) > MAX_INSERTED:
+    if extra is None and a.keys() != b.keys():
         return None
-    if not extra_ok and a.keys() != b.keys():
+    if extra is not None and len(b.keys() - a.keys()) > extra:
         return None
     return {a[k]: b[k] for k in b.keys() & a.keys()}
 
 
 def transfer(
-    plan: HindsightPlan, src: Day, dst: Day, travel: TravelModel | None = None
+    plan: HindsightPlan,
+    src: Day,
+    dst: Day,
+    travel: TravelModel | None = None,
+    max_inserted: int = MAX_INSERTED,
 ) -> HindsightPlan | None:
     """``plan`` (of ``src``) as a plan of ``dst``, replayed on ``dst``; ``None`` unless
     ``id_map`` matches the days. Orders ``dst`` lacks leave the routes: a courier skipping
     stops reaches every later one no later (straight-line travel), so the plan stays
     feasible and no delivery becomes later. Orders only ``dst`` holds are inserted where
     they cost least (``insert_order``), or dropped when no courier can take them."""
-    ids = id_map(src, dst)
+    ids = id_map(src, dst, max_inserted)
     if ids is None:
         return None
     travel = travel or ProfileTravel()

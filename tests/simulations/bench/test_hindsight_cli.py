@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from api.cli_bench import bench_app
 from simulations.bench import hindsight_bench
+from simulations.hindsight.shared import MAX_INSERTED
 from simulations.sim.runner import SimulationOptions
+from simulations.sim.scenario import load_scenario
 
 
 def test_the_command_runs_both_policies_against_checked_bounds(tmp_path: Path) -> None:
@@ -134,3 +137,84 @@ def test_runs_of_one_day_share_the_better_bound_unless_told_not_to(
     assert len(offered) == 2
     last = md.read_text().rsplit("## Hindsight bound", 1)[1]
     assert "--no-surge --no-share" in last and "better of the two bounds" not in last
+
+
+def test_the_kitchens_known_scenario_reports_every_ready_time_at_the_order() -> None:
+    """Every merchant group reports every order, earlier than any preparation takes, and
+    nothing else of the default scenario changes."""
+    base = load_scenario("default")
+    known = hindsight_bench.kitchens_known_scenario()
+    assert len(known.merchants) == len(base.merchants) > 0
+    for group, plain in zip(known.merchants, base.merchants, strict=True):
+        assert group.ready_reports == 1.0
+        assert group.report_lead_min * 60.0 > 10 * group.prep_min * 60.0
+        assert (
+            group.model_copy(
+                update={
+                    "ready_reports": plain.ready_reports,
+                    "report_lead_min": plain.report_lead_min,
+                }
+            )
+            == plain
+        )
+    assert known.model_copy(update={"merchants": base.merchants}) == base
+
+
+def test_kitchen_start_offers_a_kitchens_known_runs_bound_to_both_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--kitchen-start`` simulates a third day (the optimizer, kitchens known), solves its
+    bound and offers it to both runs with the wider allowance of differing orders; it has
+    no row of its own, and the section and command say so."""
+    offered: list[tuple[int, int]] = []
+    real_transfer = hindsight_bench.transfer
+
+    def transfer_spy(plan: object, src: Any, dst: Any, **kwargs: Any) -> object:
+        offered.append((len(src.orders), kwargs["max_inserted"]))
+        return real_transfer(plan, src, dst, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hindsight_bench, "transfer", transfer_spy)
+    md, out = tmp_path / "R.md", tmp_path / "runs"
+    args = ["hindsight", "--seed", "3", "--hours", "0.2", "--budget", "0.5", "--no-surge"]
+    args += ["--kitchen-start", "--out", str(out), "--results-md", str(md)]
+    result = CliRunner().invoke(bench_app, args)
+    assert result.exit_code == 0, result.output
+    allowances = sorted(a for _, a in offered)
+    wide = hindsight_bench.KITCHEN_MAX_INSERTED
+    assert allowances == [MAX_INSERTED, MAX_INSERTED, wide, wide] and wide > MAX_INSERTED
+    assert sorted(p.name for p in out.iterdir()) == [
+        "hindsight_seed3_nearest-idle.json",
+        "hindsight_seed3_optimizer.json",
+    ]
+    for policy, other in (("optimizer", "nearest-idle"), ("nearest-idle", "optimizer")):
+        row = json.loads((out / f"hindsight_seed3_{policy}.json").read_text())
+        assert row["check"]["bound_of"] in (None, other, hindsight_bench.KITCHENS_KNOWN)
+        assert row["check"]["valid"] is True, row["check"]["violations"]
+    text = md.read_text()
+    assert "--no-surge --kitchen-start" in text
+    assert "told every kitchen's real ready time at the order (kitchens-known)" in text
+    assert "| 3 | kitchens-known |" not in text
+    assert "seed 3 kitchens-known" in text  # its day was simulated (wall times)
+
+
+def test_a_kitchens_known_run_is_simulated_on_the_kitchens_known_scenario(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[SimulationOptions] = []
+
+    def fake_run(options: SimulationOptions) -> SimpleNamespace:
+        seen.append(options)
+        return SimpleNamespace(result="day")
+
+    monkeypatch.setattr(hindsight_bench, "run", fake_run)
+    hindsight_bench.simulate("optimizer", 7, 1.5, True, True, True)
+    hindsight_bench.simulate("optimizer", 7, 1.5, True, True)
+    known, plain = seen
+    assert known.scenario == hindsight_bench.kitchens_known_scenario()
+    assert plain.scenario == "default"
+    assert (known.seed, known.policy, known.surge, known.reproducible) == (
+        7,
+        "optimizer",
+        True,
+        True,
+    )

@@ -88,6 +88,15 @@ def test_orders_only_the_other_day_holds_are_inserted(day: Day, plan: HindsightP
     tiny = replace(day, orders=day.orders[: max(0, len(day.orders) - MAX_INSERTED - 1)])
     assert len(day.orders) > MAX_INSERTED + 1
     assert id_map(tiny, day) is None
+    # ... unless the caller allows that many: then every missing order is inserted
+    wide = len(day.orders)
+    assert id_map(tiny, day, max_inserted=wide) is not None
+    shrunk = transfer(plan, day, tiny)
+    assert shrunk is not None and transfer(shrunk, tiny, day) is None
+    grown = transfer(shrunk, tiny, day, max_inserted=wide)
+    assert grown is not None and grown.valid, grown and grown.timing.violations
+    assert set(grown.timing.delivered_s) | set(grown.dropped_orders) == {o.id for o in day.orders}
+    assert len(grown.timing.delivered_s) > len(tiny.orders)
 
 
 def test_a_changed_order_is_planned_anew_and_other_jobs_or_fleets_share_nothing(
