@@ -32,8 +32,9 @@ from simulations.hindsight import day_from_result, solve_day
 from simulations.hindsight.build import Target
 from simulations.hindsight.compare import markdown, summarise
 from simulations.hindsight.day import Day
+from simulations.hindsight.facts import hindsight_kpis
 from simulations.hindsight.realised import realised_routes
-from simulations.hindsight.shared import MAX_INSERTED, sharper, transfer
+from simulations.hindsight.shared import MAX_INSERTED, sharper, transfer, with_own_technicians
 from simulations.hindsight.solve import HindsightPlan
 from simulations.sim.records import SimulationResult
 from simulations.sim.runner import SimulationOptions, run
@@ -178,15 +179,23 @@ def run_hindsight(
             for policy in POLICIES:
                 sim, day, plan = solved[policy]
                 borrowed = None
+                offers: dict[str, dict[str, Any] | None] = {}
                 for other, (_, other_day, other_plan) in solved.items():
                     if other == policy or (other in POLICIES and not share):
                         continue
-                    inserted = KITCHEN_MAX_INSERTED if other == KITCHENS_KNOWN else MAX_INSERTED
+                    inserted = MAX_INSERTED
+                    if other == KITCHENS_KNOWN:  # its couriers knew more; its jobs may differ
+                        inserted = KITCHEN_MAX_INSERTED
+                        other_plan, other_day = with_own_technicians(
+                            other_plan, other_day, plan, day
+                        )
                     moved = transfer(other_plan, other_day, day, max_inserted=inserted)
+                    offers[other] = None if moved is None else _offer(day, moved)
                     plan, won = sharper(day, plan, moved, target)
                     borrowed = other if won else borrowed
                 row = summarise(sim, day, plan)
                 row["check"]["bound_of"] = borrowed
+                row["check"]["offers"] = offers
                 if out is not None:
                     out.mkdir(parents=True, exist_ok=True)
                     path = out / f"hindsight_seed{seed}_{policy}.json"
@@ -195,6 +204,18 @@ def run_hindsight(
                 result.rows.append(row)
     result.load_after = os.getloadavg()[0]
     return result
+
+
+def _offer(day: Day, moved: HindsightPlan) -> dict[str, Any]:
+    """What another run's bound, moved to ``day``, would give (``None`` above: not the
+    same day, so nothing was offered)."""
+    k = hindsight_kpis(day, moved)
+    return {
+        "valid": moved.valid,
+        "delivered": k["orders_delivered"],
+        "on_time": k["on_time_rate"],
+        "dropped_orders": len(moved.dropped_orders),
+    }
 
 
 def section(done: HindsightRun, command: str) -> list[str]:

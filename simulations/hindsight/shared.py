@@ -34,7 +34,7 @@ from simulations.hindsight.replay import Stop, replay
 from simulations.hindsight.solve import HindsightPlan
 from simulations.sim.world import ProfileTravel, TravelModel
 
-__all__ = ["MAX_INSERTED", "id_map", "insert_order", "sharper", "transfer"]
+__all__ = ["MAX_INSERTED", "id_map", "insert_order", "sharper", "transfer", "with_own_technicians"]
 
 #: Times are compared to the millisecond (they are read back from records).
 _DIGITS = 3
@@ -77,12 +77,12 @@ def id_map(src: Day, dst: Day, max_inserted: int = MAX_INSERTED) -> dict[str, st
     """``src``'s order and job ids → ``dst``'s ids of the same demand, for what the days
     share; ``None`` unless they have the same jobs, fleet and rules, and differ in at most
     ``max_inserted`` of ``dst``'s orders (or when two of a day's orders cannot be told
-    apart). ``src`` may hold any number of orders ``dst`` lacks."""
-    if (src.workers, src.pickup_service_s, src.dropoff_service_s, src.end_s) != (
+    apart). ``src`` may hold any number of orders ``dst`` lacks. When each run stopped does
+    not matter: a moved plan is judged by ``dst``'s day, its end included."""
+    if (src.workers, src.pickup_service_s, src.dropoff_service_s) != (
         dst.workers,
         dst.pickup_service_s,
         dst.dropoff_service_s,
-        dst.end_s,
     ):
         return None
     orders = _match(src.orders, dst.orders, _order_key, extra=max_inserted)
@@ -108,6 +108,20 @@ def _match(
     if extra is not None and len(b.keys() - a.keys()) > extra:
         return None
     return {a[k]: b[k] for k in b.keys() & a.keys()}
+
+
+def with_own_technicians(
+    plan: HindsightPlan, src: Day, own: HindsightPlan, dst: Day
+) -> tuple[HindsightPlan, Day]:
+    """``plan``'s courier routes beside ``own``'s technician routes, as a plan of ``src``'s
+    orders and ``dst``'s jobs: what to ``transfer`` to ``dst`` when the days' jobs differ
+    (with surge on jobs are priced too) but only the couriers' plan is worth borrowing.
+    Technicians and couriers share no work, so each half stays as feasible as it was."""
+    techs = {w.id for w in dst.technicians()}
+    routes = {w: r for w, r in plan.routes.items() if w not in techs}
+    routes |= {w: r for w, r in own.routes.items() if w in techs}
+    mixed = dataclasses.replace(plan, routes=routes, dropped_jobs=own.dropped_jobs)
+    return mixed, dataclasses.replace(src, jobs=dst.jobs)
 
 
 def transfer(

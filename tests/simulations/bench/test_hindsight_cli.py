@@ -190,6 +190,13 @@ def test_kitchen_start_offers_a_kitchens_known_runs_bound_to_both_runs(
         row = json.loads((out / f"hindsight_seed3_{policy}.json").read_text())
         assert row["check"]["bound_of"] in (None, other, hindsight_bench.KITCHENS_KNOWN)
         assert row["check"]["valid"] is True, row["check"]["violations"]
+        offers = row["check"]["offers"]  # surge off: both other runs met the same day
+        assert set(offers) == {other, hindsight_bench.KITCHENS_KNOWN}
+        bound = row["hindsight"]
+        kept = (bound["orders_delivered"], round(bound["on_time_rate"] * bound["orders_delivered"]))
+        for offer in offers.values():  # the bound kept is at least as good as every offer
+            assert offer["valid"] is True
+            assert (offer["delivered"], round(offer["on_time"] * offer["delivered"])) <= kept
     text = md.read_text()
     assert "--no-surge --kitchen-start" in text
     assert "told every kitchen's real ready time at the order (kitchens-known)" in text

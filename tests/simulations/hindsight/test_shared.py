@@ -11,7 +11,13 @@ from simulations.hindsight.build import TARGETS
 from simulations.hindsight.day import Day
 from simulations.hindsight.facts import hindsight_kpis
 from simulations.hindsight.replay import replay
-from simulations.hindsight.shared import MAX_INSERTED, id_map, sharper, transfer
+from simulations.hindsight.shared import (
+    MAX_INSERTED,
+    id_map,
+    sharper,
+    transfer,
+    with_own_technicians,
+)
 from simulations.sim.records import SimulationResult
 from simulations.sim.world import ProfileTravel
 from tests.simulations.hindsight.days import PARAMS, tiny_run
@@ -41,7 +47,7 @@ def _renamed(day: Day, drop: int = 0) -> Day:
 
 
 def test_a_plan_moves_to_the_same_day_under_other_ids(day: Day, plan: HindsightPlan) -> None:
-    other = _renamed(day)
+    other = replace(_renamed(day), end_s=day.end_s + 900.0)  # that run stopped later
     ids = id_map(day, other)
     assert ids == {o.id: f"x{o.id}" for o in day.orders} | {j.id: f"x{j.id}" for j in day.jobs}
     moved = transfer(plan, day, other)
@@ -135,3 +141,37 @@ def test_sharper_keeps_the_better_plan_and_the_own_one_on_ties(
         assert sharper(day, plan, worse, target) == (plan, False)
         assert sharper(day, plan, plan, target) == (plan, False)
         assert sharper(day, worse, None, target) == (worse, False)
+
+
+def test_with_own_technicians_borrows_only_the_couriers_plan_across_other_jobs(
+    day: Day, plan: HindsightPlan
+) -> None:
+    """When the other run accepted other jobs (surge prices jobs too), its plan does not
+    transfer as a whole; beside the own technicians' routes, its couriers' plan does, and
+    each half keeps its deliveries and arrivals."""
+    assert day.jobs and day.technicians() and day.couriers()
+    other = replace(_renamed(day), jobs=_renamed(day).jobs[1:])  # one job fewer there
+    other_plan = transfer(plan, day, replace(_renamed(day), jobs=_renamed(day).jobs))
+    assert other_plan is not None
+    other_plan = replace(
+        other_plan,
+        routes={
+            w: tuple(s for s in r if s[1] != f"x{day.jobs[0].id}")
+            for w, r in other_plan.routes.items()
+        },
+    )
+    assert transfer(other_plan, other, day) is None  # the jobs differ
+    mixed, mixed_day = with_own_technicians(other_plan, other, plan, day)
+    assert mixed_day.jobs == day.jobs and mixed_day.orders == other.orders
+    techs = {w.id for w in day.technicians()}
+    assert any(other_plan.routes.get(c.id) for c in day.couriers())
+    for worker in day.workers:
+        source = plan if worker.id in techs else other_plan  # couriers keep the other's x-ids
+        assert mixed.routes.get(worker.id, ()) == source.routes.get(worker.id, ())
+    moved = transfer(mixed, mixed_day, day)
+    assert moved is not None and moved.valid, moved and moved.timing.violations
+    for tech in techs:
+        assert moved.routes.get(tech, ()) == plan.routes.get(tech, ())
+    assert moved.timing.delivered_s == plan.timing.delivered_s
+    assert moved.dropped_jobs == plan.dropped_jobs
+    assert hindsight_kpis(day, moved) == hindsight_kpis(day, plan)
