@@ -25,7 +25,7 @@ from dispatch import Engine, ManualClock, MemoryStore
 from dispatch.webhooks import HttpSender, RetrySchedule, WebhookDispatcher, webhook_store_for
 from tests.api.conftest import APP, KEYS, OPS, OS, make_engine, order_body
 from tests.api.webhook_receiver import Receiver, loopback_receiver
-from tests.polling import until
+from tests.polling import pause, until
 
 pytestmark = pytest.mark.anyio
 
@@ -181,7 +181,19 @@ async def test_a_running_server_sends_on_its_own(
     assert test["id"] in ids
     for got in receiver.accepted():
         Webhook(wh["secret"]).verify(got.body, got.headers)
+
+    def counted(metrics: str) -> bool:
+        sent = [
+            ln for ln in metrics.splitlines() if ln.startswith("dispatch_webhook_attempts_total")
+        ]
+        return any('outcome="success"' in ln and float(ln.split()[-1]) >= 2 for ln in sent)
+
+    # the dispatcher counts a step's sends once the step ends, a moment after the receiver
+    # has them: scrape until the count shows, within a deadline
+    deadline = time.monotonic() + 15.0
     metrics = (await client.get("/metrics")).text
-    sent = [ln for ln in metrics.splitlines() if ln.startswith("dispatch_webhook_attempts_total")]
-    assert any('outcome="success"' in ln and float(ln.split()[-1]) >= 2 for ln in sent), sent
+    while not counted(metrics) and time.monotonic() < deadline:
+        pause(0.05)
+        metrics = (await client.get("/metrics")).text
+    assert counted(metrics), metrics
     assert "dispatch_webhook_dispatcher_age_seconds" in metrics
