@@ -150,8 +150,9 @@ def test_with_own_technicians_borrows_only_the_couriers_plan_across_other_jobs(
     transfer as a whole; beside the own technicians' routes, its couriers' plan does, and
     each half keeps its deliveries and arrivals."""
     assert day.jobs and day.technicians() and day.couriers()
-    other = replace(_renamed(day), jobs=_renamed(day).jobs[1:])  # one job fewer there
-    other_plan = transfer(plan, day, replace(_renamed(day), jobs=_renamed(day).jobs))
+    renamed = _renamed(day)
+    other = replace(renamed, jobs=renamed.jobs[1:])  # one job fewer there
+    other_plan = transfer(plan, day, renamed)
     assert other_plan is not None
     other_plan = replace(
         other_plan,
